@@ -62,3 +62,22 @@ struct ConfChange {
   changes @2 :List(ConfChangeSingle);
   context @3 :Data;
 }
+
+# A command of the shard's key-value state machine (actors/shard/kv_state_machine.h).
+struct KvCommand {
+  version @0 :UInt16;    # 1
+  op @1 :UInt8;          # 0 put, 1 compare-and-set, 2 noop
+  key @2 :Data;
+  value @3 :Data;
+  expected @4 :Data;
+  expectAbsent @5 :Bool; # compare-and-set: the key must not exist
+  requestId @6 :UInt64;  # unique per request; the proposer answers its client
+  proposer @7 :UInt64;   # node id of the replica that proposed it
+}
+
+# A snapshot of the key-value state machine.
+struct KvSnapshot {
+  version @0 :UInt16;
+  keys @1 :List(Data);
+  values @2 :List(Data);
+}

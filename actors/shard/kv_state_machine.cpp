@@ -1,0 +1,153 @@
+// actors/shard/kv_state_machine.cpp — see kv_state_machine.h.
+#include "actors/shard/kv_state_machine.h"
+
+#include <cstring>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include "schema/raft.capnp.h"
+
+namespace cairn::shard {
+namespace {
+
+kj::ArrayPtr<const kj::byte> as_bytes(const std::string& b) {
+  return kj::ArrayPtr<const kj::byte>(reinterpret_cast<const kj::byte*>(b.data()), b.size());
+}
+
+std::string to_string(capnp::Data::Reader d) {
+  return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
+}
+
+raft::bytes flat(capnp::MessageBuilder& mb) {
+  auto words = capnp::messageToFlatArray(mb);
+  auto chars = words.asChars();
+  return raft::bytes(chars.begin(), chars.size());
+}
+
+template <class Root, class F>
+auto read_flat(const raft::bytes& data, F&& f) -> decltype(f(std::declval<typename Root::Reader>())) {
+  using result = decltype(f(std::declval<typename Root::Reader>()));
+  if (data.empty() || data.size() % sizeof(capnp::word) != 0) return result{};
+  auto words = kj::heapArray<capnp::word>(data.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), data.data(), data.size());
+  try {
+    capnp::ReaderOptions opts;
+    opts.traversalLimitInWords = words.size() * 4 + 64;
+    capnp::FlatArrayMessageReader reader(words.asPtr(), opts);
+    return f(reader.getRoot<Root>());
+  } catch (const kj::Exception&) {
+    return result{};
+  }
+}
+
+}  // namespace
+
+raft::bytes encode_kv_command(const kv_command& c) {
+  capnp::MallocMessageBuilder mb;
+  auto b = mb.initRoot<schema::KvCommand>();
+  b.setVersion(1);
+  b.setOp(static_cast<std::uint8_t>(c.op));
+  b.setKey(as_bytes(c.key));
+  b.setValue(as_bytes(c.value));
+  b.setExpected(as_bytes(c.expected));
+  b.setExpectAbsent(c.expect_absent);
+  b.setRequestId(c.request_id);
+  b.setProposer(c.proposer);
+  return flat(mb);
+}
+
+std::optional<kv_command> decode_kv_command(const raft::bytes& data) {
+  return read_flat<schema::KvCommand>(data, [](schema::KvCommand::Reader r) -> std::optional<kv_command> {
+    if (r.getVersion() != 1 || r.getOp() > 2) return std::nullopt;
+    if (r.getKey().size() > kv_key_bytes_max || r.getValue().size() > kv_value_bytes_max ||
+        r.getExpected().size() > kv_value_bytes_max)
+      return std::nullopt;
+    kv_command c;
+    c.op = static_cast<kv_op>(r.getOp());
+    c.key = to_string(r.getKey());
+    c.value = to_string(r.getValue());
+    c.expected = to_string(r.getExpected());
+    c.expect_absent = r.getExpectAbsent();
+    c.request_id = r.getRequestId();
+    c.proposer = r.getProposer();
+    return c;
+  });
+}
+
+kv_result kv_state_machine::apply(const kv_command& c) {
+  kv_result r;
+  if (c.op == kv_op::noop) return r;
+  auto it = map_.find(c.key);
+  if (it != map_.end()) r.previous = it->second;
+  if (c.op == kv_op::compare_and_set) {
+    const bool matches = c.expect_absent ? it == map_.end()
+                                         : (it != map_.end() && it->second == c.expected);
+    if (!matches) {
+      r.ok = false;
+      return r;
+    }
+  }
+  map_[c.key] = c.value;
+  return r;
+}
+
+std::optional<std::string> kv_state_machine::get(const std::string& key) const {
+  auto it = map_.find(key);
+  if (it == map_.end()) return std::nullopt;
+  return it->second;
+}
+
+raft::bytes kv_state_machine::snapshot() const {
+  capnp::MallocMessageBuilder mb;
+  auto b = mb.initRoot<schema::KvSnapshot>();
+  b.setVersion(1);
+  auto keys = b.initKeys(static_cast<unsigned>(map_.size()));
+  auto values = b.initValues(static_cast<unsigned>(map_.size()));
+  unsigned i = 0;
+  for (const auto& [k, v] : map_) {
+    keys.set(i, as_bytes(k));
+    values.set(i, as_bytes(v));
+    ++i;
+  }
+  return flat(mb);
+}
+
+bool kv_state_machine::restore(const raft::bytes& data) {
+  if (data.empty()) {
+    map_.clear();
+    return true;
+  }
+  auto loaded = read_flat<schema::KvSnapshot>(
+      data, [](schema::KvSnapshot::Reader r) -> std::optional<std::map<std::string, std::string>> {
+        if (r.getVersion() != 1 || r.getKeys().size() != r.getValues().size()) return std::nullopt;
+        std::map<std::string, std::string> m;
+        for (unsigned i = 0; i < r.getKeys().size(); ++i) {
+          m.emplace(to_string(r.getKeys()[i]), to_string(r.getValues()[i]));
+        }
+        return m;
+      });
+  if (!loaded) return false;
+  map_ = std::move(*loaded);
+  return true;
+}
+
+std::uint64_t kv_state_machine::fingerprint() const {
+  std::uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](const std::string& s) {
+    for (unsigned char ch : s) {
+      h ^= ch;
+      h *= 1099511628211ULL;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ULL;
+  };
+  for (const auto& [k, v] : map_) {
+    mix(k);
+    mix(v);
+  }
+  return h;
+}
+
+}  // namespace cairn::shard

@@ -1,0 +1,280 @@
+// actors/shard/replica.cpp — see replica.h.
+#include "actors/shard/replica.h"
+
+#include <cstring>
+
+#include "actors/common/assert.h"
+#include "actors/raft/codec.h"
+
+namespace cairn::shard {
+
+using namespace cairn::raft;
+
+const char* to_string(reply_code c) {
+  switch (c) {
+    case reply_code::ok: return "ok";
+    case reply_code::not_found: return "not_found";
+    case reply_code::cas_failed: return "cas_failed";
+    case reply_code::dropped: return "dropped";
+    case reply_code::timeout: return "timeout";
+    case reply_code::invalid: return "invalid";
+    case reply_code::failed: return "failed";
+  }
+  return "?";
+}
+
+namespace {
+
+bytes context_of(std::uint64_t request_id) {
+  bytes b(sizeof request_id, '\0');
+  std::memcpy(b.data(), &request_id, sizeof request_id);
+  return b;
+}
+
+std::optional<std::uint64_t> request_of(const bytes& context) {
+  if (context.size() != sizeof(std::uint64_t)) return std::nullopt;
+  std::uint64_t id = 0;
+  std::memcpy(&id, context.data(), sizeof id);
+  return id;
+}
+
+raft::config seeded(raft::config cfg, environment& env) {
+  if (env.random) cfg.random_seed = env.random->next();
+  return cfg;
+}
+
+}  // namespace
+
+replica::replica(replica_options opts, environment env)
+    : opts_(std::move(opts)),
+      env_(env),
+      core_(seeded(opts_.raft, env_), env_.storage->load()) {
+  // Restore the state machine from the snapshot the core starts from.
+  const auto& snap = core_.latest_snapshot();
+  if (!snap.empty()) {
+    CAIRN_ASSERT_MSG(kv_.restore(snap.data), "persisted snapshot does not decode");
+    if (env_.observer) env_.observer->on_restore(core_.id(), snap.metadata.index, kv_.fingerprint());
+  }
+  next_request_ = (opts_.incarnation << 32) | 1;
+  process_ready();
+}
+
+void replica::tick() {
+  if (failed_) return;
+  core_.tick();
+  expire_requests();
+  process_ready();
+}
+
+void replica::receive(const bytes& frame) {
+  if (failed_) return;
+  ++metrics_.messages_received;
+  auto decoded = decode_message(frame);
+  if (auto* err = std::get_if<decode_error>(&decoded)) {
+    ++metrics_.messages_rejected;
+    log(log_level::warn, "dropped malformed raft frame: " + err->reason);
+    return;
+  }
+  auto r = core_.step(std::get<message>(decoded));
+  if (r.error == step_error::invalid_message) {
+    ++metrics_.messages_rejected;
+    log(log_level::warn, std::string("rejected raft message: ") + r.reason);
+  }
+  process_ready();
+}
+
+void replica::propose_command(kv_command cmd, reply_fn reply) {
+  if (failed_) return reply({reply_code::failed, {}});
+  if (writes_.size() + reads_.size() >= opts_.requests_max) {
+    ++metrics_.proposals_dropped;
+    return reply({reply_code::dropped, "overloaded"});
+  }
+  cmd.request_id = next_request_++;
+  cmd.proposer = core_.id().value;
+  auto r = core_.propose(encode_kv_command(cmd));
+  if (!r.ok()) {
+    ++metrics_.proposals_dropped;
+    reply({reply_code::dropped, r.reason});
+    process_ready();
+    return;
+  }
+  ++metrics_.proposals;
+  writes_.emplace(cmd.request_id, pending_request{std::move(reply), 0});
+  process_ready();
+}
+
+void replica::put(std::string key, std::string value, reply_fn reply) {
+  if (key.size() > kv_key_bytes_max || value.size() > kv_value_bytes_max)
+    return reply({reply_code::invalid, "key or value too large"});
+  kv_command c;
+  c.op = kv_op::put;
+  c.key = std::move(key);
+  c.value = std::move(value);
+  propose_command(std::move(c), std::move(reply));
+}
+
+void replica::compare_and_set(std::string key, std::optional<std::string> expected,
+                              std::string value, reply_fn reply) {
+  if (key.size() > kv_key_bytes_max || value.size() > kv_value_bytes_max)
+    return reply({reply_code::invalid, "key or value too large"});
+  kv_command c;
+  c.op = kv_op::compare_and_set;
+  c.key = std::move(key);
+  c.value = std::move(value);
+  c.expect_absent = !expected.has_value();
+  if (expected) c.expected = std::move(*expected);
+  propose_command(std::move(c), std::move(reply));
+}
+
+void replica::get(std::string key, reply_fn reply) {
+  if (failed_) return reply({reply_code::failed, {}});
+  if (writes_.size() + reads_.size() >= opts_.requests_max)
+    return reply({reply_code::dropped, "overloaded"});
+  const std::uint64_t id = next_request_++;
+  auto r = core_.read_index(context_of(id));
+  if (!r.ok()) {
+    reply({reply_code::dropped, r.reason});
+    process_ready();
+    return;
+  }
+  ++metrics_.reads;
+  reads_.emplace(id, pending_read{std::move(key), std::move(reply), 0, false, log_index{0}});
+  process_ready();
+}
+
+void replica::campaign() {
+  if (failed_) return;
+  core_.campaign();
+  process_ready();
+}
+
+void replica::expire_requests() {
+  for (auto it = writes_.begin(); it != writes_.end();) {
+    if (++it->second.age_ticks > opts_.request_timeout_ticks) {
+      it->second.reply({reply_code::timeout, "no answer within the request timeout"});
+      it = writes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (++it->second.age_ticks > opts_.request_timeout_ticks) {
+      // A read changes nothing, so a timed-out read is simply dropped.
+      it->second.reply({reply_code::dropped, "no read index within the request timeout"});
+      it = reads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void replica::fail_stop(std::string_view why) {
+  failed_ = true;
+  log(log_level::error, std::string("replica stopping: ") + std::string(why));
+  for (auto& [id, w] : writes_) w.reply({reply_code::timeout, "replica stopped"});
+  for (auto& [id, r] : reads_) r.reply({reply_code::dropped, "replica stopped"});
+  writes_.clear();
+  reads_.clear();
+}
+
+void replica::apply_entry(const entry& e) {
+  ++metrics_.applied_entries;
+  if (e.type == entry_type::conf_change) {
+    if (auto cc = decode_conf_change(e.data)) {
+      core_.apply_conf_change(*cc);
+    } else {
+      // The leader validated it; an undecodable one was blanked. Every
+      // replica skips it the same way, so state stays identical.
+      log(log_level::error, "skipping undecodable conf change entry");
+    }
+  } else if (!e.data.empty()) {
+    auto cmd = decode_kv_command(e.data);
+    if (!cmd) {
+      log(log_level::error, "skipping undecodable state machine command");
+    } else {
+      kv_result res = kv_.apply(*cmd);
+      if (cmd->proposer == core_.id().value) {
+        auto it = writes_.find(cmd->request_id);
+        if (it != writes_.end()) {
+          client_reply reply;
+          if (cmd->op == kv_op::compare_and_set && !res.ok) {
+            reply.code = reply_code::cas_failed;
+            reply.value = res.previous.value_or("");
+          }
+          it->second.reply(std::move(reply));
+          writes_.erase(it);
+        }
+      }
+    }
+  }
+  if (env_.observer) env_.observer->on_apply(core_.id(), e.index, e.term, kv_.fingerprint());
+}
+
+void replica::serve_reads() {
+  const log_index applied = core_.log().applied();
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->second.has_index && it->second.index <= applied) {
+      auto v = kv_.get(it->second.key);
+      it->second.reply(v ? client_reply{reply_code::ok, *v} : client_reply{reply_code::not_found, {}});
+      it = reads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void replica::process_ready() {
+  while (!failed_ && core_.has_ready()) {
+    ready rd = core_.get_ready();
+    // 1. Messages that depend on nothing local (a leader's appends) go out
+    //    while we write, as etcd does.
+    for (auto& om : rd.messages) {
+      if (om.wait_for_persisted_index == log_index{0} && !om.wait_for_hard_state) {
+        env_.net->send(om.msg.to, encode_message(om.msg));
+        ++metrics_.messages_sent;
+      }
+    }
+    // 2. Persist, and fsync when the Ready says so.
+    if (env_.storage->write(rd) != io_status::ok) return fail_stop("disk write failed");
+    if (rd.must_sync) {
+      ++metrics_.fsyncs;
+      if (env_.storage->sync() != io_status::ok) return fail_stop("fsync failed");
+    }
+    // 3. The rest of the messages, now that what they reveal is durable.
+    for (auto& om : rd.messages) {
+      if (om.wait_for_persisted_index != log_index{0} || om.wait_for_hard_state) {
+        env_.net->send(om.msg.to, encode_message(om.msg));
+        ++metrics_.messages_sent;
+      }
+    }
+    // 4. Apply.
+    if (rd.snap) {
+      CAIRN_ASSERT_MSG(kv_.restore(rd.snap->data), "leader sent an undecodable snapshot");
+      ++metrics_.snapshots_installed;
+      if (env_.observer) env_.observer->on_restore(core_.id(), rd.snap->metadata.index, kv_.fingerprint());
+    }
+    for (const auto& e : rd.committed_entries) apply_entry(e);
+    // 5. Read states.
+    for (const auto& rs : rd.read_states) {
+      auto id = request_of(rs.context);
+      if (!id) continue;
+      auto it = reads_.find(*id);
+      if (it == reads_.end()) continue;
+      it->second.has_index = true;
+      it->second.index = rs.index;
+    }
+    if (env_.observer) env_.observer->on_ready(core_.id(), core_, rd);
+    core_.advance(rd);
+    serve_reads();
+    // Snapshot policy: bound the log.
+    const auto applied = core_.log().applied();
+    const auto snap_index = core_.latest_snapshot().metadata.index;
+    if (applied.value - snap_index.value >= opts_.snapshot_every_entries) {
+      if (core_.compact(kv_.snapshot(), opts_.retain_entries_after_snapshot).ok()) {
+        ++metrics_.snapshots_taken;
+      }
+    }
+  }
+}
+
+}  // namespace cairn::shard

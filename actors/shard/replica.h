@@ -1,0 +1,127 @@
+// actors/shard/replica.h — one replica of a shard: a Raft core, its
+// key-value state machine and the client requests waiting on them.
+//
+// Owner: the shard-replica actor (shard_actor.h), which serialises every
+// call; usable without CAF (benchmarks, tests). Carries out each Ready in
+// the order documented in raft::ready through the environment (env.h).
+//
+// Invariants:
+//  S1. A client hears "ok" for a write only after the command was applied
+//      here, hence committed by a quorum whose logs were fsync'd.
+//  S2. A read is answered from a state that has applied at least the
+//      ReadIndex the leader confirmed after the read arrived.
+//  S3. Pending requests are bounded (requests_max); beyond that new ones
+//      are refused with `overloaded`.
+//  S4. After a failed fsync the replica does nothing more (fail-stop).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "actors/raft/core.h"
+#include "actors/shard/env.h"
+#include "actors/shard/kv_state_machine.h"
+
+namespace cairn::shard {
+
+enum class reply_code : std::uint8_t {
+  ok = 0,
+  not_found = 1,     // get: no such key
+  cas_failed = 2,    // compare-and-set: condition did not hold
+  dropped = 3,       // not accepted (no leader, overloaded); did not happen
+  timeout = 4,       // outcome unknown: may or may not have happened
+  invalid = 5,       // malformed request
+  failed = 6,        // the replica stopped (fsync failure)
+};
+
+const char* to_string(reply_code c);
+
+struct client_reply {
+  reply_code code = reply_code::ok;
+  std::string value;
+};
+
+using reply_fn = std::function<void(client_reply)>;
+
+struct replica_options {
+  raft::config raft;
+  /// Distinguishes incarnations of the same replica (request ids).
+  std::uint64_t incarnation = 0;
+  /// Take a snapshot and compact when this many entries were applied
+  /// since the last snapshot.
+  std::uint64_t snapshot_every_entries = 1000;
+  std::uint64_t retain_entries_after_snapshot = 100;
+  std::uint64_t request_timeout_ticks = 100;
+  std::size_t requests_max = 10'000;
+};
+
+struct replica_metrics {
+  std::uint64_t proposals = 0;
+  std::uint64_t proposals_dropped = 0;
+  std::uint64_t applied_entries = 0;
+  std::uint64_t reads = 0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_received = 0;
+  std::uint64_t messages_rejected = 0;
+  std::uint64_t fsyncs = 0;
+  std::uint64_t snapshots_taken = 0;
+  std::uint64_t snapshots_installed = 0;
+};
+
+class replica {
+ public:
+  replica(replica_options opts, environment env);
+
+  void tick();
+  /// A frame from a peer; malformed frames are logged and dropped.
+  void receive(const raft::bytes& frame);
+  void put(std::string key, std::string value, reply_fn reply);
+  void compare_and_set(std::string key, std::optional<std::string> expected, std::string value,
+                       reply_fn reply);
+  /// Linearizable read through ReadIndex.
+  void get(std::string key, reply_fn reply);
+  void campaign();
+
+  bool failed() const { return failed_; }
+  const raft::core& core() const { return core_; }
+  const kv_state_machine& state() const { return kv_; }
+  const replica_metrics& metrics() const { return metrics_; }
+
+ private:
+  struct pending_request {
+    reply_fn reply;
+    std::uint64_t age_ticks = 0;
+  };
+  struct pending_read {
+    std::string key;
+    reply_fn reply;
+    std::uint64_t age_ticks = 0;
+    bool has_index = false;
+    raft::log_index index;
+  };
+
+  void propose_command(kv_command cmd, reply_fn reply);
+  void process_ready();
+  void apply_entry(const raft::entry& e);
+  void serve_reads();
+  void expire_requests();
+  void fail_stop(std::string_view why);
+  void log(log_level level, std::string_view what) {
+    if (env_.log) env_.log->log(level, what);
+  }
+
+  replica_options opts_;
+  environment env_;
+  raft::core core_;
+  kv_state_machine kv_;
+  std::map<std::uint64_t, pending_request> writes_;
+  std::map<std::uint64_t, pending_read> reads_;
+  std::uint64_t next_request_ = 1;
+  bool failed_ = false;
+  replica_metrics metrics_;
+};
+
+}  // namespace cairn::shard

@@ -1,0 +1,43 @@
+// actors/shard/shard_actor.h — the shard-replica actor: a thin CAF wrapper
+// that turns messages into calls on one `replica` (replica.h).
+//
+// Owner: spawned by the node runtime (runtime/) or the simulator (sim/);
+// one actor per replica of a shard. The actor holds no protocol decisions.
+//
+// Messages (CAF 0.17 atoms, built-in types only so nothing needs
+// registering):
+//   (tick)                               -> ()      one Raft tick
+//   (raft, std::string frame)            -> ()      a frame from a peer
+//   (put, key, value)                    -> (uint8 code, std::string value)
+//   (cas, key, bool expect_absent, expected, value) -> (code, value)
+//   (get, key)                           -> (code, value)   linearizable
+//   (campaign)                           -> ()
+//   (status)                             -> (term, commit, applied, last,
+//                                            leader, role, proposals,
+//                                            fsyncs, rejected) as uint64
+// After an fsync failure the actor quits (fail-stop); its host restarts it.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include "actors/shard/replica.h"
+
+namespace cairn::shard {
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using raft_atom = caf::atom_constant<caf::atom("raft")>;
+using put_atom = caf::atom_constant<caf::atom("put")>;
+using cas_atom = caf::atom_constant<caf::atom("cas")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+using campaign_atom = caf::atom_constant<caf::atom("campaign")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+
+struct shard_actor_state {
+  std::unique_ptr<replica> rep;
+  static inline const char* name = "cairn.shard";
+};
+
+caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, replica_options opts,
+                          environment env);
+
+}  // namespace cairn::shard

@@ -1,0 +1,775 @@
+// sim/explorer.cpp — see explorer.h.
+//
+// Owner: tests. Depth-first search over copies of a whole cluster ("world"):
+// each stack frame holds a real world, so a violation is always reported
+// with the exact path that produced it.
+#include "sim/explorer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "actors/common/assert.h"
+#include "actors/raft/core.h"
+#include "sim/core_cluster.h"
+
+namespace cairn::sim {
+
+using namespace cairn::raft;
+
+const char* to_string(explorer_mutation m) {
+  switch (m) {
+    case explorer_mutation::none: return "none";
+    case explorer_mutation::forget_vote_on_restart: return "forget_vote_on_restart";
+    case explorer_mutation::forge_append_ack: return "forge_append_ack";
+  }
+  return "?";
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Core assertions become exceptions while exploring (I8), so that a broken
+// core invariant is reported with its path instead of aborting the process.
+
+struct core_assertion : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void throw_core_assertion(const char* expr, const char* msg, const char* file,
+                                       int line) {
+  std::ostringstream os;
+  os << expr << " (" << msg << ") at " << file << ":" << line;
+  throw core_assertion(os.str());
+}
+
+class scoped_throwing_assertions {
+ public:
+  scoped_throwing_assertions() : previous_(set_assertion_handler(&throw_core_assertion)) {}
+  ~scoped_throwing_assertions() { set_assertion_handler(previous_); }
+  scoped_throwing_assertions(const scoped_throwing_assertions&) = delete;
+  scoped_throwing_assertions& operator=(const scoped_throwing_assertions&) = delete;
+
+ private:
+  assertion_handler previous_;
+};
+
+// ---------------------------------------------------------------------------
+// Canonical serialisation and hashing.
+
+class serializer {
+ public:
+  void u64(std::uint64_t v) {
+    char b[8];
+    std::memcpy(b, &v, sizeof b);
+    out_.append(b, sizeof b);
+  }
+  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void blob(const bytes& b) {
+    u64(b.size());
+    out_.append(b);
+  }
+  void entry_value(const entry& e) {
+    u64(e.index.value);
+    u64(e.term.value);
+    u8(static_cast<std::uint8_t>(e.type));
+    blob(e.data);
+  }
+  std::string& out() { return out_; }
+
+ private:
+  std::string out_;
+};
+
+std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/// 64-bit hash of a byte string: every 8-byte word is folded in through the
+/// splitmix64 finaliser, so the result depends on order and on every bit.
+std::uint64_t hash64(std::string_view s) {
+  std::uint64_t h = mix64(s.size() + 0x9e3779b97f4a7c15ULL);
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
+  }
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, s.data() + i, s.size() - i);
+  return mix64(h ^ tail ^ (static_cast<std::uint64_t>(s.size() - i) << 56));
+}
+
+/// Sort key of an in-flight message: its canonical bytes.
+std::string message_key(const message& m) {
+  serializer s;
+  s.u8(static_cast<std::uint8_t>(m.type));
+  s.u64(m.from.value);
+  s.u64(m.to.value);
+  s.u64(m.term.value);
+  s.u64(m.log_term.value);
+  s.u64(m.index.value);
+  s.u64(m.commit.value);
+  s.u8(m.reject ? 1 : 0);
+  s.u64(m.reject_hint.value);
+  s.u64(m.hint_term.value);
+  s.blob(m.context);
+  s.u64(m.entries.size());
+  for (const auto& e : m.entries) s.entry_value(e);
+  s.u8(m.snap ? 1 : 0);
+  if (m.snap) {
+    s.u64(m.snap->metadata.index.value);
+    s.u64(m.snap->metadata.term.value);
+    s.blob(m.snap->data);
+  }
+  return std::move(s.out());
+}
+
+// ---------------------------------------------------------------------------
+// The world: a cluster plus the network and the checkers' history.
+
+struct replica {
+  config cfg;
+  memory_storage storage;
+  std::optional<core> node;  // core has no default constructor
+  /// Entries handed out as committed_entries, in order (noops included).
+  std::vector<entry> applied;
+  /// Leader: ticks since it became leader, modulo election_timeout_ticks
+  /// (the core's hidden check-quorum counter).
+  std::uint64_t leader_ticks = 0;
+  /// Follower: its election timer has passed election_timeout_ticks, so
+  /// leader stickiness no longer makes it ignore candidates.
+  bool lease_expired = false;
+};
+
+struct in_flight_message {
+  std::string key;
+  message msg;
+};
+
+struct committed_record {
+  entry value;
+  /// Smallest term of a node that was seen holding the entry committed.
+  term_t observed_in_term;
+};
+
+struct world {
+  std::vector<replica> replicas;
+  /// Sorted by key: a multiset with a canonical order.
+  std::vector<in_flight_message> in_flight;
+  /// I1 history: the leader of each term ever seen.
+  std::map<term_t, node_id> leaders;
+  /// I3/I4 history: every entry ever seen committed, by index.
+  std::map<log_index, committed_record> committed;
+  std::uint64_t proposals = 0;
+  std::uint64_t restarts = 0;
+  std::uint64_t forgeries = 0;
+};
+
+void add_in_flight(world& w, message m) {
+  in_flight_message f{message_key(m), std::move(m)};
+  auto pos = std::upper_bound(w.in_flight.begin(), w.in_flight.end(), f.key,
+                              [](const std::string& k, const in_flight_message& x) { return k < x.key; });
+  w.in_flight.insert(pos, std::move(f));
+}
+
+void carry_out_ready(world& w, replica& r) {
+  while (r.node->has_ready()) {
+    ready rd = r.node->get_ready();
+    r.storage.persist(rd);
+    for (auto& om : rd.messages) add_in_flight(w, std::move(om.msg));
+    if (rd.snap) r.applied.clear();  // not reachable: the model never compacts
+    for (const auto& e : rd.committed_entries) r.applied.push_back(e);
+    r.node->advance(rd);
+  }
+}
+
+std::uint64_t state_hash(const world& w) {
+  serializer s;
+  for (const auto& r : w.replicas) {
+    const core& c = *r.node;
+    const status st = c.get_status();
+    s.u64(st.hard.term.value);
+    s.u64(st.hard.vote.value);
+    s.u64(st.hard.commit.value);
+    s.u8(static_cast<std::uint8_t>(c.state()));
+    s.u64(c.leader().value);
+    s.u64(st.applied.value);
+    s.u64(r.applied.size());
+    s.u64(r.leader_ticks);
+    s.u8(r.lease_expired ? 1 : 0);
+    const raft_log& log = c.log();
+    s.u64(log.last_index().value);
+    for (log_index i = log.first_index(); i <= log.last_index(); ++i) s.entry_value(log.at(i));
+    if (c.state() == role::leader) {
+      for (const auto& [id, pr] : c.tracker().nodes) {
+        s.u64(id.value);
+        s.u64(pr.match.value);
+        s.u64(pr.next.value);
+        s.u8(static_cast<std::uint8_t>(pr.state));
+        s.u8(pr.msg_app_flow_paused ? 1 : 0);
+        s.u64(pr.inflight.count());
+        s.u8(pr.recent_active ? 1 : 0);
+      }
+    } else if (c.state() == role::candidate || c.state() == role::pre_candidate) {
+      std::size_t granted = 0, rejected = 0;
+      c.tracker().tally(&granted, &rejected);
+      s.u64(granted);
+      s.u64(rejected);
+    }
+  }
+  s.u64(w.in_flight.size());
+  for (const auto& f : w.in_flight) s.blob(f.key);
+  s.u64(w.leaders.size());
+  for (const auto& [t, id] : w.leaders) {
+    s.u64(t.value);
+    s.u64(id.value);
+  }
+  s.u64(w.committed.size());
+  for (const auto& [i, rec] : w.committed) {
+    s.entry_value(rec.value);
+    s.u64(rec.observed_in_term.value);
+  }
+  s.u64(w.proposals);
+  s.u64(w.restarts);
+  s.u64(w.forgeries);
+  return hash64(s.out());
+}
+
+// ---------------------------------------------------------------------------
+// Describing states and actions (only when a violation is reported).
+
+std::string describe_entry(const entry& e) {
+  std::ostringstream os;
+  os << "(" << e.index.value << "," << e.term.value;
+  if (!e.data.empty()) os << ",\"" << e.data << "\"";
+  os << ")";
+  return os.str();
+}
+
+std::string describe(const message& m) {
+  std::ostringstream os;
+  os << to_string(m.type) << " " << m.from.value << "->" << m.to.value << " term=" << m.term.value;
+  switch (m.type) {
+    case message_type::append:
+      os << " prev=(" << m.index.value << "," << m.log_term.value << ") commit=" << m.commit.value
+         << " entries=[";
+      for (std::size_t i = 0; i < m.entries.size(); ++i) {
+        os << (i ? " " : "") << describe_entry(m.entries[i]);
+      }
+      os << "]";
+      break;
+    case message_type::append_response:
+      os << " index=" << m.index.value;
+      if (m.reject) os << " reject hint=(" << m.reject_hint.value << "," << m.hint_term.value << ")";
+      break;
+    case message_type::vote:
+    case message_type::pre_vote:
+      os << " last=(" << m.index.value << "," << m.log_term.value << ")";
+      break;
+    case message_type::vote_response:
+    case message_type::pre_vote_response: os << (m.reject ? " reject" : " grant"); break;
+    case message_type::heartbeat: os << " commit=" << m.commit.value; break;
+    default: break;
+  }
+  return os.str();
+}
+
+std::string describe_world(const world& w) {
+  std::ostringstream os;
+  for (const auto& r : w.replicas) {
+    const core& c = *r.node;
+    const status st = c.get_status();
+    os << "  node " << c.id().value << ": " << to_string(c.state()) << " term=" << st.hard.term.value
+       << " vote=" << st.hard.vote.value << " leader=" << c.leader().value
+       << " commit=" << st.hard.commit.value << " applied=" << st.applied.value << " log=[";
+    for (log_index i = c.log().first_index(); i <= c.log().last_index(); ++i) {
+      os << (i == c.log().first_index() ? "" : " ") << describe_entry(c.log().at(i));
+    }
+    os << "]\n";
+  }
+  os << "  in flight (" << w.in_flight.size() << "):\n";
+  for (const auto& f : w.in_flight) os << "    " << describe(f.msg) << "\n";
+  return os.str();
+}
+
+// ---------------------------------------------------------------------------
+// Actions.
+
+enum class action_kind : std::uint8_t {
+  deliver,
+  drop,
+  timeout,
+  expire_lease,
+  heartbeat,
+  propose,
+  restart,
+  forge_ack,
+};
+
+struct action {
+  action_kind kind = action_kind::deliver;
+  /// Replica slot (node id - 1) the action happens at.
+  std::size_t node = 0;
+  /// forge_ack: slot of the follower whose acknowledgement is forged.
+  std::size_t peer = 0;
+  /// deliver/drop: position of the message in the parent's in_flight.
+  std::size_t message = 0;
+};
+
+std::string describe(const action& a, const world& before) {
+  std::ostringstream os;
+  const std::uint64_t id = a.node + 1;
+  switch (a.kind) {
+    case action_kind::deliver: os << "deliver " << describe(before.in_flight[a.message].msg); break;
+    case action_kind::drop: os << "drop " << describe(before.in_flight[a.message].msg); break;
+    case action_kind::timeout: os << "timeout (election timer fires) on " << id; break;
+    case action_kind::expire_lease: os << "lease expires (no campaign) on " << id; break;
+    case action_kind::heartbeat: os << "leader tick on " << id; break;
+    case action_kind::propose: os << "client proposal at leader " << id; break;
+    case action_kind::restart: os << "crash and restart " << id; break;
+    case action_kind::forge_ack:
+      os << "MUTATION: forged append_response " << a.peer + 1 << "->" << id
+         << " acknowledging the leader's whole log";
+      break;
+  }
+  return os.str();
+}
+
+std::vector<action> enabled_actions(const world& w, const explorer_options& opt) {
+  std::vector<action> out;
+  for (std::size_t k = 0; k < w.in_flight.size(); ++k) {
+    if (k > 0 && w.in_flight[k].key == w.in_flight[k - 1].key) continue;  // same as previous copy
+    out.push_back(action{action_kind::deliver, 0, 0, k});
+    out.push_back(action{action_kind::drop, 0, 0, k});
+  }
+  for (std::size_t i = 0; i < w.replicas.size(); ++i) {
+    const replica& r = w.replicas[i];
+    const core& c = *r.node;
+    if (c.state() == role::leader) {
+      out.push_back(action{action_kind::heartbeat, i});
+      if (w.proposals < opt.client_entries_max) out.push_back(action{action_kind::propose, i});
+      if (opt.mutation == explorer_mutation::forge_append_ack && w.forgeries == 0 &&
+          c.log().committed() < c.log().last_index()) {
+        for (std::size_t j = 0; j < w.replicas.size(); ++j) {
+          if (j != i) out.push_back(action{action_kind::forge_ack, i, j});
+        }
+      }
+    } else {
+      out.push_back(action{action_kind::timeout, i});
+      if (opt.model_lease_expiry && c.state() == role::follower && !c.leader().is_none() &&
+          !r.lease_expired) {
+        out.push_back(action{action_kind::expire_lease, i});
+      }
+    }
+    if (w.restarts < opt.restarts_max) out.push_back(action{action_kind::restart, i});
+  }
+  return out;
+}
+
+enum class outcome : std::uint8_t { applied, not_applicable };
+
+/// Applies `a` to `w` (a copy of the parent) and carries out every Ready.
+/// Throws core_assertion if a core assertion fails.
+outcome apply(world& w, const action& a, const explorer_options& opt) {
+  const std::size_t n = w.replicas.size();
+  std::vector<role> role_before(n);
+  std::vector<term_t> term_before(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    role_before[i] = w.replicas[i].node->state();
+    term_before[i] = w.replicas[i].node->term();
+  }
+  const std::uint64_t et = opt.election_timeout_ticks;
+  switch (a.kind) {
+    case action_kind::deliver:
+    case action_kind::drop: {
+      message m = std::move(w.in_flight[a.message].msg);
+      w.in_flight.erase(w.in_flight.begin() + static_cast<std::ptrdiff_t>(a.message));
+      if (a.kind == action_kind::drop) break;
+      replica& r = w.replicas.at(m.to.value - 1);
+      const term_t term = r.node->term();
+      r.node->step(m);
+      // The core resets a follower's election timer on these (step_follower,
+      // handle_vote_request); clearing too often only merges fewer states.
+      if (m.term >= term &&
+          (m.type == message_type::append || m.type == message_type::heartbeat ||
+           m.type == message_type::install_snapshot || m.type == message_type::vote)) {
+        r.lease_expired = false;
+      }
+      break;
+    }
+    case action_kind::timeout: {
+      core& c = *w.replicas[a.node].node;
+      const role before = c.state();
+      const term_t term = c.term();
+      bool fired = false;
+      for (std::uint64_t k = 0; k < 2 * et + 1 && !fired; ++k) {
+        c.tick();
+        fired = c.state() != before || c.term() != term || c.has_ready();
+      }
+      if (!fired) return outcome::not_applicable;
+      break;
+    }
+    case action_kind::expire_lease: {
+      replica& r = w.replicas[a.node];
+      core& c = *r.node;
+      for (std::uint64_t k = 0; k < et; ++k) {
+        c.tick();
+        if (c.state() != role::follower || c.has_ready()) return outcome::not_applicable;
+      }
+      r.lease_expired = true;
+      break;
+    }
+    case action_kind::heartbeat: {
+      replica& r = w.replicas[a.node];
+      r.node->tick();
+      r.leader_ticks = (r.leader_ticks + 1) % et;
+      break;
+    }
+    case action_kind::propose: {
+      const bytes data = "c" + std::to_string(w.proposals + 1);
+      if (!w.replicas[a.node].node->propose(data).ok()) return outcome::not_applicable;
+      ++w.proposals;
+      break;
+    }
+    case action_kind::restart: {
+      replica& r = w.replicas[a.node];
+      if (opt.mutation == explorer_mutation::forget_vote_on_restart) r.storage.hard.vote = no_node;
+      r.node.emplace(r.cfg, r.storage.restore());
+      r.applied.clear();
+      r.leader_ticks = 0;
+      r.lease_expired = false;
+      ++w.restarts;
+      break;
+    }
+    case action_kind::forge_ack: {
+      core& leader = *w.replicas[a.node].node;
+      message m;
+      m.type = message_type::append_response;
+      m.from = node_id{a.peer + 1};
+      m.to = leader.id();
+      m.term = leader.term();
+      m.index = leader.log().last_index();
+      leader.step(m);
+      ++w.forgeries;
+      break;
+    }
+  }
+  for (auto& r : w.replicas) carry_out_ready(w, r);
+  // Keep the harness's timer bits in step with the core's hidden counters.
+  for (std::size_t i = 0; i < n; ++i) {
+    replica& r = w.replicas[i];
+    const bool changed = r.node->state() != role_before[i] || r.node->term() != term_before[i];
+    if (changed || r.node->state() != role::leader) r.leader_ticks = 0;
+    if (changed || r.node->state() != role::follower) r.lease_expired = false;
+  }
+  return outcome::applied;
+}
+
+// ---------------------------------------------------------------------------
+// Invariants.
+
+struct finding {
+  std::string invariant;
+  std::string detail;
+};
+
+bool same_entry(const entry& a, const entry& b) {
+  return a.index == b.index && a.term == b.term && a.type == b.type && a.data == b.data;
+}
+
+/// I5, I6: checks of one transition.
+std::optional<finding> check_transition(const world& before, const world& after) {
+  for (std::size_t i = 0; i < after.replicas.size(); ++i) {
+    const core& p = *before.replicas[i].node;
+    const core& c = *after.replicas[i].node;
+    const std::string who = "node " + std::to_string(i + 1);
+    if (c.term() < p.term()) {
+      return finding{"MonotonicTerm", who + " went from term " + std::to_string(p.term().value) +
+                                          " to " + std::to_string(c.term().value)};
+    }
+    if (c.log().committed() < p.log().committed()) {
+      return finding{"MonotonicCommit", who + " commit went from " +
+                                            std::to_string(p.log().committed().value) + " to " +
+                                            std::to_string(c.log().committed().value)};
+    }
+    if (p.state() == role::leader && c.state() == role::leader && p.term() == c.term()) {
+      bool prefix = p.log().last_index() <= c.log().last_index();
+      for (log_index k{1}; prefix && k <= p.log().last_index(); ++k) {
+        prefix = same_entry(p.log().at(k), c.log().at(k));
+      }
+      if (!prefix) return finding{"LeaderAppendOnly", who + " rewrote its log as leader"};
+    }
+  }
+  return std::nullopt;
+}
+
+/// I1-I4, I7 on one state; records history in `w`.
+std::optional<finding> check_state(world& w) {
+  const std::size_t n = w.replicas.size();
+  // I1 ElectionSafety.
+  for (const auto& r : w.replicas) {
+    const core& c = *r.node;
+    if (c.state() != role::leader) continue;
+    auto [it, inserted] = w.leaders.emplace(c.term(), c.id());
+    if (!inserted && it->second != c.id()) {
+      return finding{"ElectionSafety", "nodes " + std::to_string(it->second.value) + " and " +
+                                           std::to_string(c.id().value) +
+                                           " were both leader in term " +
+                                           std::to_string(c.term().value)};
+    }
+  }
+  // I2 LogMatching.
+  for (std::size_t a = 0; a < n; ++a) {
+    for (std::size_t b = a + 1; b < n; ++b) {
+      const raft_log& la = w.replicas[a].node->log();
+      const raft_log& lb = w.replicas[b].node->log();
+      log_index i = std::min(la.last_index(), lb.last_index());
+      while (i > log_index{0} && la.at(i).term != lb.at(i).term) i = i - 1;
+      for (log_index k{1}; k <= i; ++k) {
+        if (!same_entry(la.at(k), lb.at(k))) {
+          return finding{"LogMatching",
+                         "nodes " + std::to_string(a + 1) + " and " + std::to_string(b + 1) +
+                             " agree on entry " + std::to_string(i.value) + " but differ at " +
+                             std::to_string(k.value)};
+        }
+      }
+    }
+  }
+  // I4 (commit form) and the history I3 needs.
+  for (const auto& r : w.replicas) {
+    const core& c = *r.node;
+    for (log_index k{1}; k <= c.log().committed(); ++k) {
+      const entry& e = c.log().at(k);
+      auto [it, inserted] = w.committed.emplace(k, committed_record{e, c.term()});
+      if (inserted) continue;
+      if (!same_entry(it->second.value, e)) {
+        return finding{"StateMachineSafety",
+                       "index " + std::to_string(k.value) + " committed as " +
+                           describe_entry(it->second.value) + " and as " + describe_entry(e) +
+                           " (node " + std::to_string(c.id().value) + ")"};
+      }
+      it->second.observed_in_term = std::min(it->second.observed_in_term, c.term());
+    }
+  }
+  // I3 LeaderCompleteness.
+  for (const auto& r : w.replicas) {
+    const core& c = *r.node;
+    if (c.state() != role::leader) continue;
+    for (const auto& [k, rec] : w.committed) {
+      if (rec.observed_in_term >= c.term()) continue;
+      if (!c.log().match_term(k, rec.value.term)) {
+        return finding{"LeaderCompleteness",
+                       "leader " + std::to_string(c.id().value) + " of term " +
+                           std::to_string(c.term().value) + " lacks committed entry " +
+                           describe_entry(rec.value) + " (seen committed in term " +
+                           std::to_string(rec.observed_in_term.value) + ")"};
+      }
+    }
+  }
+  // I4 applied sequences are prefixes of each other.
+  for (std::size_t a = 0; a < n; ++a) {
+    for (std::size_t b = a + 1; b < n; ++b) {
+      const auto& xa = w.replicas[a].applied;
+      const auto& xb = w.replicas[b].applied;
+      for (std::size_t k = 0; k < std::min(xa.size(), xb.size()); ++k) {
+        if (!same_entry(xa[k], xb[k])) {
+          return finding{"StateMachineSafety", "nodes " + std::to_string(a + 1) + " and " +
+                                                   std::to_string(b + 1) + " applied " +
+                                                   describe_entry(xa[k]) + " and " +
+                                                   describe_entry(xb[k]) + " at position " +
+                                                   std::to_string(k + 1)};
+        }
+      }
+    }
+  }
+  // I7 applied <= committed; applied and storage agree with the log.
+  for (const auto& r : w.replicas) {
+    const core& c = *r.node;
+    const std::string who = "node " + std::to_string(c.id().value);
+    if (c.log().applied() > c.log().committed()) {
+      return finding{"AppliedNotCommitted", who + " applied beyond its commit index"};
+    }
+    if (r.applied.size() != c.log().applied().value) {
+      return finding{"AppliedNotCommitted", who + " reports applied=" +
+                                                std::to_string(c.log().applied().value) +
+                                                " but handed out " +
+                                                std::to_string(r.applied.size()) + " entries"};
+    }
+    for (std::size_t k = 0; k < r.applied.size(); ++k) {
+      if (!same_entry(r.applied[k], c.log().at(log_index{k + 1}))) {
+        return finding{"AppliedNotCommitted", who + " applied an entry no longer in its log at " +
+                                                  std::to_string(k + 1)};
+      }
+    }
+    const status st = c.get_status();
+    if (st.hard != r.storage.hard) {
+      return finding{"Durability", who + " hard state differs from what it persisted"};
+    }
+    bool stored = r.storage.entries.size() == c.log().last_index().value;
+    for (std::size_t k = 0; stored && k < r.storage.entries.size(); ++k) {
+      stored = same_entry(r.storage.entries[k], c.log().at(log_index{k + 1}));
+    }
+    if (!stored) return finding{"Durability", who + " log differs from what it persisted"};
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------
+// Search.
+
+world initial_world(const explorer_options& opt) {
+  world w;
+  conf_state cs;
+  for (std::uint64_t i = 1; i <= opt.replicas; ++i) cs.voters.push_back(node_id{i});
+  for (std::uint64_t i = 1; i <= opt.replicas; ++i) {
+    replica r;
+    r.cfg.id = node_id{i};
+    r.cfg.random_seed = i;
+    r.cfg.election_timeout_ticks = opt.election_timeout_ticks;
+    r.cfg.heartbeat_interval_ticks = 1;
+    r.cfg.pre_vote = opt.pre_vote;
+    r.cfg.check_quorum = opt.check_quorum;
+    r.cfg.inflight_messages_max = opt.inflight_append_messages_max;
+    r.storage.initial_conf = cs;
+    r.node.emplace(r.cfg, r.storage.restore());
+    w.replicas.push_back(std::move(r));
+  }
+  return w;
+}
+
+struct frame {
+  world state;
+  std::vector<action> actions;
+  std::size_t next = 0;
+};
+
+/// The path is the action last taken from each frame on the stack (the top
+/// frame's is the one that produced the violation).
+explorer_violation make_violation(const std::vector<frame>& stack, const finding& f,
+                                  const world* after) {
+  explorer_violation v;
+  v.invariant = f.invariant;
+  v.detail = f.detail;
+  for (const auto& fr : stack) v.path.push_back(describe(fr.actions[fr.next - 1], fr.state));
+  v.final_state = after ? describe_world(*after) : "  (state unavailable: a core assertion failed)\n";
+  return v;
+}
+
+}  // namespace
+
+std::string explorer_report::summary() const {
+  std::ostringstream os;
+  os << "explorer: " << distinct_states << " distinct states, " << transitions
+     << " transitions, deepest path " << deepest_path << ", re-expanded " << reexpanded_states
+     << "\n";
+  os << "  pruned: term " << pruned_by_term << ", in-flight " << pruned_by_in_flight << ", depth "
+     << pruned_by_depth << "\n";
+  os << "  bounds hit: states_max " << (states_max_hit ? "YES" : "no") << ", depth_max "
+     << (depth_max_hit ? "YES" : "no") << "\n";
+  os << "  violations: " << violations << "\n";
+  if (first_violation) {
+    const auto& v = *first_violation;
+    os << "VIOLATION of " << v.invariant << ": " << v.detail << "\n  path (" << v.path.size()
+       << " actions):\n";
+    for (std::size_t i = 0; i < v.path.size(); ++i) os << "    " << i + 1 << ". " << v.path[i] << "\n";
+    os << "  final state:\n" << v.final_state;
+  }
+  return os.str();
+}
+
+explorer_report explore(const explorer_options& opt) {
+  CAIRN_ASSERT_MSG(opt.replicas >= 1, "explorer needs at least one replica");
+  CAIRN_ASSERT_MSG(opt.election_timeout_ticks >= 2, "election timeout must exceed the heartbeat");
+  CAIRN_ASSERT_MSG(opt.mutation != explorer_mutation::forget_vote_on_restart || opt.restarts_max > 0,
+                   "forget_vote_on_restart needs restarts_max > 0");
+  scoped_throwing_assertions throwing;
+  explorer_report rep;
+  std::unordered_map<std::uint64_t, std::size_t> min_depth;  // looked up, never iterated
+
+  std::vector<frame> stack;
+  stack.reserve(opt.depth_max + 1);
+  {
+    world root = initial_world(opt);
+    if (auto f = check_state(root)) {
+      rep.violations = 1;
+      rep.first_violation = explorer_violation{f->invariant, f->detail, {}, describe_world(root)};
+      return rep;
+    }
+    min_depth.emplace(state_hash(root), 0);
+    rep.distinct_states = 1;
+    auto actions = enabled_actions(root, opt);
+    stack.push_back(frame{std::move(root), std::move(actions), 0});
+  }
+
+  while (!stack.empty()) {
+    frame& top = stack.back();
+    if (top.next == top.actions.size()) {
+      stack.pop_back();
+      continue;
+    }
+    const action a = top.actions[top.next++];
+    world child = top.state;
+    std::optional<finding> found;
+    try {
+      if (apply(child, a, opt) == outcome::not_applicable) continue;
+      ++rep.transitions;
+      found = check_transition(top.state, child);
+      if (!found) found = check_state(child);
+    } catch (const core_assertion& e) {
+      ++rep.transitions;
+      found = finding{"CoreAssertion", e.what()};
+      ++rep.violations;
+      if (!rep.first_violation) rep.first_violation = make_violation(stack, *found, nullptr);
+      if (opt.search == explorer_search::stop_at_first_violation) return rep;
+      continue;
+    }
+    if (found) {
+      ++rep.violations;
+      if (!rep.first_violation) rep.first_violation = make_violation(stack, *found, &child);
+      if (opt.search == explorer_search::stop_at_first_violation) return rep;
+      continue;
+    }
+    bool out_of_bounds = false;
+    for (const auto& r : child.replicas) out_of_bounds |= r.node->term() > opt.term_max;
+    if (out_of_bounds) {
+      ++rep.pruned_by_term;
+      continue;
+    }
+    if (child.in_flight.size() > opt.in_flight_messages_max) {
+      ++rep.pruned_by_in_flight;
+      continue;
+    }
+    const std::size_t depth = stack.size();
+    auto [it, inserted] = min_depth.try_emplace(state_hash(child), depth);
+    if (!inserted) {
+      if (it->second <= depth) continue;
+      it->second = depth;
+      ++rep.reexpanded_states;
+    } else {
+      ++rep.distinct_states;
+      if (rep.distinct_states >= opt.states_max) {
+        rep.states_max_hit = true;
+        break;
+      }
+    }
+    rep.deepest_path = std::max(rep.deepest_path, depth);
+    if (depth >= opt.depth_max) {
+      ++rep.pruned_by_depth;
+      rep.depth_max_hit = true;
+      continue;
+    }
+    auto actions = enabled_actions(child, opt);
+    stack.push_back(frame{std::move(child), std::move(actions), 0});
+  }
+  return rep;
+}
+
+}  // namespace cairn::sim
