@@ -197,3 +197,58 @@ std::optional<conf_change> decode_conf_change(const bytes& data) {
 }
 
 }  // namespace cairn::raft
+
+namespace cairn::raft {
+
+bytes encode_entry(const entry& e) {
+  capnp::MallocMessageBuilder mb;
+  auto b = mb.initRoot<schema::Entry>();
+  b.setTerm(e.term.value);
+  b.setIndex(e.index.value);
+  b.setType(static_cast<std::uint8_t>(e.type));
+  b.setData(as_bytes(e.data));
+  return serialize(mb);
+}
+
+std::optional<entry> decode_entry(const bytes& data) {
+  frame_reader fr;
+  std::string why;
+  try {
+    if (!open_frame(data, fr, why)) return std::nullopt;
+    auto r = fr.reader->getRoot<schema::Entry>();
+    if (r.getType() > 1) return std::nullopt;
+    return entry{term_t{r.getTerm()}, log_index{r.getIndex()}, static_cast<entry_type>(r.getType()),
+                 to_bytes(r.getData())};
+  } catch (const kj::Exception&) {
+    return std::nullopt;
+  }
+}
+
+bytes encode_snapshot(const snapshot& s) {
+  capnp::MallocMessageBuilder mb;
+  auto b = mb.initRoot<schema::Snapshot>();
+  b.setIndex(s.metadata.index.value);
+  b.setTerm(s.metadata.term.value);
+  put_conf(b.initConf(), s.metadata.conf);
+  b.setData(as_bytes(s.data));
+  return serialize(mb);
+}
+
+std::optional<snapshot> decode_snapshot(const bytes& data) {
+  frame_reader fr;
+  std::string why;
+  try {
+    if (!open_frame(data, fr, why)) return std::nullopt;
+    auto r = fr.reader->getRoot<schema::Snapshot>();
+    snapshot s;
+    s.metadata.index = log_index{r.getIndex()};
+    s.metadata.term = term_t{r.getTerm()};
+    s.metadata.conf = get_conf(r.getConf());
+    s.data = to_bytes(r.getData());
+    return s;
+  } catch (const kj::Exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace cairn::raft

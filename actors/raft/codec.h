@@ -35,3 +35,13 @@ bytes encode_conf_change(const conf_change& cc);
 std::optional<conf_change> decode_conf_change(const bytes& data);
 
 }  // namespace cairn::raft
+
+namespace cairn::raft {
+
+/// Storage encodings (the same schema, used by runtime/ disks).
+bytes encode_entry(const entry& e);
+std::optional<entry> decode_entry(const bytes& data);
+bytes encode_snapshot(const snapshot& s);
+std::optional<snapshot> decode_snapshot(const bytes& data);
+
+}  // namespace cairn::raft
