@@ -32,7 +32,8 @@ shard::io_status sim_disk::write(const ready& rd) {
 }
 
 shard::io_status sim_disk::sync() {
-  if (chance(faults_.fsync_error_rate)) {
+  if (fail_next_sync_ || chance(faults_.fsync_error_rate)) {
+    fail_next_sync_ = false;
     // After a failed fsync the page cache state is unknown (fsyncgate):
     // the replica stops, and crash() decides what survived.
     failed_ = true;

@@ -35,6 +35,8 @@ class sim_disk final : public shard::disk {
   /// The machine lost power: unsynced writes vanish (or survive torn).
   void crash();
   void set_faults(const disk_faults& f) { faults_ = f; }
+  /// The next sync() fails (a scripted fault).
+  void fail_next_sync() { fail_next_sync_ = true; }
   /// A failed fsync or write was reported; the replica will stop.
   bool failed() const { return failed_; }
   void clear_failed() { failed_ = false; }
@@ -53,6 +55,7 @@ class sim_disk final : public shard::disk {
   disk_faults faults_;
   raft::seeded_random random_;
   bool failed_ = false;
+  bool fail_next_sync_ = false;
 };
 
 }  // namespace cairn::sim

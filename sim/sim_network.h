@@ -32,6 +32,7 @@ class sim_network {
 
   void set_faults(const network_faults& f) { faults_ = f; }
   void block(raft::node_id from, raft::node_id to) { blocked_.insert({from.value, to.value}); }
+  void unblock(raft::node_id from, raft::node_id to) { blocked_.erase({from.value, to.value}); }
   void heal() { blocked_.clear(); }
   bool is_blocked(raft::node_id from, raft::node_id to) const {
     return blocked_.count({from.value, to.value}) != 0;

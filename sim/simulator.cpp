@@ -143,7 +143,7 @@ class observer_fanout final : public shard::replica_observer {
   std::vector<std::unique_ptr<checker>>& checkers_;
 };
 
-enum class event_kind : std::uint8_t { tick, deliver, client_op, chaos, restart, heal };
+enum class event_kind : std::uint8_t { tick, deliver, client_op, chaos, restart, heal, scripted, unblock };
 
 struct event {
   event_kind kind;
@@ -523,6 +523,11 @@ sim_report simulation::run() {
     schedule(random_.below(100'000), event{event_kind::client_op, 0, 0, {}, c});
   }
   if (opts_.faults) schedule(500'000, event{event_kind::chaos, 0, 0, {}, 0});
+  for (std::size_t i = 0; i < opts_.schedule.size(); ++i) {
+    const auto& f = opts_.schedule[i];
+    if (f.node < 1 || f.node > nodes_.size()) continue;
+    schedule(f.at_tick * opts_.tick_us, event{event_kind::scripted, f.node, 0, {}, i});
+  }
   const std::uint64_t heal_at = opts_.ticks * opts_.tick_us;
   schedule(heal_at, event{event_kind::heal, 0, 0, {}, 0});
   const std::uint64_t deadline = heal_at + opts_.heal_ticks_max * opts_.tick_us;
@@ -572,6 +577,38 @@ sim_report simulation::run() {
         if (!n.up) start_node(n);
         break;
       }
+      case event_kind::scripted: {
+        if (healed_) break;
+        const auto& f = opts_.schedule[e.client];
+        auto& n = nodes_[f.node - 1];
+        const std::uint64_t until = std::max<std::uint64_t>(1, f.duration_ticks) * opts_.tick_us;
+        switch (f.kind) {
+          case scripted_fault_kind::crash:
+            if (n.up) {
+              crash_node(n);
+              schedule(until, event{event_kind::restart, n.id.value, 0, {}, 0});
+            }
+            break;
+          case scripted_fault_kind::isolate:
+          case scripted_fault_kind::deafen:
+            ++report_.partitions;
+            for (auto& other : nodes_) {
+              if (other.id == n.id) continue;
+              net_.block(other.id, n.id);
+              if (f.kind == scripted_fault_kind::isolate) net_.block(n.id, other.id);
+            }
+            schedule(until, event{event_kind::unblock, n.id.value, 0, {}, 0});
+            break;
+          case scripted_fault_kind::fsync_fail: n.disk->fail_next_sync(); break;
+        }
+        break;
+      }
+      case event_kind::unblock:
+        for (auto& other : nodes_) {
+          net_.unblock(other.id, node_id{e.node});
+          net_.unblock(node_id{e.node}, other.id);
+        }
+        break;
       case event_kind::heal:
         heal_at_us_ = ctx_.now_us;
         heal_all();

@@ -14,6 +14,21 @@
 
 namespace cairn::sim {
 
+/// A fault placed at a chosen tick (property-based tests generate these).
+enum class scripted_fault_kind : std::uint8_t {
+  crash,      // crash `node`; it restarts `duration_ticks` later
+  isolate,    // cut `node` off in both directions for `duration_ticks`
+  deafen,     // `node` sends but receives nothing for `duration_ticks`
+  fsync_fail, // the next fsync of `node` fails (the replica fail-stops)
+};
+
+struct scripted_fault {
+  scripted_fault_kind kind = scripted_fault_kind::crash;
+  std::uint64_t at_tick = 0;
+  std::uint64_t node = 1;  // 1-based
+  std::uint64_t duration_ticks = 0;
+};
+
 struct sim_options {
   std::uint64_t seed = 1;
   std::size_t replicas = 3;
@@ -24,7 +39,11 @@ struct sim_options {
   /// within this many ticks (the liveness bound).
   std::uint64_t heal_ticks_max = 1000;
   std::size_t clients = 4;
+  /// Random swarm faults (chaos rounds, loss, disk errors...).
   bool faults = true;
+  /// Faults at chosen ticks, applied in addition to (or, with faults =
+  /// false, instead of) the random ones.
+  std::vector<scripted_fault> schedule;
   bool verbose = false;
 };
 
