@@ -249,7 +249,7 @@ class simulation {
   void start_node(node_slot& n);
   void crash_node(node_slot& n);
   shard::replica* replica_of(const node_slot& n);
-  cluster_view view();
+  const cluster_view& view();
   void issue_op(std::uint64_t client);
   void chaos();
   void heal_all();
@@ -276,6 +276,8 @@ class simulation {
   std::uint64_t trace_ = fnv_offset;
   std::uint64_t last_caf_time_us_ = 0;
   bool healed_ = false;
+  bool fresh_write_ = false;
+  cluster_view view_;
   std::uint64_t heal_at_us_ = 0;
   bool clients_stopped_ = false;
   sim_report report_;
@@ -334,18 +336,19 @@ void simulation::crash_node(node_slot& n) {
   ++report_.crashes;
 }
 
-cluster_view simulation::view() {
-  cluster_view v;
-  v.voters = nodes_.size();
-  for (auto& n : nodes_) {
-    replica_probe p;
+const cluster_view& simulation::view() {
+  view_.voters = nodes_.size();
+  view_.replicas.resize(nodes_.size());
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    auto& n = nodes_[i];
+    replica_probe& p = view_.replicas[i];
     p.id = n.id;
     p.disk = n.disk.get();
     p.incarnation = n.incarnation;
-    if (auto* r = replica_of(n)) p.core = &r->core();
-    v.replicas.push_back(p);
+    auto* r = replica_of(n);
+    p.core = r ? &r->core() : nullptr;
   }
-  return v;
+  return view_;
 }
 
 void simulation::issue_op(std::uint64_t client) {
@@ -454,16 +457,7 @@ void simulation::heal_all() {
 bool simulation::converged(std::string& why) {
   why.clear();
   // 1. A write issued after the heal was acknowledged.
-  bool fresh_write = false;
-  for (std::size_t i = 0; i < ctx_.history.size(); ++i) {
-    const auto& op = ctx_.history[i];
-    if (op.invoke_us >= heal_at_us_ && op.outcome == op_outcome::ok && op.kind != op_kind::get &&
-        ctx_.op_done[i]) {
-      fresh_write = true;
-      break;
-    }
-  }
-  if (!fresh_write) {
+  if (!fresh_write_) {
     why = "no write committed since the faults healed";
     return false;
   }
@@ -626,13 +620,15 @@ sim_report simulation::run() {
     // Clients whose operation finished issue the next one after a pause.
     for (auto index : ctx_.completed) {
       const auto& op = ctx_.history[index];
+      if (healed_ && op.invoke_us >= heal_at_us_ && op.outcome == op_outcome::ok && op.kind != op_kind::get)
+        fresh_write_ = true;
       mix(trace_, index);
       mix(trace_, static_cast<std::uint64_t>(op.outcome));
       mix(trace_, hash_bytes(op.value));
       schedule(1000 + random_.below(50'000), event{event_kind::client_op, 0, 0, {}, op.client});
     }
     ctx_.completed.clear();
-    const auto v = view();
+    const auto& v = view();
     for (auto& c : checkers_) {
       c->on_step(v);
       if (c->violation()) {

@@ -87,8 +87,14 @@ class raft_log {
   /// index and the index of the snapshot its state machine starts from.
   void load(std::vector<entry> ents, log_index commit, log_index snapshot_index);
 
-  /// Checks L1-L4; aborts on violation.
+  /// Checks L3-L4 (constant time); with expensive checks on, also L1-L2
+  /// over the whole log. Aborts on violation.
   void check_invariants() const;
+
+  /// Third assertion tier (STYLE.md): O(log length) checks after every
+  /// input. Off by default; unit tests and soaks turn it on.
+  static void set_expensive_checks(bool on);
+  static bool expensive_checks();
 
  private:
   log_index offset_;
