@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
-#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "actors/common/assert.h"
@@ -147,10 +149,14 @@ struct replica {
   /// Follower: its election timer has passed election_timeout_ticks, so
   /// leader stickiness no longer makes it ignore candidates.
   bool lease_expired = false;
+  /// Hash of this replica's part of the canonical state (see seal()).
+  std::uint64_t digest = 0;
 };
 
 struct in_flight_message {
+  /// Canonical bytes (the multiset's sort key) and their hash.
   std::string key;
+  std::uint64_t digest = 0;
   message msg;
 };
 
@@ -160,10 +166,15 @@ struct committed_record {
   term_t observed_in_term;
 };
 
+/// Worlds share unchanged replicas and messages (copy on write): a
+/// transition changes one replica, so copying a world copies pointers.
+using replica_ptr = std::shared_ptr<replica>;
+using message_ptr = std::shared_ptr<const in_flight_message>;
+
 struct world {
-  std::vector<replica> replicas;
+  std::vector<replica_ptr> replicas;
   /// Sorted by key: a multiset with a canonical order.
-  std::vector<in_flight_message> in_flight;
+  std::vector<message_ptr> in_flight;
   /// I1 history: the leader of each term ever seen.
   std::map<term_t, node_id> leaders;
   /// I3/I4 history: every entry ever seen committed, by index.
@@ -171,12 +182,23 @@ struct world {
   std::uint64_t proposals = 0;
   std::uint64_t restarts = 0;
   std::uint64_t forgeries = 0;
+
+  const core& node(std::size_t i) const { return *replicas[i]->node; }
 };
 
+/// The replica in slot i, made private to `w` first.
+replica& touch(world& w, std::size_t i) {
+  if (w.replicas[i].use_count() > 1) w.replicas[i] = std::make_shared<replica>(*w.replicas[i]);
+  return *w.replicas[i];
+}
+
 void add_in_flight(world& w, message m) {
-  in_flight_message f{message_key(m), std::move(m)};
-  auto pos = std::upper_bound(w.in_flight.begin(), w.in_flight.end(), f.key,
-                              [](const std::string& k, const in_flight_message& x) { return k < x.key; });
+  std::string key = message_key(m);
+  const std::uint64_t digest = hash64(key);
+  auto f = std::make_shared<const in_flight_message>(
+      in_flight_message{std::move(key), digest, std::move(m)});
+  auto pos = std::upper_bound(w.in_flight.begin(), w.in_flight.end(), f->key,
+                              [](const std::string& k, const message_ptr& x) { return k < x->key; });
   w.in_flight.insert(pos, std::move(f));
 }
 
@@ -191,42 +213,47 @@ void carry_out_ready(world& w, replica& r) {
   }
 }
 
+/// Recomputes the replica's digest after a change.
+void seal(replica& r) {
+  serializer s;
+  const core& c = *r.node;
+  const status st = c.get_status();
+  s.u64(st.hard.term.value);
+  s.u64(st.hard.vote.value);
+  s.u64(st.hard.commit.value);
+  s.u8(static_cast<std::uint8_t>(c.state()));
+  s.u64(c.leader().value);
+  s.u64(st.applied.value);
+  s.u64(r.applied.size());
+  s.u64(r.leader_ticks);
+  s.u8(r.lease_expired ? 1 : 0);
+  const raft_log& log = c.log();
+  s.u64(log.last_index().value);
+  for (log_index i = log.first_index(); i <= log.last_index(); ++i) s.entry_value(log.at(i));
+  if (c.state() == role::leader) {
+    for (const auto& [id, pr] : c.tracker().nodes) {
+      s.u64(id.value);
+      s.u64(pr.match.value);
+      s.u64(pr.next.value);
+      s.u8(static_cast<std::uint8_t>(pr.state));
+      s.u8(pr.msg_app_flow_paused ? 1 : 0);
+      s.u64(pr.inflight.count());
+      s.u8(pr.recent_active ? 1 : 0);
+    }
+  } else if (c.state() == role::candidate || c.state() == role::pre_candidate) {
+    std::size_t granted = 0, rejected = 0;
+    c.tracker().tally(&granted, &rejected);
+    s.u64(granted);
+    s.u64(rejected);
+  }
+  r.digest = hash64(s.out());
+}
+
 std::uint64_t state_hash(const world& w) {
   serializer s;
-  for (const auto& r : w.replicas) {
-    const core& c = *r.node;
-    const status st = c.get_status();
-    s.u64(st.hard.term.value);
-    s.u64(st.hard.vote.value);
-    s.u64(st.hard.commit.value);
-    s.u8(static_cast<std::uint8_t>(c.state()));
-    s.u64(c.leader().value);
-    s.u64(st.applied.value);
-    s.u64(r.applied.size());
-    s.u64(r.leader_ticks);
-    s.u8(r.lease_expired ? 1 : 0);
-    const raft_log& log = c.log();
-    s.u64(log.last_index().value);
-    for (log_index i = log.first_index(); i <= log.last_index(); ++i) s.entry_value(log.at(i));
-    if (c.state() == role::leader) {
-      for (const auto& [id, pr] : c.tracker().nodes) {
-        s.u64(id.value);
-        s.u64(pr.match.value);
-        s.u64(pr.next.value);
-        s.u8(static_cast<std::uint8_t>(pr.state));
-        s.u8(pr.msg_app_flow_paused ? 1 : 0);
-        s.u64(pr.inflight.count());
-        s.u8(pr.recent_active ? 1 : 0);
-      }
-    } else if (c.state() == role::candidate || c.state() == role::pre_candidate) {
-      std::size_t granted = 0, rejected = 0;
-      c.tracker().tally(&granted, &rejected);
-      s.u64(granted);
-      s.u64(rejected);
-    }
-  }
+  for (const auto& r : w.replicas) s.u64(r->digest);
   s.u64(w.in_flight.size());
-  for (const auto& f : w.in_flight) s.blob(f.key);
+  for (const auto& f : w.in_flight) s.u64(f->digest);
   s.u64(w.leaders.size());
   for (const auto& [t, id] : w.leaders) {
     s.u64(t.value);
@@ -285,7 +312,7 @@ std::string describe(const message& m) {
 std::string describe_world(const world& w) {
   std::ostringstream os;
   for (const auto& r : w.replicas) {
-    const core& c = *r.node;
+    const core& c = *r->node;
     const status st = c.get_status();
     os << "  node " << c.id().value << ": " << to_string(c.state()) << " term=" << st.hard.term.value
        << " vote=" << st.hard.vote.value << " leader=" << c.leader().value
@@ -296,7 +323,7 @@ std::string describe_world(const world& w) {
     os << "]\n";
   }
   os << "  in flight (" << w.in_flight.size() << "):\n";
-  for (const auto& f : w.in_flight) os << "    " << describe(f.msg) << "\n";
+  for (const auto& f : w.in_flight) os << "    " << describe(f->msg) << "\n";
   return os.str();
 }
 
@@ -324,12 +351,13 @@ struct action {
   std::size_t message = 0;
 };
 
-std::string describe(const action& a, const world& before) {
+/// `m`: for deliver/drop, the message delivered or dropped.
+std::string describe(const action& a, const message* m) {
   std::ostringstream os;
   const std::uint64_t id = a.node + 1;
   switch (a.kind) {
-    case action_kind::deliver: os << "deliver " << describe(before.in_flight[a.message].msg); break;
-    case action_kind::drop: os << "drop " << describe(before.in_flight[a.message].msg); break;
+    case action_kind::deliver: os << "deliver " << describe(*m); break;
+    case action_kind::drop: os << "drop " << describe(*m); break;
     case action_kind::timeout: os << "timeout (election timer fires) on " << id; break;
     case action_kind::expire_lease: os << "lease expires (no campaign) on " << id; break;
     case action_kind::heartbeat: os << "leader tick on " << id; break;
@@ -346,12 +374,12 @@ std::string describe(const action& a, const world& before) {
 std::vector<action> enabled_actions(const world& w, const explorer_options& opt) {
   std::vector<action> out;
   for (std::size_t k = 0; k < w.in_flight.size(); ++k) {
-    if (k > 0 && w.in_flight[k].key == w.in_flight[k - 1].key) continue;  // same as previous copy
+    if (k > 0 && w.in_flight[k]->key == w.in_flight[k - 1]->key) continue;  // another copy
     out.push_back(action{action_kind::deliver, 0, 0, k});
     out.push_back(action{action_kind::drop, 0, 0, k});
   }
   for (std::size_t i = 0; i < w.replicas.size(); ++i) {
-    const replica& r = w.replicas[i];
+    const replica& r = *w.replicas[i];
     const core& c = *r.node;
     if (c.state() == role::leader) {
       out.push_back(action{action_kind::heartbeat, i});
@@ -379,26 +407,27 @@ enum class outcome : std::uint8_t { applied, not_applicable };
 /// Applies `a` to `w` (a copy of the parent) and carries out every Ready.
 /// Throws core_assertion if a core assertion fails.
 outcome apply(world& w, const action& a, const explorer_options& opt) {
-  const std::size_t n = w.replicas.size();
-  std::vector<role> role_before(n);
-  std::vector<term_t> term_before(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    role_before[i] = w.replicas[i].node->state();
-    term_before[i] = w.replicas[i].node->term();
-  }
   const std::uint64_t et = opt.election_timeout_ticks;
+  // Every action changes exactly one replica (the one stepped, ticked,
+  // proposed to or restarted); the others stay shared with the parent.
+  std::size_t slot = a.node;
+  if (a.kind == action_kind::deliver || a.kind == action_kind::drop) {
+    slot = w.in_flight[a.message]->msg.to.value - 1;
+  }
+  const role role_before = w.node(slot).state();
+  const term_t term_before = w.node(slot).term();
   switch (a.kind) {
     case action_kind::deliver:
     case action_kind::drop: {
-      message m = std::move(w.in_flight[a.message].msg);
+      const message_ptr f = w.in_flight[a.message];
       w.in_flight.erase(w.in_flight.begin() + static_cast<std::ptrdiff_t>(a.message));
-      if (a.kind == action_kind::drop) break;
-      replica& r = w.replicas.at(m.to.value - 1);
-      const term_t term = r.node->term();
+      if (a.kind == action_kind::drop) return outcome::applied;  // no replica changes
+      const message& m = f->msg;
+      replica& r = touch(w, slot);
       r.node->step(m);
       // The core resets a follower's election timer on these (step_follower,
       // handle_vote_request); clearing too often only merges fewer states.
-      if (m.term >= term &&
+      if (m.term >= term_before &&
           (m.type == message_type::append || m.type == message_type::heartbeat ||
            m.type == message_type::install_snapshot || m.type == message_type::vote)) {
         r.lease_expired = false;
@@ -406,41 +435,38 @@ outcome apply(world& w, const action& a, const explorer_options& opt) {
       break;
     }
     case action_kind::timeout: {
-      core& c = *w.replicas[a.node].node;
-      const role before = c.state();
-      const term_t term = c.term();
+      core& c = *touch(w, slot).node;
       bool fired = false;
       for (std::uint64_t k = 0; k < 2 * et + 1 && !fired; ++k) {
         c.tick();
-        fired = c.state() != before || c.term() != term || c.has_ready();
+        fired = c.state() != role_before || c.term() != term_before || c.has_ready();
       }
       if (!fired) return outcome::not_applicable;
       break;
     }
     case action_kind::expire_lease: {
-      replica& r = w.replicas[a.node];
-      core& c = *r.node;
+      replica& r = touch(w, slot);
       for (std::uint64_t k = 0; k < et; ++k) {
-        c.tick();
-        if (c.state() != role::follower || c.has_ready()) return outcome::not_applicable;
+        r.node->tick();
+        if (r.node->state() != role::follower || r.node->has_ready()) return outcome::not_applicable;
       }
       r.lease_expired = true;
       break;
     }
     case action_kind::heartbeat: {
-      replica& r = w.replicas[a.node];
+      replica& r = touch(w, slot);
       r.node->tick();
       r.leader_ticks = (r.leader_ticks + 1) % et;
       break;
     }
     case action_kind::propose: {
       const bytes data = "c" + std::to_string(w.proposals + 1);
-      if (!w.replicas[a.node].node->propose(data).ok()) return outcome::not_applicable;
+      if (!touch(w, slot).node->propose(data).ok()) return outcome::not_applicable;
       ++w.proposals;
       break;
     }
     case action_kind::restart: {
-      replica& r = w.replicas[a.node];
+      replica& r = touch(w, slot);
       if (opt.mutation == explorer_mutation::forget_vote_on_restart) r.storage.hard.vote = no_node;
       r.node.emplace(r.cfg, r.storage.restore());
       r.applied.clear();
@@ -450,7 +476,7 @@ outcome apply(world& w, const action& a, const explorer_options& opt) {
       break;
     }
     case action_kind::forge_ack: {
-      core& leader = *w.replicas[a.node].node;
+      core& leader = *touch(w, slot).node;
       message m;
       m.type = message_type::append_response;
       m.from = node_id{a.peer + 1};
@@ -462,14 +488,13 @@ outcome apply(world& w, const action& a, const explorer_options& opt) {
       break;
     }
   }
-  for (auto& r : w.replicas) carry_out_ready(w, r);
+  replica& r = *w.replicas[slot];
+  carry_out_ready(w, r);
   // Keep the harness's timer bits in step with the core's hidden counters.
-  for (std::size_t i = 0; i < n; ++i) {
-    replica& r = w.replicas[i];
-    const bool changed = r.node->state() != role_before[i] || r.node->term() != term_before[i];
-    if (changed || r.node->state() != role::leader) r.leader_ticks = 0;
-    if (changed || r.node->state() != role::follower) r.lease_expired = false;
-  }
+  const bool changed = r.node->state() != role_before || r.node->term() != term_before;
+  if (changed || r.node->state() != role::leader) r.leader_ticks = 0;
+  if (changed || r.node->state() != role::follower) r.lease_expired = false;
+  seal(r);
   return outcome::applied;
 }
 
@@ -488,15 +513,16 @@ bool same_entry(const entry& a, const entry& b) {
 /// I5, I6: checks of one transition.
 std::optional<finding> check_transition(const world& before, const world& after) {
   for (std::size_t i = 0; i < after.replicas.size(); ++i) {
-    const core& p = *before.replicas[i].node;
-    const core& c = *after.replicas[i].node;
-    const std::string who = "node " + std::to_string(i + 1);
+    if (before.replicas[i] == after.replicas[i]) continue;  // shared: unchanged
+    const core& p = before.node(i);
+    const core& c = after.node(i);
+    const auto who = [&] { return "node " + std::to_string(i + 1); };
     if (c.term() < p.term()) {
-      return finding{"MonotonicTerm", who + " went from term " + std::to_string(p.term().value) +
+      return finding{"MonotonicTerm", who() + " went from term " + std::to_string(p.term().value) +
                                           " to " + std::to_string(c.term().value)};
     }
     if (c.log().committed() < p.log().committed()) {
-      return finding{"MonotonicCommit", who + " commit went from " +
+      return finding{"MonotonicCommit", who() + " commit went from " +
                                             std::to_string(p.log().committed().value) + " to " +
                                             std::to_string(c.log().committed().value)};
     }
@@ -505,18 +531,19 @@ std::optional<finding> check_transition(const world& before, const world& after)
       for (log_index k{1}; prefix && k <= p.log().last_index(); ++k) {
         prefix = same_entry(p.log().at(k), c.log().at(k));
       }
-      if (!prefix) return finding{"LeaderAppendOnly", who + " rewrote its log as leader"};
+      if (!prefix) return finding{"LeaderAppendOnly", who() + " rewrote its log as leader"};
     }
   }
   return std::nullopt;
 }
 
-/// I1-I4, I7 on one state; records history in `w`.
-std::optional<finding> check_state(world& w) {
+/// I1-I4, I7 on one state; records history in `w`. `changed` names the
+/// replicas whose per-replica checks (I7) must run again.
+std::optional<finding> check_state(world& w, const std::vector<bool>& changed) {
   const std::size_t n = w.replicas.size();
   // I1 ElectionSafety.
   for (const auto& r : w.replicas) {
-    const core& c = *r.node;
+    const core& c = *r->node;
     if (c.state() != role::leader) continue;
     auto [it, inserted] = w.leaders.emplace(c.term(), c.id());
     if (!inserted && it->second != c.id()) {
@@ -529,8 +556,8 @@ std::optional<finding> check_state(world& w) {
   // I2 LogMatching.
   for (std::size_t a = 0; a < n; ++a) {
     for (std::size_t b = a + 1; b < n; ++b) {
-      const raft_log& la = w.replicas[a].node->log();
-      const raft_log& lb = w.replicas[b].node->log();
+      const raft_log& la = w.node(a).log();
+      const raft_log& lb = w.node(b).log();
       log_index i = std::min(la.last_index(), lb.last_index());
       while (i > log_index{0} && la.at(i).term != lb.at(i).term) i = i - 1;
       for (log_index k{1}; k <= i; ++k) {
@@ -545,7 +572,7 @@ std::optional<finding> check_state(world& w) {
   }
   // I4 (commit form) and the history I3 needs.
   for (const auto& r : w.replicas) {
-    const core& c = *r.node;
+    const core& c = *r->node;
     for (log_index k{1}; k <= c.log().committed(); ++k) {
       const entry& e = c.log().at(k);
       auto [it, inserted] = w.committed.emplace(k, committed_record{e, c.term()});
@@ -561,7 +588,7 @@ std::optional<finding> check_state(world& w) {
   }
   // I3 LeaderCompleteness.
   for (const auto& r : w.replicas) {
-    const core& c = *r.node;
+    const core& c = *r->node;
     if (c.state() != role::leader) continue;
     for (const auto& [k, rec] : w.committed) {
       if (rec.observed_in_term >= c.term()) continue;
@@ -577,8 +604,8 @@ std::optional<finding> check_state(world& w) {
   // I4 applied sequences are prefixes of each other.
   for (std::size_t a = 0; a < n; ++a) {
     for (std::size_t b = a + 1; b < n; ++b) {
-      const auto& xa = w.replicas[a].applied;
-      const auto& xb = w.replicas[b].applied;
+      const auto& xa = w.replicas[a]->applied;
+      const auto& xb = w.replicas[b]->applied;
       for (std::size_t k = 0; k < std::min(xa.size(), xb.size()); ++k) {
         if (!same_entry(xa[k], xb[k])) {
           return finding{"StateMachineSafety", "nodes " + std::to_string(a + 1) + " and " +
@@ -591,33 +618,35 @@ std::optional<finding> check_state(world& w) {
     }
   }
   // I7 applied <= committed; applied and storage agree with the log.
-  for (const auto& r : w.replicas) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!changed[i]) continue;
+    const replica& r = *w.replicas[i];
     const core& c = *r.node;
-    const std::string who = "node " + std::to_string(c.id().value);
+    const auto who = [&] { return "node " + std::to_string(c.id().value); };
     if (c.log().applied() > c.log().committed()) {
-      return finding{"AppliedNotCommitted", who + " applied beyond its commit index"};
+      return finding{"AppliedNotCommitted", who() + " applied beyond its commit index"};
     }
     if (r.applied.size() != c.log().applied().value) {
-      return finding{"AppliedNotCommitted", who + " reports applied=" +
+      return finding{"AppliedNotCommitted", who() + " reports applied=" +
                                                 std::to_string(c.log().applied().value) +
                                                 " but handed out " +
                                                 std::to_string(r.applied.size()) + " entries"};
     }
     for (std::size_t k = 0; k < r.applied.size(); ++k) {
       if (!same_entry(r.applied[k], c.log().at(log_index{k + 1}))) {
-        return finding{"AppliedNotCommitted", who + " applied an entry no longer in its log at " +
+        return finding{"AppliedNotCommitted", who() + " applied an entry no longer in its log at " +
                                                   std::to_string(k + 1)};
       }
     }
     const status st = c.get_status();
     if (st.hard != r.storage.hard) {
-      return finding{"Durability", who + " hard state differs from what it persisted"};
+      return finding{"Durability", who() + " hard state differs from what it persisted"};
     }
     bool stored = r.storage.entries.size() == c.log().last_index().value;
     for (std::size_t k = 0; stored && k < r.storage.entries.size(); ++k) {
       stored = same_entry(r.storage.entries[k], c.log().at(log_index{k + 1}));
     }
-    if (!stored) return finding{"Durability", who + " log differs from what it persisted"};
+    if (!stored) return finding{"Durability", who() + " log differs from what it persisted"};
   }
   return std::nullopt;
 }
@@ -640,27 +669,175 @@ world initial_world(const explorer_options& opt) {
     r.cfg.inflight_messages_max = opt.inflight_append_messages_max;
     r.storage.initial_conf = cs;
     r.node.emplace(r.cfg, r.storage.restore());
-    w.replicas.push_back(std::move(r));
+    seal(r);
+    w.replicas.push_back(std::make_shared<replica>(std::move(r)));
   }
   return w;
 }
 
-struct frame {
-  world state;
-  std::vector<action> actions;
-  std::size_t next = 0;
+/// One step of a path from the initial state; shared by every state
+/// reached through it, so a violation's path costs nothing until reported.
+struct path_step {
+  std::shared_ptr<const path_step> parent;
+  action act;
+  /// deliver/drop: the message (the parent world's copy, shared).
+  message_ptr msg;
 };
+using path_ptr = std::shared_ptr<const path_step>;
 
-/// The path is the action last taken from each frame on the stack (the top
-/// frame's is the one that produced the violation).
-explorer_violation make_violation(const std::vector<frame>& stack, const finding& f,
-                                  const world* after) {
+explorer_violation make_violation(const path_ptr& path, const finding& f, const world* after) {
   explorer_violation v;
   v.invariant = f.invariant;
   v.detail = f.detail;
-  for (const auto& fr : stack) v.path.push_back(describe(fr.actions[fr.next - 1], fr.state));
+  for (const path_step* p = path.get(); p != nullptr; p = p->parent.get()) {
+    v.path.push_back(describe(p->act, p->msg ? &p->msg->msg : nullptr));
+  }
+  std::reverse(v.path.begin(), v.path.end());
   v.final_state = after ? describe_world(*after) : "  (state unavailable: a core assertion failed)\n";
   return v;
+}
+
+/// A state waiting to be expanded.
+struct pending_state {
+  world state;
+  path_ptr path;
+  std::size_t depth = 0;
+};
+
+/// The search shared by both orders: computes one successor, checks it,
+/// applies the bounds and the visited set.
+class explorer {
+ public:
+  explicit explorer(const explorer_options& opt) : opt_(opt) {}
+
+  enum class verdict : std::uint8_t { skip, expand, stop };
+
+  /// Records the initial state; returns it (to expand) unless it fails.
+  std::optional<pending_state> root() {
+    world w = initial_world(opt_);
+    if (auto f = check_state(w, std::vector<bool>(w.replicas.size(), true))) {
+      report(make_violation(nullptr, *f, &w));
+      return std::nullopt;
+    }
+    visited_.insert(state_hash(w));
+    rep_.distinct_states = 1;
+    return pending_state{std::move(w), nullptr, 0};
+  }
+
+  /// Computes the successor of `parent` by `a` into `out`.
+  verdict successor(const pending_state& parent, const action& a, pending_state& out) {
+    out.state = parent.state;
+    out.depth = parent.depth + 1;
+    message_ptr msg;
+    if (a.kind == action_kind::deliver || a.kind == action_kind::drop) {
+      msg = parent.state.in_flight[a.message];
+    }
+    std::optional<finding> found;
+    try {
+      if (apply(out.state, a, opt_) == outcome::not_applicable) return verdict::skip;
+      ++rep_.transitions;
+      out.path = std::make_shared<const path_step>(path_step{parent.path, a, msg});
+      std::vector<bool> changed(out.state.replicas.size());
+      for (std::size_t i = 0; i < changed.size(); ++i) {
+        changed[i] = out.state.replicas[i] != parent.state.replicas[i];
+      }
+      found = check_transition(parent.state, out.state);
+      if (!found) found = check_state(out.state, changed);
+      if (found) {
+        report(make_violation(out.path, *found, &out.state));
+        return stop_or_skip();
+      }
+    } catch (const core_assertion& e) {
+      ++rep_.transitions;
+      out.path = std::make_shared<const path_step>(path_step{parent.path, a, msg});
+      report(make_violation(out.path, finding{"CoreAssertion", e.what()}, nullptr));
+      return stop_or_skip();
+    }
+    bool out_of_bounds = false;
+    for (const auto& r : out.state.replicas) out_of_bounds |= r->node->term() > opt_.term_max;
+    if (out_of_bounds) {
+      ++rep_.pruned_by_term;
+      return verdict::skip;
+    }
+    if (out.state.in_flight.size() > opt_.in_flight_messages_max) {
+      ++rep_.pruned_by_in_flight;
+      return verdict::skip;
+    }
+    if (!visited_.insert(state_hash(out.state)).second) return verdict::skip;
+    ++rep_.distinct_states;
+    rep_.deepest_path = std::max(rep_.deepest_path, out.depth);
+    if (rep_.distinct_states >= opt_.states_max) {
+      rep_.states_max_hit = true;
+      return verdict::stop;
+    }
+    if (out.depth >= opt_.depth_max) {
+      ++rep_.pruned_by_depth;
+      rep_.depth_max_hit = true;
+      return verdict::skip;
+    }
+    return verdict::expand;
+  }
+
+  explorer_report& result() { return rep_; }
+
+ private:
+  void report(explorer_violation v) {
+    ++rep_.violations;
+    if (!rep_.first_violation) rep_.first_violation = std::move(v);
+  }
+  verdict stop_or_skip() const {
+    return opt_.search == explorer_search::stop_at_first_violation ? verdict::stop : verdict::skip;
+  }
+
+  const explorer_options& opt_;
+  explorer_report rep_;
+  std::unordered_set<std::uint64_t> visited_;  // looked up, never iterated
+};
+
+void breadth_first(explorer& ex, pending_state root, const explorer_options& opt) {
+  std::deque<pending_state> queue;
+  queue.push_back(std::move(root));
+  while (!queue.empty()) {
+    pending_state parent = std::move(queue.front());
+    queue.pop_front();
+    for (const action& a : enabled_actions(parent.state, opt)) {
+      pending_state child;
+      switch (ex.successor(parent, a, child)) {
+        case explorer::verdict::skip: break;
+        case explorer::verdict::expand: queue.push_back(std::move(child)); break;
+        case explorer::verdict::stop: return;
+      }
+    }
+  }
+}
+
+void depth_first(explorer& ex, pending_state root, const explorer_options& opt) {
+  struct frame {
+    pending_state state;
+    std::vector<action> actions;
+    std::size_t next = 0;
+  };
+  std::vector<frame> stack;
+  auto actions = enabled_actions(root.state, opt);
+  stack.push_back(frame{std::move(root), std::move(actions), 0});
+  while (!stack.empty()) {
+    frame& top = stack.back();
+    if (top.next == top.actions.size()) {
+      stack.pop_back();
+      continue;
+    }
+    const action a = top.actions[top.next++];
+    pending_state child;
+    switch (ex.successor(top.state, a, child)) {
+      case explorer::verdict::skip: break;
+      case explorer::verdict::expand: {
+        auto child_actions = enabled_actions(child.state, opt);
+        stack.push_back(frame{std::move(child), std::move(child_actions), 0});
+        break;
+      }
+      case explorer::verdict::stop: return;
+    }
+  }
 }
 
 }  // namespace
@@ -668,8 +845,7 @@ explorer_violation make_violation(const std::vector<frame>& stack, const finding
 std::string explorer_report::summary() const {
   std::ostringstream os;
   os << "explorer: " << distinct_states << " distinct states, " << transitions
-     << " transitions, deepest path " << deepest_path << ", re-expanded " << reexpanded_states
-     << "\n";
+     << " transitions, deepest path " << deepest_path << "\n";
   os << "  pruned: term " << pruned_by_term << ", in-flight " << pruned_by_in_flight << ", depth "
      << pruned_by_depth << "\n";
   os << "  bounds hit: states_max " << (states_max_hit ? "YES" : "no") << ", depth_max "
@@ -691,85 +867,15 @@ explorer_report explore(const explorer_options& opt) {
   CAIRN_ASSERT_MSG(opt.mutation != explorer_mutation::forget_vote_on_restart || opt.restarts_max > 0,
                    "forget_vote_on_restart needs restarts_max > 0");
   scoped_throwing_assertions throwing;
-  explorer_report rep;
-  std::unordered_map<std::uint64_t, std::size_t> min_depth;  // looked up, never iterated
-
-  std::vector<frame> stack;
-  stack.reserve(opt.depth_max + 1);
-  {
-    world root = initial_world(opt);
-    if (auto f = check_state(root)) {
-      rep.violations = 1;
-      rep.first_violation = explorer_violation{f->invariant, f->detail, {}, describe_world(root)};
-      return rep;
-    }
-    min_depth.emplace(state_hash(root), 0);
-    rep.distinct_states = 1;
-    auto actions = enabled_actions(root, opt);
-    stack.push_back(frame{std::move(root), std::move(actions), 0});
-  }
-
-  while (!stack.empty()) {
-    frame& top = stack.back();
-    if (top.next == top.actions.size()) {
-      stack.pop_back();
-      continue;
-    }
-    const action a = top.actions[top.next++];
-    world child = top.state;
-    std::optional<finding> found;
-    try {
-      if (apply(child, a, opt) == outcome::not_applicable) continue;
-      ++rep.transitions;
-      found = check_transition(top.state, child);
-      if (!found) found = check_state(child);
-    } catch (const core_assertion& e) {
-      ++rep.transitions;
-      found = finding{"CoreAssertion", e.what()};
-      ++rep.violations;
-      if (!rep.first_violation) rep.first_violation = make_violation(stack, *found, nullptr);
-      if (opt.search == explorer_search::stop_at_first_violation) return rep;
-      continue;
-    }
-    if (found) {
-      ++rep.violations;
-      if (!rep.first_violation) rep.first_violation = make_violation(stack, *found, &child);
-      if (opt.search == explorer_search::stop_at_first_violation) return rep;
-      continue;
-    }
-    bool out_of_bounds = false;
-    for (const auto& r : child.replicas) out_of_bounds |= r.node->term() > opt.term_max;
-    if (out_of_bounds) {
-      ++rep.pruned_by_term;
-      continue;
-    }
-    if (child.in_flight.size() > opt.in_flight_messages_max) {
-      ++rep.pruned_by_in_flight;
-      continue;
-    }
-    const std::size_t depth = stack.size();
-    auto [it, inserted] = min_depth.try_emplace(state_hash(child), depth);
-    if (!inserted) {
-      if (it->second <= depth) continue;
-      it->second = depth;
-      ++rep.reexpanded_states;
+  explorer ex(opt);
+  if (auto root = ex.root()) {
+    if (opt.order == explorer_order::breadth_first) {
+      breadth_first(ex, std::move(*root), opt);
     } else {
-      ++rep.distinct_states;
-      if (rep.distinct_states >= opt.states_max) {
-        rep.states_max_hit = true;
-        break;
-      }
+      depth_first(ex, std::move(*root), opt);
     }
-    rep.deepest_path = std::max(rep.deepest_path, depth);
-    if (depth >= opt.depth_max) {
-      ++rep.pruned_by_depth;
-      rep.depth_max_hit = true;
-      continue;
-    }
-    auto actions = enabled_actions(child, opt);
-    stack.push_back(frame{std::move(child), std::move(actions), 0});
   }
-  return rep;
+  return std::move(ex.result());
 }
 
 }  // namespace cairn::sim

@@ -97,6 +97,16 @@ enum class explorer_search : std::uint8_t {
   continue_after_violation,
 };
 
+enum class explorer_order : std::uint8_t {
+  /// Every state at depth d before any at depth d+1: a bounded run covers
+  /// all short interleavings and reports shortest violating paths. Keeps
+  /// the frontier in memory (copy-on-write, ~1-4 KiB per state).
+  breadth_first,
+  /// Memory proportional to the path length; a bounded run covers a deep,
+  /// narrow corner of the space.
+  depth_first,
+};
+
 struct explorer_options {
   std::uint64_t replicas = 3;
   /// States in which some node's term exceeds this are not explored.
@@ -106,9 +116,11 @@ struct explorer_options {
   std::size_t in_flight_messages_max = 6;
   /// Bound on distinct states; exploration stops when reached.
   std::uint64_t states_max = 2'000'000;
-  /// Bound on path length; deeper states are recorded but not expanded
-  /// (a state reached again at a smaller depth is expanded again).
-  std::size_t depth_max = 256;
+  /// Bound on path length. States at this depth are checked but not
+  /// expanded; depth-first expands a state only the first time it is seen,
+  /// so there this bound also hides states reachable by shorter paths.
+  /// Hitting it makes the search incomplete, and the report says so.
+  std::size_t depth_max = 50'000;
   std::uint64_t restarts_max = 0;
   bool model_lease_expiry = true;
   /// Core configuration under test.
@@ -121,6 +133,7 @@ struct explorer_options {
   std::size_t inflight_append_messages_max = 4;
   explorer_mutation mutation = explorer_mutation::none;
   explorer_search search = explorer_search::stop_at_first_violation;
+  explorer_order order = explorer_order::breadth_first;
 };
 
 struct explorer_violation {
@@ -137,8 +150,6 @@ struct explorer_report {
   std::uint64_t distinct_states = 0;
   /// Successor states computed (including pruned and already seen ones).
   std::uint64_t transitions = 0;
-  /// States expanded again because they were reached at a smaller depth.
-  std::uint64_t reexpanded_states = 0;
   std::uint64_t pruned_by_term = 0;
   std::uint64_t pruned_by_in_flight = 0;
   std::uint64_t pruned_by_depth = 0;

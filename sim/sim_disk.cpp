@@ -39,6 +39,7 @@ shard::io_status sim_disk::sync() {
     failed_ = true;
     return shard::io_status::failed;
   }
+  if (faults_.lying_fsync) return shard::io_status::ok;  // nothing became durable
   for (const auto& rd : unsynced_) durable_.persist(rd);
   unsynced_.clear();
   return shard::io_status::ok;

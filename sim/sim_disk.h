@@ -22,6 +22,10 @@ struct disk_faults {
   double fsync_error_rate = 0;
   /// On crash, probability that a prefix of unsynced writes survives.
   double torn_write_rate = 0;
+  /// A broken disk whose fsync reports success without making anything
+  /// durable. Never drawn by swarm profiles: tests use it to show that the
+  /// checkers catch lost acknowledged writes.
+  bool lying_fsync = false;
 };
 
 class sim_disk final : public shard::disk {

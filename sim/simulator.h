@@ -44,6 +44,10 @@ struct sim_options {
   /// Faults at chosen ticks, applied in addition to (or, with faults =
   /// false, instead of) the random ones.
   std::vector<scripted_fault> schedule;
+  /// Test-only mutation: every disk acknowledges fsync without persisting.
+  bool lying_disks = false;
+  /// Checkers to skip (tests of the checkers themselves).
+  std::vector<std::string> disabled_checkers;
   bool verbose = false;
 };
 
