@@ -109,12 +109,41 @@ std::uint64_t hash64(std::string_view s) {
   return mix64(h ^ tail ^ (static_cast<std::uint64_t>(s.size() - i) << 56));
 }
 
-/// Sort key of an in-flight message: its canonical bytes.
-std::string message_key(const message& m) {
+/// Renamings of node ids under which the model is symmetric: every
+/// permutation of the replicas (symmetry reduction), or the identity only.
+/// Renaming 0 is always the identity.
+class symmetry {
+ public:
+  symmetry(std::uint64_t replicas, bool reduce) {
+    std::vector<std::size_t> p(replicas);
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = i;
+    do {
+      std::vector<std::size_t> inverse(p.size());
+      for (std::size_t i = 0; i < p.size(); ++i) inverse[p[i]] = i;
+      forward_.push_back(p);
+      inverse_.push_back(std::move(inverse));
+    } while (reduce && std::next_permutation(p.begin(), p.end()));
+  }
+  std::size_t size() const { return forward_.size(); }
+  /// The name of `id` under renaming r (0, "none", stays 0).
+  node_id rename(std::size_t r, node_id id) const {
+    if (id.is_none() || id.value > forward_[r].size()) return id;
+    return node_id{forward_[r][id.value - 1] + 1};
+  }
+  /// The slot whose replica lands in slot j under renaming r.
+  std::size_t source_slot(std::size_t r, std::size_t j) const { return inverse_[r][j]; }
+
+ private:
+  std::vector<std::vector<std::size_t>> forward_;
+  std::vector<std::vector<std::size_t>> inverse_;
+};
+
+/// Canonical bytes of a message with its node ids renamed by r.
+std::string message_key(const message& m, const symmetry& sym, std::size_t r) {
   serializer s;
   s.u8(static_cast<std::uint8_t>(m.type));
-  s.u64(m.from.value);
-  s.u64(m.to.value);
+  s.u64(sym.rename(r, m.from).value);
+  s.u64(sym.rename(r, m.to).value);
   s.u64(m.term.value);
   s.u64(m.log_term.value);
   s.u64(m.index.value);
@@ -149,14 +178,16 @@ struct replica {
   /// Follower: its election timer has passed election_timeout_ticks, so
   /// leader stickiness no longer makes it ignore candidates.
   bool lease_expired = false;
-  /// Hash of this replica's part of the canonical state (see seal()).
-  std::uint64_t digest = 0;
+  /// Hash of this replica's part of the canonical state under each
+  /// renaming of the symmetry (see seal()).
+  std::vector<std::uint64_t> digests;
 };
 
 struct in_flight_message {
-  /// Canonical bytes (the multiset's sort key) and their hash.
+  /// Canonical bytes (the multiset's sort key).
   std::string key;
-  std::uint64_t digest = 0;
+  /// Hash of the canonical bytes under each renaming of the symmetry.
+  std::vector<std::uint64_t> digests;
   message msg;
 };
 
@@ -192,82 +223,103 @@ replica& touch(world& w, std::size_t i) {
   return *w.replicas[i];
 }
 
-void add_in_flight(world& w, message m) {
-  std::string key = message_key(m);
-  const std::uint64_t digest = hash64(key);
+void add_in_flight(world& w, message m, const symmetry& sym) {
+  std::string key = message_key(m, sym, 0);
+  std::vector<std::uint64_t> digests(sym.size());
+  digests[0] = hash64(key);
+  for (std::size_t r = 1; r < sym.size(); ++r) digests[r] = hash64(message_key(m, sym, r));
   auto f = std::make_shared<const in_flight_message>(
-      in_flight_message{std::move(key), digest, std::move(m)});
+      in_flight_message{std::move(key), std::move(digests), std::move(m)});
   auto pos = std::upper_bound(w.in_flight.begin(), w.in_flight.end(), f->key,
                               [](const std::string& k, const message_ptr& x) { return k < x->key; });
   w.in_flight.insert(pos, std::move(f));
 }
 
-void carry_out_ready(world& w, replica& r) {
+void carry_out_ready(world& w, replica& r, const symmetry& sym) {
   while (r.node->has_ready()) {
     ready rd = r.node->get_ready();
     r.storage.persist(rd);
-    for (auto& om : rd.messages) add_in_flight(w, std::move(om.msg));
+    for (auto& om : rd.messages) add_in_flight(w, std::move(om.msg), sym);
     if (rd.snap) r.applied.clear();  // not reachable: the model never compacts
     for (const auto& e : rd.committed_entries) r.applied.push_back(e);
     r.node->advance(rd);
   }
 }
 
-/// Recomputes the replica's digest after a change.
-void seal(replica& r) {
-  serializer s;
+/// Recomputes the replica's digests after a change.
+void seal(replica& r, const symmetry& sym) {
   const core& c = *r.node;
   const status st = c.get_status();
-  s.u64(st.hard.term.value);
-  s.u64(st.hard.vote.value);
-  s.u64(st.hard.commit.value);
-  s.u8(static_cast<std::uint8_t>(c.state()));
-  s.u64(c.leader().value);
-  s.u64(st.applied.value);
-  s.u64(r.applied.size());
-  s.u64(r.leader_ticks);
-  s.u8(r.lease_expired ? 1 : 0);
-  const raft_log& log = c.log();
-  s.u64(log.last_index().value);
-  for (log_index i = log.first_index(); i <= log.last_index(); ++i) s.entry_value(log.at(i));
-  if (c.state() == role::leader) {
-    for (const auto& [id, pr] : c.tracker().nodes) {
-      s.u64(id.value);
-      s.u64(pr.match.value);
-      s.u64(pr.next.value);
-      s.u8(static_cast<std::uint8_t>(pr.state));
-      s.u8(pr.msg_app_flow_paused ? 1 : 0);
-      s.u64(pr.inflight.count());
-      s.u8(pr.recent_active ? 1 : 0);
+  r.digests.resize(sym.size());
+  for (std::size_t n = 0; n < sym.size(); ++n) {
+    serializer s;
+    s.u64(st.hard.term.value);
+    s.u64(sym.rename(n, st.hard.vote).value);
+    s.u64(st.hard.commit.value);
+    s.u8(static_cast<std::uint8_t>(c.state()));
+    s.u64(sym.rename(n, c.leader()).value);
+    s.u64(st.applied.value);
+    s.u64(r.applied.size());
+    s.u64(r.leader_ticks);
+    s.u8(r.lease_expired ? 1 : 0);
+    const raft_log& log = c.log();
+    s.u64(log.last_index().value);
+    for (log_index i = log.first_index(); i <= log.last_index(); ++i) s.entry_value(log.at(i));
+    if (c.state() == role::leader) {
+      // Per-peer progress in the order of the renamed ids.
+      std::vector<std::pair<node_id, const progress*>> peers;
+      for (const auto& [id, pr] : c.tracker().nodes) peers.emplace_back(sym.rename(n, id), &pr);
+      std::sort(peers.begin(), peers.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (const auto& [id, pr] : peers) {
+        s.u64(id.value);
+        s.u64(pr->match.value);
+        s.u64(pr->next.value);
+        s.u8(static_cast<std::uint8_t>(pr->state));
+        s.u8(pr->msg_app_flow_paused ? 1 : 0);
+        s.u64(pr->inflight.count());
+        s.u8(pr->recent_active ? 1 : 0);
+      }
+    } else if (c.state() == role::candidate || c.state() == role::pre_candidate) {
+      std::size_t granted = 0, rejected = 0;
+      c.tracker().tally(&granted, &rejected);
+      s.u64(granted);
+      s.u64(rejected);
     }
-  } else if (c.state() == role::candidate || c.state() == role::pre_candidate) {
-    std::size_t granted = 0, rejected = 0;
-    c.tracker().tally(&granted, &rejected);
-    s.u64(granted);
-    s.u64(rejected);
+    r.digests[n] = hash64(s.out());
   }
-  r.digest = hash64(s.out());
 }
 
-std::uint64_t state_hash(const world& w) {
-  serializer s;
-  for (const auto& r : w.replicas) s.u64(r->digest);
-  s.u64(w.in_flight.size());
-  for (const auto& f : w.in_flight) s.u64(f->digest);
-  s.u64(w.leaders.size());
-  for (const auto& [t, id] : w.leaders) {
-    s.u64(t.value);
-    s.u64(id.value);
+/// The smallest hash of the world over the renamings: symmetric worlds
+/// (the same up to node names) get the same hash.
+std::uint64_t state_hash(const world& w, const symmetry& sym) {
+  std::uint64_t best = ~std::uint64_t{0};
+  std::vector<std::uint64_t> messages(w.in_flight.size());
+  for (std::size_t n = 0; n < sym.size(); ++n) {
+    serializer s;
+    for (std::size_t j = 0; j < w.replicas.size(); ++j) {
+      s.u64(w.replicas[sym.source_slot(n, j)]->digests[n]);
+    }
+    for (std::size_t k = 0; k < w.in_flight.size(); ++k) messages[k] = w.in_flight[k]->digests[n];
+    std::sort(messages.begin(), messages.end());
+    s.u64(messages.size());
+    for (auto d : messages) s.u64(d);
+    s.u64(w.leaders.size());
+    for (const auto& [t, id] : w.leaders) {
+      s.u64(t.value);
+      s.u64(sym.rename(n, id).value);
+    }
+    s.u64(w.committed.size());
+    for (const auto& [i, rec] : w.committed) {
+      s.entry_value(rec.value);
+      s.u64(rec.observed_in_term.value);
+    }
+    s.u64(w.proposals);
+    s.u64(w.restarts);
+    s.u64(w.forgeries);
+    best = std::min(best, hash64(s.out()));
   }
-  s.u64(w.committed.size());
-  for (const auto& [i, rec] : w.committed) {
-    s.entry_value(rec.value);
-    s.u64(rec.observed_in_term.value);
-  }
-  s.u64(w.proposals);
-  s.u64(w.restarts);
-  s.u64(w.forgeries);
-  return hash64(s.out());
+  return best;
 }
 
 // ---------------------------------------------------------------------------
@@ -406,7 +458,7 @@ enum class outcome : std::uint8_t { applied, not_applicable };
 
 /// Applies `a` to `w` (a copy of the parent) and carries out every Ready.
 /// Throws core_assertion if a core assertion fails.
-outcome apply(world& w, const action& a, const explorer_options& opt) {
+outcome apply(world& w, const action& a, const explorer_options& opt, const symmetry& sym) {
   const std::uint64_t et = opt.election_timeout_ticks;
   // Every action changes exactly one replica (the one stepped, ticked,
   // proposed to or restarted); the others stay shared with the parent.
@@ -489,12 +541,12 @@ outcome apply(world& w, const action& a, const explorer_options& opt) {
     }
   }
   replica& r = *w.replicas[slot];
-  carry_out_ready(w, r);
+  carry_out_ready(w, r, sym);
   // Keep the harness's timer bits in step with the core's hidden counters.
   const bool changed = r.node->state() != role_before || r.node->term() != term_before;
   if (changed || r.node->state() != role::leader) r.leader_ticks = 0;
   if (changed || r.node->state() != role::follower) r.lease_expired = false;
-  seal(r);
+  seal(r, sym);
   return outcome::applied;
 }
 
@@ -654,7 +706,7 @@ std::optional<finding> check_state(world& w, const std::vector<bool>& changed) {
 // ---------------------------------------------------------------------------
 // Search.
 
-world initial_world(const explorer_options& opt) {
+world initial_world(const explorer_options& opt, const symmetry& sym) {
   world w;
   conf_state cs;
   for (std::uint64_t i = 1; i <= opt.replicas; ++i) cs.voters.push_back(node_id{i});
@@ -669,7 +721,7 @@ world initial_world(const explorer_options& opt) {
     r.cfg.inflight_messages_max = opt.inflight_append_messages_max;
     r.storage.initial_conf = cs;
     r.node.emplace(r.cfg, r.storage.restore());
-    seal(r);
+    seal(r, sym);
     w.replicas.push_back(std::make_shared<replica>(std::move(r)));
   }
   return w;
@@ -708,18 +760,19 @@ struct pending_state {
 /// applies the bounds and the visited set.
 class explorer {
  public:
-  explicit explorer(const explorer_options& opt) : opt_(opt) {}
+  explicit explorer(const explorer_options& opt)
+      : opt_(opt), symmetry_(opt.replicas, opt.symmetry_reduction) {}
 
   enum class verdict : std::uint8_t { skip, expand, stop };
 
   /// Records the initial state; returns it (to expand) unless it fails.
   std::optional<pending_state> root() {
-    world w = initial_world(opt_);
+    world w = initial_world(opt_, symmetry_);
     if (auto f = check_state(w, std::vector<bool>(w.replicas.size(), true))) {
       report(make_violation(nullptr, *f, &w));
       return std::nullopt;
     }
-    visited_.insert(state_hash(w));
+    visited_.insert(state_hash(w, symmetry_));
     rep_.distinct_states = 1;
     return pending_state{std::move(w), nullptr, 0};
   }
@@ -734,7 +787,7 @@ class explorer {
     }
     std::optional<finding> found;
     try {
-      if (apply(out.state, a, opt_) == outcome::not_applicable) return verdict::skip;
+      if (apply(out.state, a, opt_, symmetry_) == outcome::not_applicable) return verdict::skip;
       ++rep_.transitions;
       out.path = std::make_shared<const path_step>(path_step{parent.path, a, msg});
       std::vector<bool> changed(out.state.replicas.size());
@@ -763,7 +816,7 @@ class explorer {
       ++rep_.pruned_by_in_flight;
       return verdict::skip;
     }
-    if (!visited_.insert(state_hash(out.state)).second) return verdict::skip;
+    if (!visited_.insert(state_hash(out.state, symmetry_)).second) return verdict::skip;
     ++rep_.distinct_states;
     rep_.deepest_path = std::max(rep_.deepest_path, out.depth);
     if (rep_.distinct_states >= opt_.states_max) {
@@ -790,6 +843,7 @@ class explorer {
   }
 
   const explorer_options& opt_;
+  const symmetry symmetry_;
   explorer_report rep_;
   std::unordered_set<std::uint64_t> visited_;  // looked up, never iterated
 };

@@ -123,6 +123,10 @@ struct explorer_options {
   std::size_t depth_max = 50'000;
   std::uint64_t restarts_max = 0;
   bool model_lease_expiry = true;
+  /// Treat states that differ only by a renaming of the nodes as one
+  /// (up to replicas! fewer states). Sound because the core treats node
+  /// ids symmetrically; see the file comment.
+  bool symmetry_reduction = true;
   /// Core configuration under test.
   bool pre_vote = true;
   bool check_quorum = true;

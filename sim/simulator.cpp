@@ -532,7 +532,9 @@ sim_report simulation::run() {
   if (opts_.faults) schedule(500'000, event{event_kind::chaos, 0, 0, {}, 0});
   for (std::size_t i = 0; i < opts_.schedule.size(); ++i) {
     const auto& f = opts_.schedule[i];
-    if (f.node < 1 || f.node > nodes_.size()) continue;
+    const bool targets_leader =
+        f.kind == scripted_fault_kind::crash_leader || f.kind == scripted_fault_kind::isolate_leader;
+    if (!targets_leader && (f.node < 1 || f.node > nodes_.size())) continue;
     schedule(f.at_tick * opts_.tick_us, event{event_kind::scripted, f.node, 0, {}, i});
   }
   const std::uint64_t heal_at = opts_.ticks * opts_.tick_us;
@@ -586,7 +588,18 @@ sim_report simulation::run() {
       }
       case event_kind::scripted: {
         if (healed_) break;
-        const auto& f = opts_.schedule[e.client];
+        scripted_fault f = opts_.schedule[e.client];
+        if (f.kind == scripted_fault_kind::crash_leader || f.kind == scripted_fault_kind::isolate_leader) {
+          std::uint64_t leader = 0;
+          for (auto& cand : nodes_) {
+            auto* r = replica_of(cand);
+            if (r && r->core().state() == role::leader) leader = cand.id.value;
+          }
+          if (leader == 0) break;  // no leader right now: nothing to hit
+          f.node = leader;
+          f.kind = f.kind == scripted_fault_kind::crash_leader ? scripted_fault_kind::crash
+                                                              : scripted_fault_kind::isolate;
+        }
         auto& n = nodes_[f.node - 1];
         const std::uint64_t until = std::max<std::uint64_t>(1, f.duration_ticks) * opts_.tick_us;
         switch (f.kind) {
@@ -607,6 +620,7 @@ sim_report simulation::run() {
             schedule(until, event{event_kind::unblock, n.id.value, 0, {}, 0});
             break;
           case scripted_fault_kind::fsync_fail: n.disk->fail_next_sync(); break;
+          default: break;
         }
         break;
       }

@@ -99,3 +99,48 @@ TEST(Simulator, DisksThatLieAboutFsyncAreCaughtByEveryLayerOfCheckers) {
   EXPECT_EQ(r.failure.find("liveness"), std::string::npos) << r.failure;
   std::printf("third layer: %s\n", r.failure.c_str());
 }
+
+// Hand-written scenarios, named after topology and fault (STYLE.md 10).
+namespace {
+sim_report scenario(std::size_t replicas, std::vector<scripted_fault> schedule, std::uint64_t seed = 21) {
+  sim_options o;
+  o.seed = seed;
+  o.replicas = replicas;
+  o.ticks = 500;
+  o.faults = false;
+  o.schedule = std::move(schedule);
+  return run_simulation(o);
+}
+}  // namespace
+
+TEST(Scenario, ThreeReplicas_LeaderCrashesUnderLoad) {
+  auto r = scenario(3, {{scripted_fault_kind::crash_leader, 150, 0, 100}});
+  ASSERT_TRUE(r.ok) << r.failure;
+  EXPECT_EQ(r.crashes, 1u);
+}
+
+TEST(Scenario, ThreeReplicas_LeaderIsolatedThenRejoins) {
+  auto r = scenario(3, {{scripted_fault_kind::isolate_leader, 150, 0, 150}});
+  ASSERT_TRUE(r.ok) << r.failure;
+  EXPECT_EQ(r.partitions, 1u);
+}
+
+TEST(Scenario, FiveReplicas_TwoLeadersInARowCrash) {
+  auto r = scenario(5, {{scripted_fault_kind::crash_leader, 100, 0, 300},
+                        {scripted_fault_kind::crash_leader, 200, 0, 200}});
+  ASSERT_TRUE(r.ok) << r.failure;
+  EXPECT_EQ(r.crashes, 2u);
+}
+
+TEST(Scenario, ThreeReplicas_LeaderGoesDeafAndFollowerFsyncFails) {
+  auto r = scenario(3, {{scripted_fault_kind::deafen, 120, 1, 100},
+                        {scripted_fault_kind::deafen, 120, 2, 100},
+                        {scripted_fault_kind::fsync_fail, 130, 3, 0}});
+  ASSERT_TRUE(r.ok) << r.failure;
+}
+
+TEST(Scenario, FiveReplicas_MinorityCrashedForLongStaysAvailable) {
+  auto r = scenario(5, {{scripted_fault_kind::crash, 50, 4, 400}, {scripted_fault_kind::crash, 50, 5, 400}});
+  ASSERT_TRUE(r.ok) << r.failure;
+  EXPECT_GT(r.committed_index, 50u);
+}
