@@ -17,7 +17,12 @@ case "${1:-}" in
   test)
     cmake -S . -B build/debug -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCAIRN_SANITIZE=ON -DCAIRN_WERROR=ON
     cmake --build build/debug -j "$jobs"
-    (cd tests/tla && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    # The TLA+ grammar comes from npm (--ignore-scripts: a CLI package would
+    # try to download from outside). Without the registry the spec test is
+    # reported as skipped, with the reason, instead of failing the build.
+    if ! (cd tests/tla && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
+      echo "warning: npm could not install the TLA+ grammar; ctest will skip tla_specs" >&2
+    fi
     # Long soaks carry the "soak" label: ctest --test-dir build/debug -L soak
     ctest --test-dir build/debug --output-on-failure -j "$jobs" -LE soak
     ;;
