@@ -2,6 +2,7 @@
 // in comments refer to docs/sim.md.
 #include "sim/checkers.h"
 
+#include <algorithm>
 #include <functional>
 
 namespace cairn::sim {
@@ -175,31 +176,49 @@ class state_machine_safety final : public checker {
   std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> applied_;
 };
 
-/// CommittedIsDurable: every committed entry is fsync'd on a quorum.
+/// CommittedIsDurable: every committed entry is fsync'd on a quorum of the
+/// configuration it was committed in. A conf change takes effect when it is
+/// applied, possibly in the same step as the commit that is observed, so
+/// the configuration of the previous step is accepted too.
 class committed_is_durable final : public checker {
  public:
   std::string_view name() const override { return "CommittedIsDurable"; }
   void on_step(const cluster_view& view) override {
     history_.observe(view, [this](std::string s) { fail(std::move(s)); });
-    if (history_.max_index == 0 || history_.max_index == checked_index_) return;
-    // Log Matching makes the highest committed entry enough: a durable log
-    // holding it holds the prefix.
-    const std::uint64_t i = history_.max_index;
-    auto it = history_.term_at.find(i);
-    if (it == history_.term_at.end()) return;
-    std::size_t durable = 0;
-    for (const auto& r : view.replicas) {
-      if (r.disk && r.disk->durable_has(log_index{i}, term_t{it->second})) ++durable;
+    if (history_.max_index != 0 && history_.max_index != checked_index_) {
+      // Log Matching makes the highest committed entry enough: a durable
+      // log holding it holds the prefix.
+      const std::uint64_t i = history_.max_index;
+      auto it = history_.term_at.find(i);
+      if (it != history_.term_at.end()) {
+        auto durable_on = [&](const std::vector<node_id>& ids) {
+          std::size_t n = 0;
+          for (const auto& r : view.replicas) {
+            if (std::find(ids.begin(), ids.end(), r.id) == ids.end()) continue;
+            if (r.disk && r.disk->durable_has(log_index{i}, term_t{it->second})) ++n;
+          }
+          return n;
+        };
+        auto quorum_of = [&](const std::vector<node_id>& in, const std::vector<node_id>& out) {
+          return durable_on(in) >= in.size() / 2 + 1 && (out.empty() || durable_on(out) >= out.size() / 2 + 1);
+        };
+        const bool now = quorum_of(view.voters_incoming, view.voters_outgoing);
+        const bool before = !prev_in_.empty() && quorum_of(prev_in_, prev_out_);
+        if (!now && !before) {
+          fail(str("committed index ", i) + str(" is durable on only ", durable_on(view.voters_incoming)) +
+               str(" of ", view.voters_incoming.size()) + " voters");
+        }
+      }
+      checked_index_ = i;
     }
-    if (durable < view.voters / 2 + 1) {
-      fail(str("committed index ", i) + str(" is durable on only ", durable) + " replicas");
-    }
-    checked_index_ = i;
+    prev_in_ = view.voters_incoming;
+    prev_out_ = view.voters_outgoing;
   }
 
  private:
   committed_history history_;
   std::uint64_t checked_index_ = 0;
+  std::vector<node_id> prev_in_, prev_out_;
 };
 
 /// MonotonicTerm: a replica's term never decreases, across restarts too.

@@ -29,7 +29,10 @@ struct replica_probe {
 
 struct cluster_view {
   std::vector<replica_probe> replicas;
-  std::size_t voters = 0;
+  /// Membership as the most recent leader (highest term) sees it; both
+  /// halves during a joint configuration.
+  std::vector<raft::node_id> voters_incoming;
+  std::vector<raft::node_id> voters_outgoing;
 };
 
 class checker {

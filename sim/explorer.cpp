@@ -12,7 +12,6 @@
 #include <memory>
 #include <sstream>
 #include <stdexcept>
-#include <string_view>
 #include <unordered_set>
 #include <utility>
 
@@ -64,6 +63,13 @@ class scoped_throwing_assertions {
 // ---------------------------------------------------------------------------
 // Canonical serialisation and hashing.
 
+std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/// Writes canonical bytes (the in-flight multiset's sort key).
 class serializer {
  public:
   void u64(std::uint64_t v) {
@@ -76,37 +82,46 @@ class serializer {
     u64(b.size());
     out_.append(b);
   }
-  void entry_value(const entry& e) {
-    u64(e.index.value);
-    u64(e.term.value);
-    u8(static_cast<std::uint8_t>(e.type));
-    blob(e.data);
-  }
   std::string& out() { return out_; }
 
  private:
   std::string out_;
 };
 
-std::uint64_t mix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-/// 64-bit hash of a byte string: every 8-byte word is folded in through the
-/// splitmix64 finaliser, so the result depends on order and on every bit.
-std::uint64_t hash64(std::string_view s) {
-  std::uint64_t h = mix64(s.size() + 0x9e3779b97f4a7c15ULL);
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    h = mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
+/// Hashes the same stream of fields to 64 bits without building it: each
+/// field is folded in through the splitmix64 finaliser, so the result
+/// depends on order and on every bit. Lengths precede variable fields, so
+/// the stream is unambiguous.
+class hasher {
+ public:
+  void u64(std::uint64_t v) { h_ = mix64(h_ ^ v) + 0x9e3779b97f4a7c15ULL; }
+  void u8(std::uint8_t v) { u64(v); }
+  void blob(const bytes& b) {
+    u64(b.size());
+    std::size_t i = 0;
+    for (; i + 8 <= b.size(); i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, b.data() + i, 8);
+      u64(w);
+    }
+    if (i < b.size()) {
+      std::uint64_t w = 0;
+      std::memcpy(&w, b.data() + i, b.size() - i);
+      u64(w);
+    }
   }
-  std::uint64_t tail = 0;
-  std::memcpy(&tail, s.data() + i, s.size() - i);
-  return mix64(h ^ tail ^ (static_cast<std::uint64_t>(s.size() - i) << 56));
+  std::uint64_t digest() const { return mix64(h_); }
+
+ private:
+  std::uint64_t h_ = 0x243f6a8885a308d3ULL;
+};
+
+template <class Sink>
+void write_entry(Sink& s, const entry& e) {
+  s.u64(e.index.value);
+  s.u64(e.term.value);
+  s.u8(static_cast<std::uint8_t>(e.type));
+  s.blob(e.data);
 }
 
 /// Renamings of node ids under which the model is symmetric: every
@@ -138,9 +153,9 @@ class symmetry {
   std::vector<std::vector<std::size_t>> inverse_;
 };
 
-/// Canonical bytes of a message with its node ids renamed by r.
-std::string message_key(const message& m, const symmetry& sym, std::size_t r) {
-  serializer s;
+/// Canonical fields of a message with its node ids renamed by r.
+template <class Sink>
+void write_message(Sink& s, const message& m, const symmetry& sym, std::size_t r) {
   s.u8(static_cast<std::uint8_t>(m.type));
   s.u64(sym.rename(r, m.from).value);
   s.u64(sym.rename(r, m.to).value);
@@ -153,14 +168,13 @@ std::string message_key(const message& m, const symmetry& sym, std::size_t r) {
   s.u64(m.hint_term.value);
   s.blob(m.context);
   s.u64(m.entries.size());
-  for (const auto& e : m.entries) s.entry_value(e);
+  for (const auto& e : m.entries) write_entry(s, e);
   s.u8(m.snap ? 1 : 0);
   if (m.snap) {
     s.u64(m.snap->metadata.index.value);
     s.u64(m.snap->metadata.term.value);
     s.blob(m.snap->data);
   }
-  return std::move(s.out());
 }
 
 // ---------------------------------------------------------------------------
@@ -224,12 +238,16 @@ replica& touch(world& w, std::size_t i) {
 }
 
 void add_in_flight(world& w, message m, const symmetry& sym) {
-  std::string key = message_key(m, sym, 0);
+  serializer key;
+  write_message(key, m, sym, 0);
   std::vector<std::uint64_t> digests(sym.size());
-  digests[0] = hash64(key);
-  for (std::size_t r = 1; r < sym.size(); ++r) digests[r] = hash64(message_key(m, sym, r));
+  for (std::size_t r = 0; r < sym.size(); ++r) {
+    hasher h;
+    write_message(h, m, sym, r);
+    digests[r] = h.digest();
+  }
   auto f = std::make_shared<const in_flight_message>(
-      in_flight_message{std::move(key), std::move(digests), std::move(m)});
+      in_flight_message{std::move(key.out()), std::move(digests), std::move(m)});
   auto pos = std::upper_bound(w.in_flight.begin(), w.in_flight.end(), f->key,
                               [](const std::string& k, const message_ptr& x) { return k < x->key; });
   w.in_flight.insert(pos, std::move(f));
@@ -252,7 +270,7 @@ void seal(replica& r, const symmetry& sym) {
   const status st = c.get_status();
   r.digests.resize(sym.size());
   for (std::size_t n = 0; n < sym.size(); ++n) {
-    serializer s;
+    hasher s;
     s.u64(st.hard.term.value);
     s.u64(sym.rename(n, st.hard.vote).value);
     s.u64(st.hard.commit.value);
@@ -264,7 +282,7 @@ void seal(replica& r, const symmetry& sym) {
     s.u8(r.lease_expired ? 1 : 0);
     const raft_log& log = c.log();
     s.u64(log.last_index().value);
-    for (log_index i = log.first_index(); i <= log.last_index(); ++i) s.entry_value(log.at(i));
+    for (log_index i = log.first_index(); i <= log.last_index(); ++i) write_entry(s, log.at(i));
     if (c.state() == role::leader) {
       // Per-peer progress in the order of the renamed ids.
       std::vector<std::pair<node_id, const progress*>> peers;
@@ -286,7 +304,7 @@ void seal(replica& r, const symmetry& sym) {
       s.u64(granted);
       s.u64(rejected);
     }
-    r.digests[n] = hash64(s.out());
+    r.digests[n] = s.digest();
   }
 }
 
@@ -296,7 +314,7 @@ std::uint64_t state_hash(const world& w, const symmetry& sym) {
   std::uint64_t best = ~std::uint64_t{0};
   std::vector<std::uint64_t> messages(w.in_flight.size());
   for (std::size_t n = 0; n < sym.size(); ++n) {
-    serializer s;
+    hasher s;
     for (std::size_t j = 0; j < w.replicas.size(); ++j) {
       s.u64(w.replicas[sym.source_slot(n, j)]->digests[n]);
     }
@@ -311,13 +329,13 @@ std::uint64_t state_hash(const world& w, const symmetry& sym) {
     }
     s.u64(w.committed.size());
     for (const auto& [i, rec] : w.committed) {
-      s.entry_value(rec.value);
+      write_entry(s, rec.value);
       s.u64(rec.observed_in_term.value);
     }
     s.u64(w.proposals);
     s.u64(w.restarts);
     s.u64(w.forgeries);
-    best = std::min(best, hash64(s.out()));
+    best = std::min(best, s.digest());
   }
   return best;
 }
@@ -456,6 +474,24 @@ std::vector<action> enabled_actions(const world& w, const explorer_options& opt)
 
 enum class outcome : std::uint8_t { applied, not_applicable };
 
+/// A message whose delivery can never change anything: core::step_checked
+/// ignores these types without answering once their term is below the
+/// receiver's, and terms never decrease (a restart keeps the term).
+/// Append, heartbeat and pre-vote are answered even when stale, so they
+/// are never dead.
+bool is_dead(const message& m, term_t receiver_term) {
+  if (m.term >= receiver_term) return false;
+  switch (m.type) {
+    case message_type::append_response:
+    case message_type::heartbeat_response:
+    case message_type::vote:
+    case message_type::vote_response:
+    case message_type::pre_vote_response:
+    case message_type::timeout_now: return true;
+    default: return false;
+  }
+}
+
 /// Applies `a` to `w` (a copy of the parent) and carries out every Ready.
 /// Throws core_assertion if a core assertion fails.
 outcome apply(world& w, const action& a, const explorer_options& opt, const symmetry& sym) {
@@ -547,6 +583,11 @@ outcome apply(world& w, const action& a, const explorer_options& opt, const symm
   if (changed || r.node->state() != role::leader) r.leader_ticks = 0;
   if (changed || r.node->state() != role::follower) r.lease_expired = false;
   seal(r, sym);
+  if (opt.discard_dead_messages) {
+    std::erase_if(w.in_flight, [&](const message_ptr& f) {
+      return is_dead(f->msg, w.node(f->msg.to.value - 1).term());
+    });
+  }
   return outcome::applied;
 }
 

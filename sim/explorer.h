@@ -127,6 +127,10 @@ struct explorer_options {
   /// (up to replicas! fewer states). Sound because the core treats node
   /// ids symmetrically; see the file comment.
   bool symmetry_reduction = true;
+  /// Discard a message as soon as its delivery can no longer change
+  /// anything (a stale response or vote that the receiver would ignore):
+  /// delivering it and losing it are then the same transition.
+  bool discard_dead_messages = true;
   /// Core configuration under test.
   bool pre_vote = true;
   bool check_quorum = true;

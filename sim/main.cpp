@@ -49,9 +49,10 @@ int main(int argc, char** argv) {
     std::printf("committed-index: %" PRIu64 "\n", r.committed_index);
     std::printf("ops: %" PRIu64 " answered, %" PRIu64 " unknown\n", r.ops_ok, r.ops_unknown);
     std::printf("faults-injected: %" PRIu64 " crashes, %" PRIu64 " partitions, %" PRIu64
-                " fsync failures, %" PRIu64 "/%" PRIu64 " frames lost\n",
-                r.crashes, r.partitions, r.fsync_failures, r.frames_lost, r.frames_sent);
+                " fsync failures, %" PRIu64 " membership changes, %" PRIu64 "/%" PRIu64 " frames lost\n",
+                r.crashes, r.partitions, r.fsync_failures, r.membership_changes, r.frames_lost, r.frames_sent);
     std::printf("converged-after-heal-ticks: %" PRIu64 "\n", r.heal_ticks);
+    std::printf("final-membership: %s\n", r.final_membership.c_str());
     std::printf("speed: %.0fx real time, %.0f events/s\n",
                 wall > 0 ? static_cast<double>(r.simulated_us) / 1e6 / wall : 0.0,
                 wall > 0 ? static_cast<double>(r.events) / wall : 0.0);

@@ -154,7 +154,7 @@ std::vector<std::unique_ptr<checker>> make_enabled_checkers(const std::vector<st
   return out;
 }
 
-enum class event_kind : std::uint8_t { tick, deliver, client_op, chaos, restart, heal, scripted, unblock };
+enum class event_kind : std::uint8_t { tick, deliver, client_op, chaos, restart, heal, scripted, unblock, membership };
 
 struct event {
   event_kind kind;
@@ -171,14 +171,15 @@ struct fault_profile {
   double partition_rate = 0;  // per chaos round
   double clock_drift = 0;     // max relative drift of a node's tick rate
   double clock_jump_rate = 0; // per tick: a burst of extra ticks
+  double membership_rate = 0; // per membership round: propose a change
   std::string describe() const {
     char buf[512];
     std::snprintf(buf, sizeof buf,
                   "loss=%.3f dup=%.3f delay=%" PRIu64 "+%" PRIu64 "us crash=%.3f partition=%.3f "
-                  "fsync_err=%.4f write_err=%.4f torn=%.2f drift=%.3f jump=%.4f",
+                  "fsync_err=%.4f write_err=%.4f torn=%.2f drift=%.3f jump=%.4f membership=%.2f",
                   net.loss_rate, net.duplicate_rate, net.delay_base_us, net.delay_jitter_us,
                   crash_rate, partition_rate, disk.fsync_error_rate, disk.write_error_rate,
-                  disk.torn_write_rate, clock_drift, clock_jump_rate);
+                  disk.torn_write_rate, clock_drift, clock_jump_rate, membership_rate);
     return buf;
   }
 };
@@ -200,6 +201,7 @@ fault_profile draw_profile(seeded_random& r, bool faults) {
   p.disk.torn_write_rate = unit(r);
   if (r.below(2)) p.clock_drift = unit(r) * 0.1;
   if (r.below(3) == 0) p.clock_jump_rate = unit(r) * 0.002;
+  if (r.below(2)) p.membership_rate = 0.2 + unit(r) * 0.6;
   return p;
 }
 
@@ -264,6 +266,7 @@ class simulation {
   void issue_op(std::uint64_t client);
   void chaos();
   void heal_all();
+  void change_membership();
   bool converged(std::string& why);
   std::uint64_t tick_interval(const node_slot& n) const {
     return static_cast<std::uint64_t>(static_cast<double>(opts_.tick_us) * (1.0 + n.drift));
@@ -348,7 +351,6 @@ void simulation::crash_node(node_slot& n) {
 }
 
 const cluster_view& simulation::view() {
-  view_.voters = nodes_.size();
   view_.replicas.resize(nodes_.size());
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     auto& n = nodes_[i];
@@ -358,6 +360,22 @@ const cluster_view& simulation::view() {
     p.incarnation = n.incarnation;
     auto* r = replica_of(n);
     p.core = r ? &r->core() : nullptr;
+  }
+  // Membership as the most recent leader sees it (or, without one, the
+  // replica with the highest term).
+  const core* best = nullptr;
+  for (const auto& p : view_.replicas) {
+    if (!p.core) continue;
+    const bool lead = p.core->state() == role::leader;
+    if (!best || p.core->term() > best->term() ||
+        (p.core->term() == best->term() && lead && best->state() != role::leader))
+      best = p.core;
+  }
+  if (best) {
+    view_.voters_incoming = best->tracker().voters.incoming.ids();
+    view_.voters_outgoing = best->tracker().voters.outgoing.ids();
+  } else if (view_.voters_incoming.empty()) {
+    for (auto& n : nodes_) view_.voters_incoming.push_back(n.id);
   }
   return view_;
 }
@@ -451,6 +469,34 @@ void simulation::chaos() {
   schedule(200'000 + random_.below(800'000), event{event_kind::chaos, 0, 0, {}, 0});
 }
 
+void simulation::change_membership() {
+  if (healed_) return;
+  if (unit(random_) < profile_.membership_rate) {
+    // An operator's change, sent to a random live replica (forwarded to the
+    // leader). Changes that do not apply are refused by the leader.
+    using mk = shard::membership_kind;
+    const auto a = 1 + random_.below(nodes_.size());
+    const auto b = 1 + random_.below(nodes_.size());
+    mk k1 = mk::none, k2 = mk::none;
+    switch (random_.below(4)) {
+      case 0: k1 = mk::remove; break;
+      case 1: k1 = mk::add_learner; break;
+      case 2: k1 = mk::add_voter; break;
+      default:  // replace a by b in one joint change
+        k1 = mk::remove;
+        k2 = mk::add_voter;
+        break;
+    }
+    auto& target = nodes_[random_.below(nodes_.size())];
+    if (target.up) {
+      ++report_.membership_changes;
+      caf::anon_send(target.actor, shard::conf_atom::value, static_cast<std::uint8_t>(k1), a,
+                     static_cast<std::uint8_t>(k2), b);
+    }
+  }
+  schedule(500'000 + random_.below(1'500'000), event{event_kind::membership, 0, 0, {}, 0});
+}
+
 void simulation::heal_all() {
   healed_ = true;
   net_.heal();
@@ -474,18 +520,36 @@ bool simulation::converged(std::string& why) {
   }
   // 2. Every replica applied everything committed and holds the same bytes.
   clients_stopped_ = true;
-  log_index commit{0};
+  // The members of the current configuration (voters and learners, as the
+  // leader sees it) must converge; replicas removed by a membership change
+  // are left out.
+  const core* leader = nullptr;
   for (auto& n : nodes_) {
     auto* r = replica_of(n);
+    if (r && r->core().state() == role::leader && (!leader || r->core().term() > leader->term()))
+      leader = &r->core();
+  }
+  if (!leader) {
+    why = "no leader";
+    return false;
+  }
+  std::vector<node_slot*> members;
+  for (auto& n : nodes_) {
+    if (leader->tracker().is_member(n.id)) members.push_back(&n);
+  }
+  log_index commit{0};
+  for (auto* n : members) {
+    auto* r = replica_of(*n);
     if (!r) {
-      why = "a replica is down";
+      why = "a member replica is down";
       return false;
     }
     commit = std::max(commit, r->core().log().committed());
   }
   bytes reference;
   bool first = true;
-  for (auto& n : nodes_) {
+  for (auto* np : members) {
+    auto& n = *np;
     auto* r = replica_of(n);
     if (r->core().log().applied() != commit) {
       why = "replica " + std::to_string(n.id.value) + " has not applied everything committed";
@@ -501,6 +565,14 @@ bool simulation::converged(std::string& why) {
     }
   }
   report_.committed_index = commit.value;
+  const auto cs = leader->tracker().to_conf_state();
+  std::string m = "voters";
+  for (auto id : cs.voters) m += " " + std::to_string(id.value);
+  if (!cs.learners.empty()) {
+    m += ", learners";
+    for (auto id : cs.learners) m += " " + std::to_string(id.value);
+  }
+  report_.final_membership = m;
   return true;
 }
 
@@ -530,6 +602,7 @@ sim_report simulation::run() {
     schedule(random_.below(100'000), event{event_kind::client_op, 0, 0, {}, c});
   }
   if (opts_.faults) schedule(500'000, event{event_kind::chaos, 0, 0, {}, 0});
+  if (opts_.faults) schedule(700'000, event{event_kind::membership, 0, 0, {}, 0});
   for (std::size_t i = 0; i < opts_.schedule.size(); ++i) {
     const auto& f = opts_.schedule[i];
     const bool targets_leader =
@@ -581,6 +654,7 @@ sim_report simulation::run() {
       }
       case event_kind::client_op: issue_op(e.client); break;
       case event_kind::chaos: chaos(); break;
+      case event_kind::membership: change_membership(); break;
       case event_kind::restart: {
         auto& n = nodes_[e.node - 1];
         if (!n.up) start_node(n);

@@ -62,11 +62,12 @@ struct sim_report {
   std::uint64_t simulated_us = 0;
   std::string fault_profile;
   std::uint64_t ops_ok = 0, ops_failed = 0, ops_unknown = 0;
-  std::uint64_t crashes = 0, partitions = 0, fsync_failures = 0;
+  std::uint64_t crashes = 0, partitions = 0, fsync_failures = 0, membership_changes = 0;
   std::uint64_t committed_index = 0;
   std::uint64_t heal_ticks = 0;  // ticks from heal to convergence
   std::uint64_t frames_sent = 0, frames_lost = 0;
   std::uint64_t messages_rejected = 0;
+  std::string final_membership;  // voters (and learners) as the final leader sees them
 };
 
 sim_report run_simulation(const sim_options& opts);

@@ -682,6 +682,7 @@ step_result core::leader_propose(const message& m) {
     if (ents[i].type != entry_type::conf_change) continue;
     auto cc = decode_conf_change(ents[i].data);
     const char* refused = nullptr;
+    std::string plan_error;
     if (!cc) {
       refused = "undecodable conf change";
     } else if (pending_conf_index_ > log_.applied()) {
@@ -690,6 +691,10 @@ step_result core::leader_propose(const message& m) {
       refused = "must leave the joint configuration first";
     } else if (!tracker_.voters.is_joint() && cc->leaves_joint()) {
       refused = "not in a joint configuration";
+    } else {
+      progress_tracker next = tracker_;
+      plan_error = plan_conf_change(*cc, next);
+      if (!plan_error.empty()) refused = plan_error.c_str();
     }
     if (refused) {
       if (m.from == cfg_.id) return fail(step_error::conf_change_refused, refused);
@@ -1035,25 +1040,27 @@ void core::report_snapshot(node_id id, snapshot_status st) {
   pr.msg_app_flow_paused = true;
 }
 
-conf_state core::apply_conf_change(const conf_change& cc) {
+std::string core::plan_conf_change(const conf_change& cc, progress_tracker& next) const {
   conf_changer changer(tracker_, log_.last_index());
-  progress_tracker next = tracker_;
-  std::string err;
-  if (cc.leaves_joint()) {
-    err = changer.leave_joint(next);
-  } else {
-    bool joint = cc.transition != conf_change_transition::automatic || cc.changes.size() > 1;
-    if (joint) {
-      bool auto_leave = cc.transition != conf_change_transition::joint_explicit;
-      err = changer.enter_joint(auto_leave, cc.changes, next);
-    } else {
-      err = changer.simple(cc.changes, next);
-    }
+  next = tracker_;
+  if (cc.leaves_joint()) return changer.leave_joint(next);
+  const bool joint = cc.transition != conf_change_transition::automatic || cc.changes.size() > 1;
+  if (joint) {
+    const bool auto_leave = cc.transition != conf_change_transition::joint_explicit;
+    return changer.enter_joint(auto_leave, cc.changes, next);
   }
-  // A committed change that cannot be applied means replicas disagree on
-  // membership: the leader only proposes changes that apply.
-  CAIRN_ASSERT_MSG(err.empty(), err.c_str());
-  switch_to_config(std::move(next));
+  return changer.simple(cc.changes, next);
+}
+
+conf_state core::apply_conf_change(const conf_change& cc) {
+  progress_tracker next = tracker_;
+  last_conf_change_error_ = plan_conf_change(cc, next);
+  // The leader validates a change against the configuration it will apply
+  // to (one pending change at a time), so an error here means a change was
+  // proposed by an older leader under other rules. Every replica reaches
+  // the same verdict from the same configuration, so skipping it keeps
+  // them identical; crashing them all would not be better.
+  if (last_conf_change_error_.empty()) switch_to_config(std::move(next));
   check_invariants();
   return tracker_.to_conf_state();
 }

@@ -179,8 +179,11 @@ class core {
   void report_unreachable(node_id id);
   enum class snapshot_status : std::uint8_t { finished, failed };
   void report_snapshot(node_id id, snapshot_status st);
-  /// Applies a committed conf change; returns the new membership.
+  /// Applies a committed conf change; returns the new membership. A change
+  /// that does not apply to the current membership is skipped (the same way
+  /// on every replica) and last_conf_change_error() says why.
   conf_state apply_conf_change(const conf_change& cc);
+  const std::string& last_conf_change_error() const { return last_conf_change_error_; }
   /// Takes a snapshot of the state machine at the applied index and
   /// compacts the log, keeping `retain_entries` entries before it for slow
   /// followers. The next Ready carries the compaction to persist.
@@ -249,6 +252,7 @@ class core {
   void send(message m);
   bool restore(const snapshot& s);
   void switch_to_config(progress_tracker t);
+  std::string plan_conf_change(const conf_change& cc, progress_tracker& next) const;
   void abort_leader_transfer() { lead_transferee_ = no_node; }
   bool committed_entry_in_current_term() const;
   void reduce_uncommitted(const std::vector<entry>& committed);
@@ -290,6 +294,8 @@ class core {
   std::vector<read_state> read_states_;
   std::optional<log_compaction> pending_compaction_;
   bool snapshot_unpersisted_ = false;
+
+  std::string last_conf_change_error_;
 
   hard_state prev_hard_;
   soft_state prev_soft_;

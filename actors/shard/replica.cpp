@@ -148,6 +148,13 @@ void replica::campaign() {
   process_ready();
 }
 
+void replica::change_membership(conf_change cc, reply_fn reply) {
+  if (failed_) return reply({reply_code::failed, {}});
+  auto r = core_.propose_conf_change(cc);
+  reply(r.ok() ? client_reply{reply_code::ok, {}} : client_reply{reply_code::dropped, r.reason});
+  process_ready();
+}
+
 void replica::expire_requests() {
   for (auto it = writes_.begin(); it != writes_.end();) {
     if (++it->second.age_ticks > opts_.request_timeout_ticks) {
@@ -182,6 +189,8 @@ void replica::apply_entry(const entry& e) {
   if (e.type == entry_type::conf_change) {
     if (auto cc = decode_conf_change(e.data)) {
       core_.apply_conf_change(*cc);
+      if (!core_.last_conf_change_error().empty())
+        log(log_level::warn, "skipped a conf change that does not apply: " + core_.last_conf_change_error());
     } else {
       // The leader validated it; an undecodable one was blanked. Every
       // replica skips it the same way, so state stays identical.

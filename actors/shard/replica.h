@@ -84,6 +84,9 @@ class replica {
   /// Linearizable read through ReadIndex.
   void get(std::string key, reply_fn reply);
   void campaign();
+  /// Proposes a membership change; the reply says whether it was accepted
+  /// for replication (not whether it was applied).
+  void change_membership(raft::conf_change cc, reply_fn reply);
 
   bool failed() const { return failed_; }
   const raft::core& core() const { return core_; }

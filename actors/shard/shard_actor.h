@@ -12,6 +12,9 @@
 //   (cas, key, bool expect_absent, expected, value) -> (code, value)
 //   (get, key)                           -> (code, value)   linearizable
 //   (campaign)                           -> ()
+//   (conf, uint8 kind1, uint64 node1, uint8 kind2, uint64 node2)
+//                                        -> (code, reason)  one change, or
+//                                           two as a joint change
 //   (status)                             -> (term, commit, applied, last,
 //                                            leader, role, proposals,
 //                                            fsyncs, rejected) as uint64
@@ -31,6 +34,10 @@ using cas_atom = caf::atom_constant<caf::atom("cas")>;
 using get_atom = caf::atom_constant<caf::atom("get")>;
 using campaign_atom = caf::atom_constant<caf::atom("campaign")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
+using conf_atom = caf::atom_constant<caf::atom("conf")>;
+
+/// `kind` values of a conf message; `none` leaves the second change out.
+enum class membership_kind : std::uint8_t { add_voter = 0, add_learner = 1, remove = 2, none = 255 };
 
 struct shard_actor_state {
   std::unique_ptr<replica> rep;

@@ -345,3 +345,18 @@ TEST(RaftCore, ARestartedReplicaRecoversItsLogAndTerm) {
   c.process_ready();
   EXPECT_EQ(applied_data(c, 2).size(), 5u);
 }
+
+TEST(RaftCore, Thesis4_1_ALeaderRefusesAChangeThatWouldNotApply) {
+  core_cluster c(3, 20);
+  c.elect(1);
+  conf_change two;  // two voters at once without joint consensus
+  two.transition = conf_change_transition::automatic;
+  two.changes = {{conf_change_kind::remove_node, node_id{2}}};
+  ASSERT_TRUE(c.node(1).propose_conf_change(two).ok());
+  c.deliver_all();
+  conf_change all;  // removing every voter
+  all.changes = {{conf_change_kind::remove_node, node_id{1}}, {conf_change_kind::remove_node, node_id{3}}};
+  EXPECT_EQ(c.node(1).propose_conf_change(all).error, step_error::conf_change_refused);
+  conf_change leave;  // leaving a joint config that does not exist
+  EXPECT_EQ(c.node(1).propose_conf_change(leave).error, step_error::conf_change_refused);
+}
