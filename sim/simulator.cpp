@@ -552,7 +552,20 @@ bool simulation::converged(std::string& why) {
     auto& n = *np;
     auto* r = replica_of(n);
     if (r->core().log().applied() != commit) {
-      why = "replica " + std::to_string(n.id.value) + " has not applied everything committed";
+      const auto& c = r->core();
+      why = "replica " + std::to_string(n.id.value) + " has not applied everything committed: term " +
+            std::to_string(c.term().value) + " " + to_string(c.state()) + " leader " +
+            std::to_string(c.leader().value) + " applied " + std::to_string(c.log().applied().value) +
+            " commit " + std::to_string(c.log().committed().value) + " last " +
+            std::to_string(c.log().last_index().value) + "; leader (term " + std::to_string(leader->term().value) +
+            ") commit " + std::to_string(commit.value);
+      auto it = leader->tracker().nodes.find(n.id);
+      if (it != leader->tracker().nodes.end()) {
+        const auto& pr = it->second;
+        why += " sees it in " + std::string(to_string(pr.state)) + " match " + std::to_string(pr.match.value) +
+               " next " + std::to_string(pr.next.value) + (pr.msg_app_flow_paused ? " paused" : "") +
+               " inflight " + std::to_string(pr.inflight.count()) + (pr.recent_active ? " active" : " inactive");
+      }
       return false;
     }
     bytes state = r->state().snapshot();

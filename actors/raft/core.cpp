@@ -629,11 +629,10 @@ bool core::restore(const snapshot& s) {
     // term checks above, so treat it as a bug.
     CAIRN_ASSERT_MSG(false, "non-follower restoring a snapshot");
   }
-  bool member = false;
-  for (auto id : meta.conf.voters) member |= id == cfg_.id;
-  for (auto id : meta.conf.learners) member |= id == cfg_.id;
-  for (auto id : meta.conf.voters_outgoing) member |= id == cfg_.id;
-  if (!member) return false;  // would leave us without a configuration
+  // The snapshot's configuration may not contain us: a node removed and
+  // added again after the snapshot was taken. Install it anyway: we are
+  // not promotable until the entries that re-add us are applied, and
+  // refusing would leave the leader sending the same snapshot forever.
   if (log_.match_term(meta.index, meta.term)) {
     // We already have the entries; just fast-forward the commit index.
     log_.commit_to(meta.index);

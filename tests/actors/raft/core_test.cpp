@@ -360,3 +360,30 @@ TEST(RaftCore, Thesis4_1_ALeaderRefusesAChangeThatWouldNotApply) {
   conf_change leave;  // leaving a joint config that does not exist
   EXPECT_EQ(c.node(1).propose_conf_change(leave).error, step_error::conf_change_refused);
 }
+
+TEST(RaftCore, Section7_ANodeRemovedAndReAddedAfterTheSnapshotStillInstallsIt) {
+  // The leader's snapshot was taken while node 3 was not a member; node 3
+  // must install it anyway and catch up through the entries that re-add it.
+  core_cluster c(3, 21);
+  c.elect(1);
+  conf_change remove;
+  remove.changes = {{conf_change_kind::remove_node, node_id{3}}};
+  ASSERT_TRUE(c.node(1).propose_conf_change(remove).ok());
+  c.deliver_all();
+  ASSERT_FALSE(c.node(1).tracker().is_member(node_id{3}));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(c.node(1).propose("while-away-" + std::to_string(i)).ok());
+  c.deliver_all();
+  ASSERT_TRUE(c.node(1).compact("image-without-3", 0).ok());
+  c.process_ready();
+  conf_change add;
+  add.changes = {{conf_change_kind::add_learner, node_id{3}}};
+  ASSERT_TRUE(c.node(1).propose_conf_change(add).ok());
+  c.deliver_all();
+  for (int i = 0; i < 5; ++i) {
+    c.tick_all();
+    c.deliver_all();
+  }
+  EXPECT_EQ(c.node(3).latest_snapshot().data, "image-without-3");
+  EXPECT_EQ(c.node(3).log().applied(), c.node(1).log().applied());
+  EXPECT_TRUE(c.node(3).tracker().is_learner(node_id{3}));
+}
