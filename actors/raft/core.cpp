@@ -132,6 +132,7 @@ void core::reset(term_t term) {
   });
   pending_conf_index_ = log_index{0};
   uncommitted_bytes_ = 0;
+  append_pending_ = false;
   reads_by_context_.clear();
   read_queue_.clear();
   reads_waiting_for_commit_.clear();
@@ -705,10 +706,9 @@ step_result core::leader_propose(const message& m) {
   }
   if (!append_entries(ents))
     return fail(step_error::proposal_dropped, "uncommitted bytes limit reached");
-  if (tracker_.is_singleton()) {
-    // Nothing to send; commit happens when advance() records persistence.
-  }
-  bcast_append();
+  // Batching: the appends go out when the host asks for the next Ready,
+  // so every proposal made until then travels in the same messages.
+  append_pending_ = true;
   return step_result::success();
 }
 
@@ -1125,6 +1125,7 @@ step_result core::compact(bytes state_machine_data, std::uint64_t retain_entries
 // Ready / advance
 
 bool core::has_ready() const {
+  if (append_pending_) return true;
   if (soft_state{lead_, state_} != prev_soft_) return true;
   if (hard_state{term_, vote_, log_.committed()} != prev_hard_) return true;
   if (snapshot_unpersisted_ || pending_compaction_) return true;
@@ -1135,6 +1136,10 @@ bool core::has_ready() const {
 }
 
 ready core::get_ready() {
+  if (append_pending_) {
+    append_pending_ = false;
+    if (state_ == role::leader) bcast_append();
+  }
   ready rd;
   soft_state ss{lead_, state_};
   if (ss != prev_soft_) rd.soft = ss;

@@ -278,6 +278,8 @@ class core {
   node_id lead_transferee_;
   log_index pending_conf_index_;
   std::uint64_t uncommitted_bytes_ = 0;
+  /// Proposals were appended; broadcast them with the next Ready.
+  bool append_pending_ = false;
 
   // ReadIndex (safe mode: confirmed by a heartbeat round).
   struct pending_read {
