@@ -1,8 +1,16 @@
 // sim/core_cluster.cpp — see core_cluster.h.
 #include "sim/core_cluster.h"
 
+#include <ostream>
+
 #include "actors/common/assert.h"
 #include "actors/raft/codec.h"
+
+namespace cairn::raft {
+
+std::ostream& operator<<(std::ostream& os, const shared_bytes& b) { return os << b.str(); }
+
+}  // namespace cairn::raft
 
 namespace cairn::sim {
 

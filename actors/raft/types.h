@@ -9,6 +9,8 @@
 
 #include <compare>
 #include <cstdint>
+#include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +61,40 @@ inline constexpr node_id no_node{};
 /// for tiny payloads and is what Cap'n Proto's Data converts to cheaply.
 using bytes = std::string;
 
+/// Immutable bytes shared by reference: an entry's payload is copied into
+/// the log, the Ready, every follower's append and the apply queue, and
+/// each copy is a reference count, not a memcpy. Thread-compatible (the
+/// count is atomic; the bytes never change).
+class shared_bytes {
+ public:
+  shared_bytes() = default;
+  shared_bytes(std::string s)  // NOLINT: implicit, a payload is bytes
+      : p_(s.empty() ? nullptr : std::make_shared<const std::string>(std::move(s))) {}
+  shared_bytes(const char* s) : shared_bytes(std::string(s)) {}  // NOLINT
+
+  const std::string& str() const { return p_ ? *p_ : empty_string(); }
+  operator const std::string&() const { return str(); }  // NOLINT
+  std::size_t size() const { return p_ ? p_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  const char* data() const { return str().data(); }
+
+  friend bool operator==(const shared_bytes& a, const shared_bytes& b) {
+    return a.p_ == b.p_ || a.str() == b.str();
+  }
+  friend bool operator==(const shared_bytes& a, const std::string& b) { return a.str() == b; }
+  friend bool operator==(const shared_bytes& a, const char* b) { return a.str() == b; }
+
+ private:
+  static const std::string& empty_string() {
+    static const std::string empty;
+    return empty;
+  }
+  std::shared_ptr<const std::string> p_;
+};
+
+/// For test output; defined outside the core (sim/core_cluster.cpp).
+std::ostream& operator<<(std::ostream& os, const shared_bytes& b);
+
 enum class entry_type : std::uint8_t {
   normal = 0,
   conf_change = 1,
@@ -68,7 +104,7 @@ struct entry {
   term_t term;
   log_index index;
   entry_type type = entry_type::normal;
-  bytes data;
+  shared_bytes data;
 
   friend bool operator==(const entry&, const entry&) = default;
 };
@@ -117,7 +153,7 @@ struct snapshot_metadata {
 
 struct snapshot {
   snapshot_metadata metadata;
-  bytes data;
+  shared_bytes data;
   bool empty() const { return metadata.index == log_index{0}; }
   friend bool operator==(const snapshot&, const snapshot&) = default;
 };
