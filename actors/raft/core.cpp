@@ -338,6 +338,43 @@ void core::handle_vote_request(const message& m) {
 // ---------------------------------------------------------------------------
 // Input validation
 
+namespace {
+
+/// A membership from the wire must be one the changer could have produced
+/// (P4 and conf_change.h C1-C5); anything else is rejected.
+const char* invalid_conf_state(const conf_state& cs) {
+  auto sorted_unique = [](std::vector<node_id> v, bool& ok) {
+    std::sort(v.begin(), v.end());
+    ok = std::adjacent_find(v.begin(), v.end()) == v.end() &&
+         std::find(v.begin(), v.end(), no_node) == v.end();
+    return v;
+  };
+  bool ok = true;
+  const auto in = sorted_unique(cs.voters, ok);
+  if (!ok) return "snapshot voters repeat an id or name node 0";
+  const auto out = sorted_unique(cs.voters_outgoing, ok);
+  if (!ok) return "snapshot outgoing voters repeat an id or name node 0";
+  const auto learners = sorted_unique(cs.learners, ok);
+  if (!ok) return "snapshot learners repeat an id or name node 0";
+  const auto next = sorted_unique(cs.learners_next, ok);
+  if (!ok) return "snapshot learners_next repeat an id or name node 0";
+  if (in.empty()) return "snapshot without voters";
+  auto contains = [](const std::vector<node_id>& v, node_id id) {
+    return std::binary_search(v.begin(), v.end(), id);
+  };
+  for (auto id : learners) {
+    if (contains(in, id) || contains(out, id)) return "snapshot names a node as voter and learner";
+  }
+  for (auto id : next) {
+    if (!contains(out, id) || contains(in, id) || contains(learners, id))
+      return "snapshot learners_next is not a set of outgoing-only voters";
+  }
+  if (out.empty() && (cs.auto_leave || !next.empty())) return "snapshot joint fields outside a joint config";
+  return nullptr;
+}
+
+}  // namespace
+
 step_result core::validate(const message& m) const {
   if (static_cast<std::uint8_t>(m.type) > message_type_max)
     return fail(step_error::invalid_message, "unknown message type");
@@ -352,7 +389,7 @@ step_result core::validate(const message& m) const {
     const auto& meta = m.snap->metadata;
     if (meta.index == log_index{0} || meta.term == term_t{0})
       return fail(step_error::invalid_message, "empty snapshot");
-    if (meta.conf.voters.empty()) return fail(step_error::invalid_message, "snapshot without voters");
+    if (const char* why = invalid_conf_state(meta.conf)) return fail(step_error::invalid_message, why);
     if (meta.term > m.term) return fail(step_error::invalid_message, "snapshot from a future term");
   }
   if (!is_forwarded(m.type) && m.term == term_t{0})

@@ -387,3 +387,34 @@ TEST(RaftCore, Section7_ANodeRemovedAndReAddedAfterTheSnapshotStillInstallsIt) {
   EXPECT_EQ(c.node(3).log().applied(), c.node(1).log().applied());
   EXPECT_TRUE(c.node(3).tracker().is_learner(node_id{3}));
 }
+
+TEST(RaftCore, ASnapshotWithAnImpossibleMembershipIsRejected) {
+  // Found by the message fuzzer: a snapshot naming node 2 both voter and
+  // learner tripped invariant P4 instead of being rejected as input.
+  core_cluster c(3, 22);
+  c.elect(1);
+  const auto before = c.node(3).get_status();
+  message m;
+  m.type = message_type::install_snapshot;
+  m.from = node_id{1};
+  m.to = node_id{3};
+  m.term = c.node(1).term();
+  snapshot s;
+  s.metadata.index = log_index{100};
+  s.metadata.term = m.term;
+  s.metadata.conf.voters = {node_id{1}, node_id{2}, node_id{3}};
+  s.metadata.conf.learners = {node_id{2}};
+  m.snap = s;
+  EXPECT_EQ(c.node(3).step(m).error, step_error::invalid_message);
+  m.snap->metadata.conf.learners.clear();
+  m.snap->metadata.conf.voters = {node_id{1}, node_id{1}, node_id{3}};
+  EXPECT_EQ(c.node(3).step(m).error, step_error::invalid_message);
+  m.snap->metadata.conf.voters = {node_id{1}, node_id{3}};
+  m.snap->metadata.conf.learners_next = {node_id{3}};
+  EXPECT_EQ(c.node(3).step(m).error, step_error::invalid_message);
+  m.snap->metadata.conf.learners_next.clear();
+  m.snap->metadata.conf.auto_leave = true;
+  EXPECT_EQ(c.node(3).step(m).error, step_error::invalid_message);
+  EXPECT_EQ(c.node(3).get_status().last_index, before.last_index);
+  EXPECT_EQ(c.node(3).get_status().hard, before.hard);
+}
