@@ -1,8 +1,10 @@
 // sim/explorer.cpp — see explorer.h.
 //
-// Owner: tests. Depth-first search over copies of a whole cluster ("world"):
-// each stack frame holds a real world, so a violation is always reported
-// with the exact path that produced it.
+// Owner: tests. Breadth- or depth-first search over copies of a whole
+// cluster ("world"); worlds share unchanged replicas and messages (copy on
+// write). Every state waiting to be expanded is a real world reached by a
+// recorded path, so a violation is always reported with the exact path that
+// produced it.
 #include "sim/explorer.h"
 
 #include <algorithm>
@@ -12,7 +14,6 @@
 #include <memory>
 #include <sstream>
 #include <stdexcept>
-#include <unordered_set>
 #include <utility>
 
 #include "actors/common/assert.h"
@@ -474,6 +475,45 @@ std::vector<action> enabled_actions(const world& w, const explorer_options& opt)
 
 enum class outcome : std::uint8_t { applied, not_applicable };
 
+/// The set of visited state hashes: open addressing with linear probing,
+/// 8 bytes a slot, at most half full. Only looked up, never iterated, so
+/// its layout cannot influence what the explorer reports.
+class fingerprint_set {
+ public:
+  fingerprint_set() : slots_(1u << 16, 0) {}
+
+  /// Inserts `h`; returns false if it was already present.
+  bool insert(std::uint64_t h) {
+    if (h == 0) h = 1;  // 0 marks an empty slot
+    if (2 * (size_ + 1) > slots_.size()) grow();
+    if (!place(slots_, h)) return false;
+    ++size_;
+    return true;
+  }
+
+ private:
+  static bool place(std::vector<std::uint64_t>& table, std::uint64_t h) {
+    const std::size_t mask = table.size() - 1;
+    for (std::size_t i = mix64(h) & mask;; i = (i + 1) & mask) {
+      if (table[i] == h) return false;
+      if (table[i] == 0) {
+        table[i] = h;
+        return true;
+      }
+    }
+  }
+  void grow() {
+    std::vector<std::uint64_t> bigger(slots_.size() * 2, 0);
+    for (auto h : slots_) {
+      if (h != 0) place(bigger, h);
+    }
+    slots_ = std::move(bigger);
+  }
+
+  std::vector<std::uint64_t> slots_;
+  std::size_t size_ = 0;
+};
+
 /// A message whose delivery can never change anything: core::step_checked
 /// ignores these types without answering once their term is below the
 /// receiver's, and terms never decrease (a restart keeps the term).
@@ -857,7 +897,7 @@ class explorer {
       ++rep_.pruned_by_in_flight;
       return verdict::skip;
     }
-    if (!visited_.insert(state_hash(out.state, symmetry_)).second) return verdict::skip;
+    if (!visited_.insert(state_hash(out.state, symmetry_))) return verdict::skip;
     ++rep_.distinct_states;
     rep_.deepest_path = std::max(rep_.deepest_path, out.depth);
     if (rep_.distinct_states >= opt_.states_max) {
@@ -886,7 +926,7 @@ class explorer {
   const explorer_options& opt_;
   const symmetry symmetry_;
   explorer_report rep_;
-  std::unordered_set<std::uint64_t> visited_;  // looked up, never iterated
+  fingerprint_set visited_;
 };
 
 void breadth_first(explorer& ex, pending_state root, const explorer_options& opt) {
@@ -895,6 +935,9 @@ void breadth_first(explorer& ex, pending_state root, const explorer_options& opt
   while (!queue.empty()) {
     pending_state parent = std::move(queue.front());
     queue.pop_front();
+    // Every state within parent.depth transitions has been generated and
+    // checked: all states at smaller depths were expanded before this one.
+    ex.result().exhaustive_depth = std::min(parent.depth, opt.depth_max);
     for (const action& a : enabled_actions(parent.state, opt)) {
       pending_state child;
       switch (ex.successor(parent, a, child)) {
@@ -904,9 +947,11 @@ void breadth_first(explorer& ex, pending_state root, const explorer_options& opt
       }
     }
   }
+  if (!ex.result().depth_max_hit) ex.result().exhaustive_depth = ex.result().deepest_path;
 }
 
 void depth_first(explorer& ex, pending_state root, const explorer_options& opt) {
+  ex.result().exhaustive_depth = 0;
   struct frame {
     pending_state state;
     std::vector<action> actions;
@@ -933,6 +978,7 @@ void depth_first(explorer& ex, pending_state root, const explorer_options& opt) 
       case explorer::verdict::stop: return;
     }
   }
+  if (ex.result().complete()) ex.result().exhaustive_depth = ex.result().deepest_path;
 }
 
 }  // namespace
@@ -940,7 +986,8 @@ void depth_first(explorer& ex, pending_state root, const explorer_options& opt) 
 std::string explorer_report::summary() const {
   std::ostringstream os;
   os << "explorer: " << distinct_states << " distinct states, " << transitions
-     << " transitions, deepest path " << deepest_path << "\n";
+     << " transitions, deepest path " << deepest_path << ", every state within "
+     << exhaustive_depth << " transitions checked\n";
   os << "  pruned: term " << pruned_by_term << ", in-flight " << pruned_by_in_flight << ", depth "
      << pruned_by_depth << "\n";
   os << "  bounds hit: states_max " << (states_max_hit ? "YES" : "no") << ", depth_max "

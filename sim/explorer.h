@@ -38,6 +38,24 @@
 // to sim::memory_storage, messages into the in-flight multiset, committed
 // entries applied, advance().
 //
+// Bounds: states in which a node's term exceeds term_max, or with more than
+// in_flight_messages_max messages in flight, are checked but not expanded.
+// The in-flight multiset is what makes the space large (every sub-multiset
+// of what was sent is reachable through drops): term <= 1 with no client
+// entry and 2 messages in flight is already ~50 thousand states, term <= 2
+// ~1.5 million. Most useful runs are therefore truncated by states_max;
+// breadth-first order (the default) makes a truncated run mean "every
+// interleaving of up to exhaustive_depth actions", and finds the shortest
+// path to a violation.
+//
+// Reductions (each exact, or losing coverage only):
+//  - symmetry: states equal up to renaming the nodes are one state (the
+//    core treats ids symmetrically; the RNG only drives timers, which the
+//    timeout abstraction makes irrelevant);
+//  - dead messages: a stale response or vote that the receiver would ignore
+//    without answering is discarded at once, since delivering it and
+//    losing it are the same transition and terms never go back.
+//
 // States are deduplicated by a 64-bit hash of a canonical serialisation of:
 // per node the hard state, role, known leader, log (index, term, type,
 // payload), commit, applied, the leader's per-peer progress (match, next,
@@ -162,6 +180,11 @@ struct explorer_report {
   std::uint64_t pruned_by_in_flight = 0;
   std::uint64_t pruned_by_depth = 0;
   std::size_t deepest_path = 0;
+  /// Every state reachable (within the term and in-flight bounds) in at
+  /// most this many transitions was checked. Breadth-first: the depth
+  /// being expanded when a bound stopped the search; depth-first: 0 unless
+  /// the search completed.
+  std::size_t exhaustive_depth = 0;
   bool states_max_hit = false;
   bool depth_max_hit = false;
   std::uint64_t violations = 0;

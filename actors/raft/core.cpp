@@ -378,6 +378,13 @@ const char* invalid_conf_state(const conf_state& cs) {
 step_result core::validate(const message& m) const {
   if (static_cast<std::uint8_t>(m.type) > message_type_max)
     return fail(step_error::invalid_message, "unknown message type");
+  // Indexes and terms far beyond any real log would overflow `index + 1`
+  // arithmetic; no honest peer sends them.
+  const std::uint64_t last_sent = m.index.value + m.entries.size();
+  if (m.index > index_max || m.commit > index_max || m.reject_hint > index_max || last_sent > index_max.value ||
+      m.term > term_max || m.log_term > term_max || m.hint_term > term_max ||
+      (m.snap && (m.snap->metadata.index > index_max || m.snap->metadata.term > term_max)))
+    return fail(step_error::invalid_message, "index or term out of range");
   if (m.from.is_none()) return fail(step_error::invalid_message, "sender is node 0");
   if (m.to != cfg_.id) return fail(step_error::invalid_message, "message addressed to another node");
   if (m.from == cfg_.id) return fail(step_error::invalid_message, "message from self");

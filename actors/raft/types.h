@@ -46,6 +46,11 @@ struct index_tag {};
 using term_t = strong_u64<term_tag>;
 using log_index = strong_u64<index_tag>;
 
+/// Largest index and term accepted from the wire: far beyond any real log
+/// (2^62 entries), and far enough from 2^64 that `+ n` cannot overflow.
+inline constexpr log_index index_max{std::uint64_t{1} << 62};
+inline constexpr term_t term_max{std::uint64_t{1} << 62};
+
 /// A replica's identity inside one Raft group. 0 means "none".
 struct node_id {
   std::uint64_t value = 0;

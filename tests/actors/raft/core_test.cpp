@@ -418,3 +418,31 @@ TEST(RaftCore, ASnapshotWithAnImpossibleMembershipIsRejected) {
   EXPECT_EQ(c.node(3).get_status().last_index, before.last_index);
   EXPECT_EQ(c.node(3).get_status().hard, before.hard);
 }
+
+TEST(RaftCore, IndexesAndTermsThatWouldOverflowAreRejected) {
+  // Found by the message fuzzer: a snapshot at index 2^64-1 overflowed
+  // `last_index + 1` and tripped invariant P1.
+  core_cluster c(3, 23);
+  c.elect(1);
+  message m;
+  m.type = message_type::install_snapshot;
+  m.from = node_id{1};
+  m.to = node_id{3};
+  m.term = c.node(1).term();
+  snapshot s;
+  s.metadata.index = log_index{~0ULL};
+  s.metadata.term = m.term;
+  s.metadata.conf.voters = {node_id{1}, node_id{2}, node_id{3}};
+  m.snap = s;
+  EXPECT_EQ(c.node(3).step(m).error, step_error::invalid_message);
+  message a;
+  a.type = message_type::append;
+  a.from = node_id{1};
+  a.to = node_id{2};
+  a.term = term_t{~0ULL};
+  EXPECT_EQ(c.node(2).step(a).error, step_error::invalid_message);
+  a.term = c.node(1).term();
+  a.index = log_index{~0ULL - 1};
+  a.entries = {entry{a.term, log_index{~0ULL}, entry_type::normal, "x"}};
+  EXPECT_EQ(c.node(2).step(a).error, step_error::invalid_message);
+}
