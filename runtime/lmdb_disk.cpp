@@ -26,7 +26,9 @@ void check(int rc, const std::string& what) {
   if (rc != MDB_SUCCESS) throw std::runtime_error(what + ": " + mdb_strerror(rc));
 }
 
-MDB_val val(const void* p, std::size_t n) { return MDB_val{n, const_cast<void*>(p)}; }
+MDB_val val(const void* p, std::size_t n) {
+  return MDB_val{n, const_cast<void*>(p)};
+}
 
 struct txn_guard {
   MDB_txn* txn = nullptr;
@@ -113,7 +115,8 @@ lmdb_disk::lmdb_disk(lmdb_environment& env, std::uint64_t shard_id, conf_state i
   const std::string prefix = "shard-" + std::to_string(shard_id);
   check(mdb_dbi_open(t.txn, (prefix + "/log").c_str(), MDB_CREATE | MDB_INTEGERKEY, &log_),
         "lmdb: open log database");
-  check(mdb_dbi_open(t.txn, (prefix + "/meta").c_str(), MDB_CREATE, &meta_), "lmdb: open meta database");
+  check(mdb_dbi_open(t.txn, (prefix + "/meta").c_str(), MDB_CREATE, &meta_),
+        "lmdb: open meta database");
   check(t.commit(), "lmdb: commit");
 }
 
@@ -166,7 +169,8 @@ shard::io_status lmdb_disk::write(const ready& rd) {
     const bytes enc = encode_snapshot(s);
     written += enc.size();
     if (rc == MDB_SUCCESS) rc = put_meta(t.txn, meta_, "snapshot", enc);
-    if (rc == MDB_SUCCESS) rc = put_meta(t.txn, meta_, "offset", pack_u64s({offset.value, offset_term.value}));
+    if (rc == MDB_SUCCESS)
+      rc = put_meta(t.txn, meta_, "offset", pack_u64s({offset.value, offset_term.value}));
   };
   if (rd.snap) {
     put_snapshot(*rd.snap, rd.snap->metadata.index, rd.snap->metadata.term);
@@ -177,8 +181,7 @@ shard::io_status lmdb_disk::write(const ready& rd) {
     if (rc == MDB_SUCCESS) rc = delete_range(t.txn, log_, 0, rd.compaction->compact_index.value);
   }
   if (!rd.entries.empty()) {
-    if (rc == MDB_SUCCESS)
-      rc = delete_range(t.txn, log_, rd.entries.front().index.value, ~0ULL);
+    if (rc == MDB_SUCCESS) rc = delete_range(t.txn, log_, rd.entries.front().index.value, ~0ULL);
     for (const auto& e : rd.entries) {
       if (rc != MDB_SUCCESS) break;
       const std::uint64_t idx = e.index.value;
@@ -190,7 +193,8 @@ shard::io_status lmdb_disk::write(const ready& rd) {
     }
   }
   if (rd.hard && rc == MDB_SUCCESS) {
-    rc = put_meta(t.txn, meta_, "hard", pack_u64s({rd.hard->term.value, rd.hard->vote.value, rd.hard->commit.value}));
+    rc = put_meta(t.txn, meta_, "hard",
+                  pack_u64s({rd.hard->term.value, rd.hard->vote.value, rd.hard->commit.value}));
   }
   if (rc != MDB_SUCCESS) return shard::io_status::failed;
   if (t.commit() != MDB_SUCCESS) return shard::io_status::failed;
@@ -202,7 +206,8 @@ shard::io_status lmdb_disk::write(const ready& rd) {
 shard::io_status lmdb_disk::sync() {
   const auto start = std::chrono::steady_clock::now();
   const int rc = mdb_env_sync(env_.get(), 1);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::lock_guard<std::mutex> lock(mutex_);
   fsyncs_.observe(seconds);
   return rc == MDB_SUCCESS ? shard::io_status::ok : shard::io_status::failed;

@@ -21,7 +21,8 @@ namespace cairn::runtime {
 
 /// Latency histogram of fsyncs (seconds), Prometheus-style cumulative.
 struct fsync_histogram {
-  static constexpr double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0};
+  static constexpr double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                      0.025,  0.05,  0.1,    0.25,  1.0};
   std::uint64_t counts[std::size(bounds) + 1] = {};
   double sum = 0;
   std::uint64_t total = 0;

@@ -4,8 +4,8 @@
 //       one process, one node, a single-replica shard on LMDB, with its
 //       admin endpoint (health, metrics, status, a key-value API).
 //   cairn version
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   cairn::runtime::node_options dev;
   auto* dev_cmd = app.add_subcommand("dev", "run an embedded single-node cluster on localhost");
   dev_cmd->add_option("--data", dev.data_dir, "data directory")->capture_default_str();
-  dev_cmd->add_option("--admin-port", dev.admin_port, "admin HTTP port (0 = any)")->capture_default_str();
+  dev_cmd->add_option("--admin-port", dev.admin_port, "admin HTTP port (0 = any)")
+      ->capture_default_str();
   dev_cmd->add_option("--tick-ms", dev.tick_ms, "Raft tick period in milliseconds")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();

@@ -3,12 +3,12 @@
 
 #include <utility>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <random>
@@ -31,10 +31,18 @@ class spdlog_sink final : public shard::log_sink {
  public:
   void log(shard::log_level level, std::string_view what) override {
     switch (level) {
-      case shard::log_level::debug: spdlog::debug("shard: {}", what); break;
-      case shard::log_level::info: spdlog::info("shard: {}", what); break;
-      case shard::log_level::warn: spdlog::warn("shard: {}", what); break;
-      case shard::log_level::error: spdlog::error("shard: {}", what); break;
+      case shard::log_level::debug:
+        spdlog::debug("shard: {}", what);
+        break;
+      case shard::log_level::info:
+        spdlog::info("shard: {}", what);
+        break;
+      case shard::log_level::warn:
+        spdlog::warn("shard: {}", what);
+        break;
+      case shard::log_level::error:
+        spdlog::error("shard: {}", what);
+        break;
     }
   }
 };
@@ -81,7 +89,9 @@ struct shard_status {
                 proposals = 0, fsyncs = 0, rejected = 0;
 };
 
-const char* role_name(std::uint64_t r) { return raft::to_string(static_cast<raft::role>(r)); }
+const char* role_name(std::uint64_t r) {
+  return raft::to_string(static_cast<raft::role>(r));
+}
 
 }  // namespace
 
@@ -107,23 +117,28 @@ struct node::impl {
     self->request(shard, std::chrono::seconds(2), shard::status_atom::value)
         .receive(
             [&](std::uint64_t term, std::uint64_t commit, std::uint64_t applied, std::uint64_t last,
-                std::uint64_t leader, std::uint64_t role, std::uint64_t proposals, std::uint64_t fsyncs,
-                std::uint64_t rejected) {
-              s = shard_status{true, term, commit, applied, last, leader, role, proposals, fsyncs, rejected};
+                std::uint64_t leader, std::uint64_t role, std::uint64_t proposals,
+                std::uint64_t fsyncs, std::uint64_t rejected) {
+              s = shard_status{true,   term, commit,    applied, last,
+                               leader, role, proposals, fsyncs,  rejected};
             },
             [&](caf::error&) { s.ok = false; });
     return s;
   }
 
-  std::pair<std::uint8_t, std::string> kv_request(bool put, const std::string& key, const std::string& value) {
-    std::pair<std::uint8_t, std::string> out{static_cast<std::uint8_t>(shard::reply_code::timeout), ""};
+  std::pair<std::uint8_t, std::string> kv_request(bool put, const std::string& key,
+                                                  const std::string& value) {
+    std::pair<std::uint8_t, std::string> out{static_cast<std::uint8_t>(shard::reply_code::timeout),
+                                             ""};
     caf::scoped_actor self{*sys};
     auto handle = [&](std::uint8_t code, std::string v) { out = {code, std::move(v)}; };
     auto fail = [&](caf::error&) {};
     if (put) {
-      self->request(shard, std::chrono::seconds(5), shard::put_atom::value, key, value).receive(handle, fail);
+      self->request(shard, std::chrono::seconds(5), shard::put_atom::value, key, value)
+          .receive(handle, fail);
     } else {
-      self->request(shard, std::chrono::seconds(5), shard::get_atom::value, key).receive(handle, fail);
+      self->request(shard, std::chrono::seconds(5), shard::get_atom::value, key)
+          .receive(handle, fail);
     }
     return out;
   }
@@ -132,7 +147,8 @@ struct node::impl {
     const auto s = status();
     const auto h = disk->fsyncs();
     std::ostringstream o;
-    auto gauge = [&](const char* name, const char* help, std::uint64_t v, const char* type = "gauge") {
+    auto gauge = [&](const char* name, const char* help, std::uint64_t v,
+                     const char* type = "gauge") {
       o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
         << name << "{shard=\"0\"} " << v << '\n';
     };
@@ -142,17 +158,19 @@ struct node::impl {
     gauge("cairn_raft_last_index", "Last index in the replica's log.", s.last_index);
     gauge("cairn_raft_leader", "Node id of the known leader (0 = none).", s.leader);
     gauge("cairn_raft_is_leader", "1 if this replica is the leader.", s.role == 3 ? 1 : 0);
-    gauge("cairn_raft_proposals_total", "Client proposals accepted by this replica.", s.proposals, "counter");
-    gauge("cairn_raft_messages_rejected_total", "Malformed or invalid Raft messages rejected.", s.rejected,
+    gauge("cairn_raft_proposals_total", "Client proposals accepted by this replica.", s.proposals,
           "counter");
-    gauge("cairn_storage_bytes_written_total", "Bytes written to the Raft log store.", disk->bytes_written(),
-          "counter");
+    gauge("cairn_raft_messages_rejected_total", "Malformed or invalid Raft messages rejected.",
+          s.rejected, "counter");
+    gauge("cairn_storage_bytes_written_total", "Bytes written to the Raft log store.",
+          disk->bytes_written(), "counter");
     o << "# HELP cairn_storage_fsync_seconds Latency of fsyncs of the Raft log store.\n"
       << "# TYPE cairn_storage_fsync_seconds histogram\n";
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < std::size(fsync_histogram::bounds); ++i) {
       cumulative += h.counts[i];
-      o << "cairn_storage_fsync_seconds_bucket{le=\"" << fsync_histogram::bounds[i] << "\"} " << cumulative << '\n';
+      o << "cairn_storage_fsync_seconds_bucket{le=\"" << fsync_histogram::bounds[i] << "\"} "
+        << cumulative << '\n';
     }
     cumulative += h.counts[std::size(fsync_histogram::bounds)];
     o << "cairn_storage_fsync_seconds_bucket{le=\"+Inf\"} " << cumulative << '\n'
@@ -166,7 +184,8 @@ struct node::impl {
     res.set(http::field::server, "cairn");
     res.keep_alive(req.keep_alive());
     const std::string target(req.target());
-    auto reply = [&](http::status st, std::string body, const char* type = "text/plain; charset=utf-8") {
+    auto reply = [&](http::status st, std::string body,
+                     const char* type = "text/plain; charset=utf-8") {
       res.result(st);
       res.set(http::field::content_type, type);
       res.body() = std::move(body);
@@ -178,31 +197,38 @@ struct node::impl {
       if (s.ok && s.leader != 0) return reply(http::status::ok, "ok\n");
       return reply(http::status::service_unavailable, "not ready: no leader yet\n");
     }
-    if (target == "/metrics") return reply(http::status::ok, metrics_text(), "text/plain; version=0.0.4");
+    if (target == "/metrics")
+      return reply(http::status::ok, metrics_text(), "text/plain; version=0.0.4");
     if (target == "/status") {
       const auto s = status();
-      nlohmann::json j = {{"node", opts.node_id},   {"term", s.term},       {"commit_index", s.commit},
-                          {"applied_index", s.applied}, {"last_index", s.last_index}, {"leader", s.leader},
-                          {"role", role_name(s.role)},   {"proposals", s.proposals}};
+      nlohmann::json j = {{"node", opts.node_id},       {"term", s.term},
+                          {"commit_index", s.commit},   {"applied_index", s.applied},
+                          {"last_index", s.last_index}, {"leader", s.leader},
+                          {"role", role_name(s.role)},  {"proposals", s.proposals}};
       return reply(http::status::ok, j.dump(2) + "\n", "application/json");
     }
     if (target.rfind("/kv/", 0) == 0) {
       const std::string key = target.substr(4);
       if (key.empty() || key.size() > shard::kv_key_bytes_max)
-        return reply(http::status::bad_request, "key must be 1.." + std::to_string(shard::kv_key_bytes_max) + " bytes\n");
+        return reply(http::status::bad_request,
+                     "key must be 1.." + std::to_string(shard::kv_key_bytes_max) + " bytes\n");
       if (req.method() == http::verb::put) {
         auto [code, v] = kv_request(true, key, req.body());
-        if (code == static_cast<std::uint8_t>(shard::reply_code::ok)) return reply(http::status::ok, "stored\n");
+        if (code == static_cast<std::uint8_t>(shard::reply_code::ok))
+          return reply(http::status::ok, "stored\n");
         return reply(http::status::service_unavailable,
-                     std::string("not stored: ") + shard::to_string(static_cast<shard::reply_code>(code)) + "\n");
+                     std::string("not stored: ") +
+                         shard::to_string(static_cast<shard::reply_code>(code)) + "\n");
       }
       if (req.method() == http::verb::get) {
         auto [code, v] = kv_request(false, key, "");
-        if (code == static_cast<std::uint8_t>(shard::reply_code::ok)) return reply(http::status::ok, v);
+        if (code == static_cast<std::uint8_t>(shard::reply_code::ok))
+          return reply(http::status::ok, v);
         if (code == static_cast<std::uint8_t>(shard::reply_code::not_found))
           return reply(http::status::not_found, "no such key\n");
         return reply(http::status::service_unavailable,
-                     std::string("read failed: ") + shard::to_string(static_cast<shard::reply_code>(code)) + "\n");
+                     std::string("read failed: ") +
+                         shard::to_string(static_cast<shard::reply_code>(code)) + "\n");
       }
       return reply(http::status::method_not_allowed, "use GET or PUT\n");
     }
@@ -247,9 +273,13 @@ struct node::impl {
   }
 };
 
-node::node(node_options opts) : impl_(std::make_unique<impl>()) { impl_->opts = std::move(opts); }
+node::node(node_options opts) : impl_(std::make_unique<impl>()) {
+  impl_->opts = std::move(opts);
+}
 
-node::~node() { stop(); }
+node::~node() {
+  stop();
+}
 
 void node::start() {
   auto& d = *impl_;
@@ -268,10 +298,12 @@ void node::start() {
   env.random = &d.random;
   env.log = &d.log;
   d.shard = d.sys->spawn(shard::shard_actor, ro, env);
-  d.tick = d.sys->spawn(ticker, std::vector<caf::actor>{d.shard}, std::chrono::milliseconds(d.opts.tick_ms));
+  d.tick = d.sys->spawn(ticker, std::vector<caf::actor>{d.shard},
+                        std::chrono::milliseconds(d.opts.tick_ms));
   beast::error_code ec;
   auto address = asio::ip::make_address(d.opts.admin_address, ec);
-  if (ec) throw std::runtime_error("admin address '" + d.opts.admin_address + "' is not an IP address");
+  if (ec)
+    throw std::runtime_error("admin address '" + d.opts.admin_address + "' is not an IP address");
   d.acceptor = std::make_unique<tcp::acceptor>(d.io);
   tcp::endpoint ep(address, d.opts.admin_port);
   d.acceptor->open(ep.protocol(), ec);

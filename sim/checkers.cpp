@@ -11,7 +11,9 @@ using namespace cairn::raft;
 
 namespace {
 
-std::string str(const char* a, std::uint64_t x) { return std::string(a) + std::to_string(x); }
+std::string str(const char* a, std::uint64_t x) {
+  return std::string(a) + std::to_string(x);
+}
 
 std::uint64_t hash_bytes(const bytes& b) {
   std::uint64_t h = 1469598103934665603ULL;
@@ -54,7 +56,8 @@ class leader_append_only final : public checker {
       t.last = rd.entries.empty() ? c.log().last_index().value : rd.entries.front().index.value - 1;
     }
     if (!rd.entries.empty() && rd.entries.front().index.value != t.last + 1) {
-      fail(str("leader ", id.value) + str(" rewrote its log at index ", rd.entries.front().index.value) +
+      fail(str("leader ", id.value) +
+           str(" rewrote its log at index ", rd.entries.front().index.value) +
            str(" in term ", t.term));
     }
     t.last = c.log().last_index().value;
@@ -113,7 +116,8 @@ struct committed_history {
     for (const auto& r : view.replicas) {
       if (!r.core) continue;
       const auto& log = r.core->log();
-      for (std::uint64_t i = std::max(max_index, log.offset().value) + 1; i <= log.committed().value; ++i) {
+      for (std::uint64_t i = std::max(max_index, log.offset().value) + 1;
+           i <= log.committed().value; ++i) {
         auto t = log.term(log_index{i});
         if (!t) continue;
         auto [it, inserted] = term_at.emplace(i, t->value);
@@ -138,7 +142,8 @@ class leader_completeness final : public checker {
       if (checked_[r.id.value] == term) continue;  // checked when it took office
       checked_[r.id.value] = term;
       const auto& log = r.core->log();
-      for (auto it = history_.term_at.upper_bound(log.offset().value); it != history_.term_at.end(); ++it) {
+      for (auto it = history_.term_at.upper_bound(log.offset().value); it != history_.term_at.end();
+           ++it) {
         auto t = log.term(log_index{it->first});
         if (!t || t->value != it->second) {
           fail(str("leader ", r.id.value) + str(" of term ", term) +
@@ -162,13 +167,15 @@ class state_machine_safety final : public checker {
   void on_apply(node_id id, log_index index, term_t term, std::uint64_t fp) override {
     auto [it, inserted] = applied_.emplace(index.value, std::make_pair(term.value, fp));
     if (!inserted && it->second != std::make_pair(term.value, fp)) {
-      fail(str("node ", id.value) + str(" applied a different entry or state at index ", index.value));
+      fail(str("node ", id.value) +
+           str(" applied a different entry or state at index ", index.value));
     }
   }
   void on_restore(node_id id, log_index index, std::uint64_t fp) override {
     auto it = applied_.find(index.value);
     if (it != applied_.end() && it->second.second != fp) {
-      fail(str("node ", id.value) + str(" restored a snapshot whose state differs at index ", index.value));
+      fail(str("node ", id.value) +
+           str(" restored a snapshot whose state differs at index ", index.value));
     }
   }
 
@@ -200,12 +207,14 @@ class committed_is_durable final : public checker {
           return n;
         };
         auto quorum_of = [&](const std::vector<node_id>& in, const std::vector<node_id>& out) {
-          return durable_on(in) >= in.size() / 2 + 1 && (out.empty() || durable_on(out) >= out.size() / 2 + 1);
+          return durable_on(in) >= in.size() / 2 + 1 &&
+                 (out.empty() || durable_on(out) >= out.size() / 2 + 1);
         };
         const bool now = quorum_of(view.voters_incoming, view.voters_outgoing);
         const bool before = !prev_in_.empty() && quorum_of(prev_in_, prev_out_);
         if (!now && !before) {
-          fail(str("committed index ", i) + str(" is durable on only ", durable_on(view.voters_incoming)) +
+          fail(str("committed index ", i) +
+               str(" is durable on only ", durable_on(view.voters_incoming)) +
                str(" of ", view.voters_incoming.size()) + " voters");
         }
       }
@@ -267,8 +276,10 @@ class applied_committed_durable final : public checker {
     for (const auto& r : view.replicas) {
       if (!r.core) continue;
       const auto& log = r.core->log();
-      if (log.applied() > log.committed()) fail(str("node ", r.id.value) + " applied beyond commit");
-      if (log.committed() > log.persisted()) fail(str("node ", r.id.value) + " committed beyond its persisted log");
+      if (log.applied() > log.committed())
+        fail(str("node ", r.id.value) + " applied beyond commit");
+      if (log.committed() > log.persisted())
+        fail(str("node ", r.id.value) + " committed beyond its persisted log");
       if (r.disk && log.persisted() > r.disk->durable_last_index()) {
         fail(str("node ", r.id.value) + " believes entries durable that the disk does not hold");
       }

@@ -8,7 +8,9 @@
 
 namespace cairn::raft {
 
-std::ostream& operator<<(std::ostream& os, const shared_bytes& b) { return os << b.str(); }
+std::ostream& operator<<(std::ostream& os, const shared_bytes& b) {
+  return os << b.str();
+}
 
 }  // namespace cairn::raft
 

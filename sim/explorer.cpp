@@ -26,9 +26,12 @@ using namespace cairn::raft;
 
 const char* to_string(explorer_mutation m) {
   switch (m) {
-    case explorer_mutation::none: return "none";
-    case explorer_mutation::forget_vote_on_restart: return "forget_vote_on_restart";
-    case explorer_mutation::forge_append_ack: return "forge_append_ack";
+    case explorer_mutation::none:
+      return "none";
+    case explorer_mutation::forget_vote_on_restart:
+      return "forget_vote_on_restart";
+    case explorer_mutation::forge_append_ack:
+      return "forge_append_ack";
   }
   return "?";
 }
@@ -249,8 +252,9 @@ void add_in_flight(world& w, message m, const symmetry& sym) {
   }
   auto f = std::make_shared<const in_flight_message>(
       in_flight_message{std::move(key.out()), std::move(digests), std::move(m)});
-  auto pos = std::upper_bound(w.in_flight.begin(), w.in_flight.end(), f->key,
-                              [](const std::string& k, const message_ptr& x) { return k < x->key; });
+  auto pos =
+      std::upper_bound(w.in_flight.begin(), w.in_flight.end(), f->key,
+                       [](const std::string& k, const message_ptr& x) { return k < x->key; });
   w.in_flight.insert(pos, std::move(f));
 }
 
@@ -366,16 +370,22 @@ std::string describe(const message& m) {
       break;
     case message_type::append_response:
       os << " index=" << m.index.value;
-      if (m.reject) os << " reject hint=(" << m.reject_hint.value << "," << m.hint_term.value << ")";
+      if (m.reject)
+        os << " reject hint=(" << m.reject_hint.value << "," << m.hint_term.value << ")";
       break;
     case message_type::vote:
     case message_type::pre_vote:
       os << " last=(" << m.index.value << "," << m.log_term.value << ")";
       break;
     case message_type::vote_response:
-    case message_type::pre_vote_response: os << (m.reject ? " reject" : " grant"); break;
-    case message_type::heartbeat: os << " commit=" << m.commit.value; break;
-    default: break;
+    case message_type::pre_vote_response:
+      os << (m.reject ? " reject" : " grant");
+      break;
+    case message_type::heartbeat:
+      os << " commit=" << m.commit.value;
+      break;
+    default:
+      break;
   }
   return os.str();
 }
@@ -385,9 +395,10 @@ std::string describe_world(const world& w) {
   for (const auto& r : w.replicas) {
     const core& c = *r->node;
     const status st = c.get_status();
-    os << "  node " << c.id().value << ": " << to_string(c.state()) << " term=" << st.hard.term.value
-       << " vote=" << st.hard.vote.value << " leader=" << c.leader().value
-       << " commit=" << st.hard.commit.value << " applied=" << st.applied.value << " log=[";
+    os << "  node " << c.id().value << ": " << to_string(c.state())
+       << " term=" << st.hard.term.value << " vote=" << st.hard.vote.value
+       << " leader=" << c.leader().value << " commit=" << st.hard.commit.value
+       << " applied=" << st.applied.value << " log=[";
     for (log_index i = c.log().first_index(); i <= c.log().last_index(); ++i) {
       os << (i == c.log().first_index() ? "" : " ") << describe_entry(c.log().at(i));
     }
@@ -427,13 +438,27 @@ std::string describe(const action& a, const message* m) {
   std::ostringstream os;
   const std::uint64_t id = a.node + 1;
   switch (a.kind) {
-    case action_kind::deliver: os << "deliver " << describe(*m); break;
-    case action_kind::drop: os << "drop " << describe(*m); break;
-    case action_kind::timeout: os << "timeout (election timer fires) on " << id; break;
-    case action_kind::expire_lease: os << "lease expires (no campaign) on " << id; break;
-    case action_kind::heartbeat: os << "leader tick on " << id; break;
-    case action_kind::propose: os << "client proposal at leader " << id; break;
-    case action_kind::restart: os << "crash and restart " << id; break;
+    case action_kind::deliver:
+      os << "deliver " << describe(*m);
+      break;
+    case action_kind::drop:
+      os << "drop " << describe(*m);
+      break;
+    case action_kind::timeout:
+      os << "timeout (election timer fires) on " << id;
+      break;
+    case action_kind::expire_lease:
+      os << "lease expires (no campaign) on " << id;
+      break;
+    case action_kind::heartbeat:
+      os << "leader tick on " << id;
+      break;
+    case action_kind::propose:
+      os << "client proposal at leader " << id;
+      break;
+    case action_kind::restart:
+      os << "crash and restart " << id;
+      break;
     case action_kind::forge_ack:
       os << "MUTATION: forged append_response " << a.peer + 1 << "->" << id
          << " acknowledging the leader's whole log";
@@ -527,8 +552,10 @@ bool is_dead(const message& m, term_t receiver_term) {
     case message_type::vote:
     case message_type::vote_response:
     case message_type::pre_vote_response:
-    case message_type::timeout_now: return true;
-    default: return false;
+    case message_type::timeout_now:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -576,7 +603,8 @@ outcome apply(world& w, const action& a, const explorer_options& opt, const symm
       replica& r = touch(w, slot);
       for (std::uint64_t k = 0; k < et; ++k) {
         r.node->tick();
-        if (r.node->state() != role::follower || r.node->has_ready()) return outcome::not_applicable;
+        if (r.node->state() != role::follower || r.node->has_ready())
+          return outcome::not_applicable;
       }
       r.lease_expired = true;
       break;
@@ -695,10 +723,10 @@ std::optional<finding> check_state(world& w, const std::vector<bool>& changed) {
       while (i > log_index{0} && la.at(i).term != lb.at(i).term) i = i - 1;
       for (log_index k{1}; k <= i; ++k) {
         if (!same_entry(la.at(k), lb.at(k))) {
-          return finding{"LogMatching",
-                         "nodes " + std::to_string(a + 1) + " and " + std::to_string(b + 1) +
-                             " agree on entry " + std::to_string(i.value) + " but differ at " +
-                             std::to_string(k.value)};
+          return finding{"LogMatching", "nodes " + std::to_string(a + 1) + " and " +
+                                            std::to_string(b + 1) + " agree on entry " +
+                                            std::to_string(i.value) + " but differ at " +
+                                            std::to_string(k.value)};
         }
       }
     }
@@ -711,10 +739,10 @@ std::optional<finding> check_state(world& w, const std::vector<bool>& changed) {
       auto [it, inserted] = w.committed.emplace(k, committed_record{e, c.term()});
       if (inserted) continue;
       if (!same_entry(it->second.value, e)) {
-        return finding{"StateMachineSafety",
-                       "index " + std::to_string(k.value) + " committed as " +
-                           describe_entry(it->second.value) + " and as " + describe_entry(e) +
-                           " (node " + std::to_string(c.id().value) + ")"};
+        return finding{"StateMachineSafety", "index " + std::to_string(k.value) + " committed as " +
+                                                 describe_entry(it->second.value) + " and as " +
+                                                 describe_entry(e) + " (node " +
+                                                 std::to_string(c.id().value) + ")"};
       }
       it->second.observed_in_term = std::min(it->second.observed_in_term, c.term());
     }
@@ -741,11 +769,10 @@ std::optional<finding> check_state(world& w, const std::vector<bool>& changed) {
       const auto& xb = w.replicas[b]->applied;
       for (std::size_t k = 0; k < std::min(xa.size(), xb.size()); ++k) {
         if (!same_entry(xa[k], xb[k])) {
-          return finding{"StateMachineSafety", "nodes " + std::to_string(a + 1) + " and " +
-                                                   std::to_string(b + 1) + " applied " +
-                                                   describe_entry(xa[k]) + " and " +
-                                                   describe_entry(xb[k]) + " at position " +
-                                                   std::to_string(k + 1)};
+          return finding{"StateMachineSafety",
+                         "nodes " + std::to_string(a + 1) + " and " + std::to_string(b + 1) +
+                             " applied " + describe_entry(xa[k]) + " and " + describe_entry(xb[k]) +
+                             " at position " + std::to_string(k + 1)};
         }
       }
     }
@@ -760,10 +787,9 @@ std::optional<finding> check_state(world& w, const std::vector<bool>& changed) {
       return finding{"AppliedNotCommitted", who() + " applied beyond its commit index"};
     }
     if (r.applied.size() != c.log().applied().value) {
-      return finding{"AppliedNotCommitted", who() + " reports applied=" +
-                                                std::to_string(c.log().applied().value) +
-                                                " but handed out " +
-                                                std::to_string(r.applied.size()) + " entries"};
+      return finding{"AppliedNotCommitted",
+                     who() + " reports applied=" + std::to_string(c.log().applied().value) +
+                         " but handed out " + std::to_string(r.applied.size()) + " entries"};
     }
     for (std::size_t k = 0; k < r.applied.size(); ++k) {
       if (!same_entry(r.applied[k], c.log().at(log_index{k + 1}))) {
@@ -826,7 +852,8 @@ explorer_violation make_violation(const path_ptr& path, const finding& f, const 
     v.path.push_back(describe(p->act, p->msg ? &p->msg->msg : nullptr));
   }
   std::reverse(v.path.begin(), v.path.end());
-  v.final_state = after ? describe_world(*after) : "  (state unavailable: a core assertion failed)\n";
+  v.final_state =
+      after ? describe_world(*after) : "  (state unavailable: a core assertion failed)\n";
   return v;
 }
 
@@ -941,9 +968,13 @@ void breadth_first(explorer& ex, pending_state root, const explorer_options& opt
     for (const action& a : enabled_actions(parent.state, opt)) {
       pending_state child;
       switch (ex.successor(parent, a, child)) {
-        case explorer::verdict::skip: break;
-        case explorer::verdict::expand: queue.push_back(std::move(child)); break;
-        case explorer::verdict::stop: return;
+        case explorer::verdict::skip:
+          break;
+        case explorer::verdict::expand:
+          queue.push_back(std::move(child));
+          break;
+        case explorer::verdict::stop:
+          return;
       }
     }
   }
@@ -969,13 +1000,15 @@ void depth_first(explorer& ex, pending_state root, const explorer_options& opt) 
     const action a = top.actions[top.next++];
     pending_state child;
     switch (ex.successor(top.state, a, child)) {
-      case explorer::verdict::skip: break;
+      case explorer::verdict::skip:
+        break;
       case explorer::verdict::expand: {
         auto child_actions = enabled_actions(child.state, opt);
         stack.push_back(frame{std::move(child), std::move(child_actions), 0});
         break;
       }
-      case explorer::verdict::stop: return;
+      case explorer::verdict::stop:
+        return;
     }
   }
   if (ex.result().complete()) ex.result().exhaustive_depth = ex.result().deepest_path;
@@ -986,8 +1019,8 @@ void depth_first(explorer& ex, pending_state root, const explorer_options& opt) 
 std::string explorer_report::summary() const {
   std::ostringstream os;
   os << "explorer: " << distinct_states << " distinct states, " << transitions
-     << " transitions, deepest path " << deepest_path << ", every state within "
-     << exhaustive_depth << " transitions checked\n";
+     << " transitions, deepest path " << deepest_path << ", every state within " << exhaustive_depth
+     << " transitions checked\n";
   os << "  pruned: term " << pruned_by_term << ", in-flight " << pruned_by_in_flight << ", depth "
      << pruned_by_depth << "\n";
   os << "  bounds hit: states_max " << (states_max_hit ? "YES" : "no") << ", depth_max "
@@ -997,7 +1030,8 @@ std::string explorer_report::summary() const {
     const auto& v = *first_violation;
     os << "VIOLATION of " << v.invariant << ": " << v.detail << "\n  path (" << v.path.size()
        << " actions):\n";
-    for (std::size_t i = 0; i < v.path.size(); ++i) os << "    " << i + 1 << ". " << v.path[i] << "\n";
+    for (std::size_t i = 0; i < v.path.size(); ++i)
+      os << "    " << i + 1 << ". " << v.path[i] << "\n";
     os << "  final state:\n" << v.final_state;
   }
   return os.str();
@@ -1006,8 +1040,9 @@ std::string explorer_report::summary() const {
 explorer_report explore(const explorer_options& opt) {
   CAIRN_ASSERT_MSG(opt.replicas >= 1, "explorer needs at least one replica");
   CAIRN_ASSERT_MSG(opt.election_timeout_ticks >= 2, "election timeout must exceed the heartbeat");
-  CAIRN_ASSERT_MSG(opt.mutation != explorer_mutation::forget_vote_on_restart || opt.restarts_max > 0,
-                   "forget_vote_on_restart needs restarts_max > 0");
+  CAIRN_ASSERT_MSG(
+      opt.mutation != explorer_mutation::forget_vote_on_restart || opt.restarts_max > 0,
+      "forget_vote_on_restart needs restarts_max > 0");
   scoped_throwing_assertions throwing;
   explorer ex(opt);
   if (auto root = ex.root()) {

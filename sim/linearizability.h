@@ -25,7 +25,7 @@ struct history_op {
   std::string value;                    // put/cas: new value; get: value read
   std::optional<std::string> expected;  // cas: nullopt = must be absent
   std::uint64_t invoke_us = 0;
-  std::uint64_t complete_us = 0;        // ignored when outcome is unknown
+  std::uint64_t complete_us = 0;  // ignored when outcome is unknown
   op_outcome outcome = op_outcome::unknown;
 };
 

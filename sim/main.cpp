@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
     o.seed = s;
     const auto start = std::chrono::steady_clock::now();
     const auto r = cairn::sim::run_simulation(o);
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("seed: %" PRIu64 "\n", s);
     std::printf("faults: %s\n", r.fault_profile.c_str());
     std::printf("trace-hash: %016" PRIx64 "\n", r.trace_hash);
@@ -49,8 +50,10 @@ int main(int argc, char** argv) {
     std::printf("committed-index: %" PRIu64 "\n", r.committed_index);
     std::printf("ops: %" PRIu64 " answered, %" PRIu64 " unknown\n", r.ops_ok, r.ops_unknown);
     std::printf("faults-injected: %" PRIu64 " crashes, %" PRIu64 " partitions, %" PRIu64
-                " fsync failures, %" PRIu64 " membership changes, %" PRIu64 "/%" PRIu64 " frames lost\n",
-                r.crashes, r.partitions, r.fsync_failures, r.membership_changes, r.frames_lost, r.frames_sent);
+                " fsync failures, %" PRIu64 " membership changes, %" PRIu64 "/%" PRIu64
+                " frames lost\n",
+                r.crashes, r.partitions, r.fsync_failures, r.membership_changes, r.frames_lost,
+                r.frames_sent);
     std::printf("converged-after-heal-ticks: %" PRIu64 "\n", r.heal_ticks);
     std::printf("final-membership: %s\n", r.final_membership.c_str());
     std::printf("speed: %.0fx real time, %.0f events/s\n",
@@ -66,6 +69,7 @@ int main(int argc, char** argv) {
     }
     std::fflush(stdout);
   }
-  if (seeds > 1) std::printf("%d passed, %d failed\n", static_cast<int>(seeds) - failures, failures);
+  if (seeds > 1)
+    std::printf("%d passed, %d failed\n", static_cast<int>(seeds) - failures, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -14,7 +14,9 @@ bool sim_disk::chance(double p) {
   return static_cast<double>(random_.next() >> 11) / static_cast<double>(1ULL << 53) < p;
 }
 
-restored_state sim_disk::load() { return durable_.restore(); }
+restored_state sim_disk::load() {
+  return durable_.restore();
+}
 
 shard::io_status sim_disk::write(const ready& rd) {
   if (chance(faults_.write_error_rate)) {

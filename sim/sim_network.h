@@ -28,7 +28,8 @@ class sim_network {
   using schedule_fn = std::function<void(std::uint64_t delay_us, raft::node_id from,
                                          raft::node_id to, raft::bytes frame)>;
 
-  sim_network(std::uint64_t seed, schedule_fn schedule) : random_(seed), schedule_(std::move(schedule)) {}
+  sim_network(std::uint64_t seed, schedule_fn schedule)
+      : random_(seed), schedule_(std::move(schedule)) {}
 
   void set_faults(const network_faults& f) { faults_ = f; }
   void block(raft::node_id from, raft::node_id to) { blocked_.insert({from.value, to.value}); }
@@ -47,7 +48,9 @@ class sim_network {
   class endpoint final : public shard::network {
    public:
     endpoint(sim_network& net, raft::node_id self) : net_(net), self_(self) {}
-    void send(raft::node_id to, raft::bytes frame) override { net_.send(self_, to, std::move(frame)); }
+    void send(raft::node_id to, raft::bytes frame) override {
+      net_.send(self_, to, std::move(frame));
+    }
 
    private:
     sim_network& net_;

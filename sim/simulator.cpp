@@ -67,8 +67,12 @@ caf::behavior client_actor(caf::event_based_actor* self, shared_context* ctx,
               h.outcome = op_outcome::ok;
               if (h.kind == op_kind::get) h.value = value;
               break;
-            case reply_code::not_found: h.outcome = op_outcome::not_found; break;
-            case reply_code::cas_failed: h.outcome = op_outcome::cas_failed; break;
+            case reply_code::not_found:
+              h.outcome = op_outcome::not_found;
+              break;
+            case reply_code::cas_failed:
+              h.outcome = op_outcome::cas_failed;
+              break;
             case reply_code::dropped:
             case reply_code::invalid:
               // Refused before it was proposed: it did not happen. Mark it
@@ -76,7 +80,9 @@ caf::behavior client_actor(caf::event_based_actor* self, shared_context* ctx,
               h.outcome = op_outcome::unknown;
               h.kind = op_kind::get;  // unknown gets are dropped by the checker
               break;
-            default: h.outcome = op_outcome::unknown; break;
+            default:
+              h.outcome = op_outcome::unknown;
+              break;
           }
           ctx->completed.push_back(op_index);
         };
@@ -144,7 +150,8 @@ class observer_fanout final : public shard::replica_observer {
   std::vector<std::unique_ptr<checker>>& checkers_;
 };
 
-std::vector<std::unique_ptr<checker>> make_enabled_checkers(const std::vector<std::string>& disabled) {
+std::vector<std::unique_ptr<checker>> make_enabled_checkers(
+    const std::vector<std::string>& disabled) {
   auto all = make_checkers();
   std::vector<std::unique_ptr<checker>> out;
   for (auto& c : all) {
@@ -154,7 +161,17 @@ std::vector<std::unique_ptr<checker>> make_enabled_checkers(const std::vector<st
   return out;
 }
 
-enum class event_kind : std::uint8_t { tick, deliver, client_op, chaos, restart, heal, scripted, unblock, membership };
+enum class event_kind : std::uint8_t {
+  tick,
+  deliver,
+  client_op,
+  chaos,
+  restart,
+  heal,
+  scripted,
+  unblock,
+  membership
+};
 
 struct event {
   event_kind kind;
@@ -167,15 +184,16 @@ struct event {
 struct fault_profile {
   network_faults net;
   disk_faults disk;
-  double crash_rate = 0;      // per chaos round
-  double partition_rate = 0;  // per chaos round
-  double clock_drift = 0;     // max relative drift of a node's tick rate
-  double clock_jump_rate = 0; // per tick: a burst of extra ticks
-  double membership_rate = 0; // per membership round: propose a change
+  double crash_rate = 0;       // per chaos round
+  double partition_rate = 0;   // per chaos round
+  double clock_drift = 0;      // max relative drift of a node's tick rate
+  double clock_jump_rate = 0;  // per tick: a burst of extra ticks
+  double membership_rate = 0;  // per membership round: propose a change
   std::string describe() const {
     char buf[512];
     std::snprintf(buf, sizeof buf,
-                  "loss=%.3f dup=%.3f delay=%" PRIu64 "+%" PRIu64 "us crash=%.3f partition=%.3f "
+                  "loss=%.3f dup=%.3f delay=%" PRIu64 "+%" PRIu64
+                  "us crash=%.3f partition=%.3f "
                   "fsync_err=%.4f write_err=%.4f torn=%.2f drift=%.3f jump=%.4f membership=%.2f",
                   net.loss_rate, net.duplicate_rate, net.delay_base_us, net.delay_jitter_us,
                   crash_rate, partition_rate, disk.fsync_error_rate, disk.write_error_rate,
@@ -184,7 +202,9 @@ struct fault_profile {
   }
 };
 
-double unit(seeded_random& r) { return static_cast<double>(r.next() >> 11) / static_cast<double>(1ULL << 53); }
+double unit(seeded_random& r) {
+  return static_cast<double>(r.next() >> 11) / static_cast<double>(1ULL << 53);
+}
 
 /// Swarm testing: each seed enables a random subset of faults at random rates.
 fault_profile draw_profile(seeded_random& r, bool faults) {
@@ -303,8 +323,9 @@ void simulation::run_jobs() {
   while (sched_->has_job()) {
     const std::size_t n = sched_->jobs.size();
     const std::size_t pick = n == 1 ? 0 : random_.below(n);
-    if (pick != 0) std::rotate(sched_->jobs.begin(), sched_->jobs.begin() + static_cast<long>(pick),
-                               sched_->jobs.begin() + static_cast<long>(pick) + 1);
+    if (pick != 0)
+      std::rotate(sched_->jobs.begin(), sched_->jobs.begin() + static_cast<long>(pick),
+                  sched_->jobs.begin() + static_cast<long>(pick) + 1);
     sched_->run_once();
   }
 }
@@ -479,9 +500,15 @@ void simulation::change_membership() {
     const auto b = 1 + random_.below(nodes_.size());
     mk k1 = mk::none, k2 = mk::none;
     switch (random_.below(4)) {
-      case 0: k1 = mk::remove; break;
-      case 1: k1 = mk::add_learner; break;
-      case 2: k1 = mk::add_voter; break;
+      case 0:
+        k1 = mk::remove;
+        break;
+      case 1:
+        k1 = mk::add_learner;
+        break;
+      case 2:
+        k1 = mk::add_voter;
+        break;
       default:  // replace a by b in one joint change
         k1 = mk::remove;
         k2 = mk::add_voter;
@@ -553,18 +580,20 @@ bool simulation::converged(std::string& why) {
     auto* r = replica_of(n);
     if (r->core().log().applied() != commit) {
       const auto& c = r->core();
-      why = "replica " + std::to_string(n.id.value) + " has not applied everything committed: term " +
-            std::to_string(c.term().value) + " " + to_string(c.state()) + " leader " +
-            std::to_string(c.leader().value) + " applied " + std::to_string(c.log().applied().value) +
-            " commit " + std::to_string(c.log().committed().value) + " last " +
-            std::to_string(c.log().last_index().value) + "; leader (term " + std::to_string(leader->term().value) +
-            ") commit " + std::to_string(commit.value);
+      why = "replica " + std::to_string(n.id.value) +
+            " has not applied everything committed: term " + std::to_string(c.term().value) + " " +
+            to_string(c.state()) + " leader " + std::to_string(c.leader().value) + " applied " +
+            std::to_string(c.log().applied().value) + " commit " +
+            std::to_string(c.log().committed().value) + " last " +
+            std::to_string(c.log().last_index().value) + "; leader (term " +
+            std::to_string(leader->term().value) + ") commit " + std::to_string(commit.value);
       auto it = leader->tracker().nodes.find(n.id);
       if (it != leader->tracker().nodes.end()) {
         const auto& pr = it->second;
-        why += " sees it in " + std::string(to_string(pr.state)) + " match " + std::to_string(pr.match.value) +
-               " next " + std::to_string(pr.next.value) + (pr.msg_app_flow_paused ? " paused" : "") +
-               " inflight " + std::to_string(pr.inflight.count()) + (pr.recent_active ? " active" : " inactive");
+        why += " sees it in " + std::string(to_string(pr.state)) + " match " +
+               std::to_string(pr.match.value) + " next " + std::to_string(pr.next.value) +
+               (pr.msg_app_flow_paused ? " paused" : "") + " inflight " +
+               std::to_string(pr.inflight.count()) + (pr.recent_active ? " active" : " inactive");
       }
       return false;
     }
@@ -618,8 +647,8 @@ sim_report simulation::run() {
   if (opts_.faults) schedule(700'000, event{event_kind::membership, 0, 0, {}, 0});
   for (std::size_t i = 0; i < opts_.schedule.size(); ++i) {
     const auto& f = opts_.schedule[i];
-    const bool targets_leader =
-        f.kind == scripted_fault_kind::crash_leader || f.kind == scripted_fault_kind::isolate_leader;
+    const bool targets_leader = f.kind == scripted_fault_kind::crash_leader ||
+                                f.kind == scripted_fault_kind::isolate_leader;
     if (!targets_leader && (f.node < 1 || f.node > nodes_.size())) continue;
     schedule(f.at_tick * opts_.tick_us, event{event_kind::scripted, f.node, 0, {}, i});
   }
@@ -665,9 +694,15 @@ sim_report simulation::run() {
         }
         break;
       }
-      case event_kind::client_op: issue_op(e.client); break;
-      case event_kind::chaos: chaos(); break;
-      case event_kind::membership: change_membership(); break;
+      case event_kind::client_op:
+        issue_op(e.client);
+        break;
+      case event_kind::chaos:
+        chaos();
+        break;
+      case event_kind::membership:
+        change_membership();
+        break;
       case event_kind::restart: {
         auto& n = nodes_[e.node - 1];
         if (!n.up) start_node(n);
@@ -676,7 +711,8 @@ sim_report simulation::run() {
       case event_kind::scripted: {
         if (healed_) break;
         scripted_fault f = opts_.schedule[e.client];
-        if (f.kind == scripted_fault_kind::crash_leader || f.kind == scripted_fault_kind::isolate_leader) {
+        if (f.kind == scripted_fault_kind::crash_leader ||
+            f.kind == scripted_fault_kind::isolate_leader) {
           std::uint64_t leader = 0;
           for (auto& cand : nodes_) {
             auto* r = replica_of(cand);
@@ -685,7 +721,7 @@ sim_report simulation::run() {
           if (leader == 0) break;  // no leader right now: nothing to hit
           f.node = leader;
           f.kind = f.kind == scripted_fault_kind::crash_leader ? scripted_fault_kind::crash
-                                                              : scripted_fault_kind::isolate;
+                                                               : scripted_fault_kind::isolate;
         }
         auto& n = nodes_[f.node - 1];
         const std::uint64_t until = std::max<std::uint64_t>(1, f.duration_ticks) * opts_.tick_us;
@@ -706,8 +742,11 @@ sim_report simulation::run() {
             }
             schedule(until, event{event_kind::unblock, n.id.value, 0, {}, 0});
             break;
-          case scripted_fault_kind::fsync_fail: n.disk->fail_next_sync(); break;
-          default: break;
+          case scripted_fault_kind::fsync_fail:
+            n.disk->fail_next_sync();
+            break;
+          default:
+            break;
         }
         break;
       }
@@ -728,13 +767,15 @@ sim_report simulation::run() {
       if (n.up && n.disk->failed()) {
         ++report_.fsync_failures;
         crash_node(n);
-        schedule(100'000 + random_.below(1'000'000), event{event_kind::restart, n.id.value, 0, {}, 0});
+        schedule(100'000 + random_.below(1'000'000),
+                 event{event_kind::restart, n.id.value, 0, {}, 0});
       }
     }
     // Clients whose operation finished issue the next one after a pause.
     for (auto index : ctx_.completed) {
       const auto& op = ctx_.history[index];
-      if (healed_ && op.invoke_us >= heal_at_us_ && op.outcome == op_outcome::ok && op.kind != op_kind::get)
+      if (healed_ && op.invoke_us >= heal_at_us_ && op.outcome == op_outcome::ok &&
+          op.kind != op_kind::get)
         fresh_write_ = true;
       mix(trace_, index);
       mix(trace_, static_cast<std::uint64_t>(op.outcome));

@@ -16,10 +16,10 @@ namespace cairn::sim {
 
 /// A fault placed at a chosen tick (property-based tests generate these).
 enum class scripted_fault_kind : std::uint8_t {
-  crash,      // crash `node`; it restarts `duration_ticks` later
-  isolate,    // cut `node` off in both directions for `duration_ticks`
-  deafen,     // `node` sends but receives nothing for `duration_ticks`
-  fsync_fail, // the next fsync of `node` fails (the replica fail-stops)
+  crash,           // crash `node`; it restarts `duration_ticks` later
+  isolate,         // cut `node` off in both directions for `duration_ticks`
+  deafen,          // `node` sends but receives nothing for `duration_ticks`
+  fsync_fail,      // the next fsync of `node` fails (the replica fail-stops)
   crash_leader,    // as crash, on whichever replica leads at that moment
   isolate_leader,  // as isolate, on whichever replica leads at that moment
 };

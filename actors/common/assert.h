@@ -20,12 +20,12 @@ assertion_handler set_assertion_handler(assertion_handler h);
 
 }  // namespace cairn
 
-#define CAIRN_ASSERT(expr)                                                       \
-  do {                                                                           \
-    if (!(expr)) ::cairn::assertion_failed(#expr, "", __FILE__, __LINE__);       \
+#define CAIRN_ASSERT(expr)                                                 \
+  do {                                                                     \
+    if (!(expr)) ::cairn::assertion_failed(#expr, "", __FILE__, __LINE__); \
   } while (0)
 
-#define CAIRN_ASSERT_MSG(expr, msg)                                              \
-  do {                                                                           \
-    if (!(expr)) ::cairn::assertion_failed(#expr, (msg), __FILE__, __LINE__);    \
+#define CAIRN_ASSERT_MSG(expr, msg)                                           \
+  do {                                                                        \
+    if (!(expr)) ::cairn::assertion_failed(#expr, (msg), __FILE__, __LINE__); \
   } while (0)

@@ -27,7 +27,8 @@ std::vector<node_id> get_ids(Reader list) {
 
 void put_conf(schema::ConfState::Builder b, const conf_state& cs) {
   put_ids(b.initVoters(static_cast<unsigned>(cs.voters.size())), cs.voters);
-  put_ids(b.initVotersOutgoing(static_cast<unsigned>(cs.voters_outgoing.size())), cs.voters_outgoing);
+  put_ids(b.initVotersOutgoing(static_cast<unsigned>(cs.voters_outgoing.size())),
+          cs.voters_outgoing);
   put_ids(b.initLearners(static_cast<unsigned>(cs.learners.size())), cs.learners);
   put_ids(b.initLearnersNext(static_cast<unsigned>(cs.learners_next.size())), cs.learners_next);
   b.setAutoLeave(cs.auto_leave);

@@ -98,9 +98,15 @@ std::string conf_changer::apply(const std::vector<conf_change_single>& changes,
   for (const auto& c : changes) {
     if (c.node.is_none()) return "conf change names node 0";
     switch (c.kind) {
-      case conf_change_kind::add_voter: make_voter(t, c.node); break;
-      case conf_change_kind::add_learner: make_learner(t, c.node); break;
-      case conf_change_kind::remove_node: remove(t, c.node); break;
+      case conf_change_kind::add_voter:
+        make_voter(t, c.node);
+        break;
+      case conf_change_kind::add_learner:
+        make_learner(t, c.node);
+        break;
+      case conf_change_kind::remove_node:
+        remove(t, c.node);
+        break;
     }
   }
   if (t.voters.incoming.empty()) return "removing all voters";  // C4
@@ -165,13 +171,13 @@ progress_tracker conf_changer::restore(const conf_state& cs, log_index last_inde
   std::sort(t.learners_next.begin(), t.learners_next.end());
   t.auto_leave = cs.auto_leave;
   for (auto id : t.voters.ids()) {
-    auto [it, _] = t.nodes.try_emplace(id, last_index + 1, inflight_messages_max,
-                                       inflight_bytes_max, false);
+    auto [it, _] =
+        t.nodes.try_emplace(id, last_index + 1, inflight_messages_max, inflight_bytes_max, false);
     it->second.recent_active = true;
   }
   for (auto id : t.learners) {
-    auto [it, _] = t.nodes.try_emplace(id, last_index + 1, inflight_messages_max,
-                                       inflight_bytes_max, true);
+    auto [it, _] =
+        t.nodes.try_emplace(id, last_index + 1, inflight_messages_max, inflight_bytes_max, true);
     it->second.is_learner = true;
     it->second.recent_active = true;
   }

@@ -21,53 +21,81 @@ std::uint64_t seeded_random::next() {
   return z ^ (z >> 31);
 }
 
-std::uint64_t seeded_random::below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
+std::uint64_t seeded_random::below(std::uint64_t n) {
+  return n == 0 ? 0 : next() % n;
+}
 
 const char* to_string(role r) {
   switch (r) {
-    case role::follower: return "follower";
-    case role::pre_candidate: return "pre-candidate";
-    case role::candidate: return "candidate";
-    case role::leader: return "leader";
+    case role::follower:
+      return "follower";
+    case role::pre_candidate:
+      return "pre-candidate";
+    case role::candidate:
+      return "candidate";
+    case role::leader:
+      return "leader";
   }
   return "?";
 }
 
 const char* to_string(message_type t) {
   switch (t) {
-    case message_type::append: return "append";
-    case message_type::append_response: return "append_response";
-    case message_type::vote: return "vote";
-    case message_type::vote_response: return "vote_response";
-    case message_type::pre_vote: return "pre_vote";
-    case message_type::pre_vote_response: return "pre_vote_response";
-    case message_type::heartbeat: return "heartbeat";
-    case message_type::heartbeat_response: return "heartbeat_response";
-    case message_type::install_snapshot: return "install_snapshot";
-    case message_type::timeout_now: return "timeout_now";
-    case message_type::read_index: return "read_index";
-    case message_type::read_index_response: return "read_index_response";
-    case message_type::propose: return "propose";
-    case message_type::transfer_leader: return "transfer_leader";
+    case message_type::append:
+      return "append";
+    case message_type::append_response:
+      return "append_response";
+    case message_type::vote:
+      return "vote";
+    case message_type::vote_response:
+      return "vote_response";
+    case message_type::pre_vote:
+      return "pre_vote";
+    case message_type::pre_vote_response:
+      return "pre_vote_response";
+    case message_type::heartbeat:
+      return "heartbeat";
+    case message_type::heartbeat_response:
+      return "heartbeat_response";
+    case message_type::install_snapshot:
+      return "install_snapshot";
+    case message_type::timeout_now:
+      return "timeout_now";
+    case message_type::read_index:
+      return "read_index";
+    case message_type::read_index_response:
+      return "read_index_response";
+    case message_type::propose:
+      return "propose";
+    case message_type::transfer_leader:
+      return "transfer_leader";
   }
   return "?";
 }
 
 const char* to_string(step_error e) {
   switch (e) {
-    case step_error::ok: return "ok";
-    case step_error::proposal_dropped: return "proposal dropped";
-    case step_error::invalid_message: return "invalid message";
-    case step_error::not_member: return "not a member";
-    case step_error::conf_change_refused: return "conf change refused";
-    case step_error::read_dropped: return "read dropped";
+    case step_error::ok:
+      return "ok";
+    case step_error::proposal_dropped:
+      return "proposal dropped";
+    case step_error::invalid_message:
+      return "invalid message";
+    case step_error::not_member:
+      return "not a member";
+    case step_error::conf_change_refused:
+      return "conf change refused";
+    case step_error::read_dropped:
+      return "read dropped";
   }
   return "?";
 }
 
 namespace {
 
-step_result fail(step_error e, std::string reason) { return step_result{e, std::move(reason)}; }
+step_result fail(step_error e, std::string reason) {
+  return step_result{e, std::move(reason)};
+}
 
 /// Messages forwarded to a leader carry no term (they act as local input).
 bool is_forwarded(message_type t) {
@@ -95,8 +123,7 @@ core::core(const config& cfg, restored_state st)
   const log_index snap_index = snapshot_.metadata.index;
   CAIRN_ASSERT_MSG(snap_index >= st.log_offset || snapshot_.empty(),
                    "snapshot older than the compaction point");
-  log_.load(std::move(st.entries), st.hard.commit,
-            snapshot_.empty() ? st.log_offset : snap_index);
+  log_.load(std::move(st.entries), st.hard.commit, snapshot_.empty() ? st.log_offset : snap_index);
   const conf_state& cs = snapshot_.empty() ? st.initial_conf : snapshot_.metadata.conf;
   tracker_ = conf_changer::restore(cs, log_.last_index(), cfg.inflight_messages_max,
                                    cfg.inflight_bytes_max);
@@ -276,9 +303,9 @@ void core::run_campaign(campaign_kind kind) {
     vote_type = message_type::vote;
     vote_term = term_;
   }
-  const message_type response_type =
-      vote_type == message_type::pre_vote ? message_type::pre_vote_response
-                                          : message_type::vote_response;
+  const message_type response_type = vote_type == message_type::pre_vote
+                                         ? message_type::pre_vote_response
+                                         : message_type::vote_response;
   if (poll(cfg_.id, response_type, true) == vote_result::won) {
     // A group of one wins at once.
     if (kind == campaign_kind::pre_election) {
@@ -312,9 +339,8 @@ void core::handle_vote_request(const message& m) {
   // up to date as ours (§5.4.1).
   const bool can_vote = vote_ == m.from || (vote_.is_none() && lead_.is_none()) ||
                         (m.type == message_type::pre_vote && m.term > term_);
-  const message_type resp_type = m.type == message_type::pre_vote
-                                     ? message_type::pre_vote_response
-                                     : message_type::vote_response;
+  const message_type resp_type = m.type == message_type::pre_vote ? message_type::pre_vote_response
+                                                                  : message_type::vote_response;
   message r;
   r.type = resp_type;
   r.to = m.from;
@@ -369,7 +395,8 @@ const char* invalid_conf_state(const conf_state& cs) {
     if (!contains(out, id) || contains(in, id) || contains(learners, id))
       return "snapshot learners_next is not a set of outgoing-only voters";
   }
-  if (out.empty() && (cs.auto_leave || !next.empty())) return "snapshot joint fields outside a joint config";
+  if (out.empty() && (cs.auto_leave || !next.empty()))
+    return "snapshot joint fields outside a joint config";
   return nullptr;
 }
 
@@ -381,12 +408,14 @@ step_result core::validate(const message& m) const {
   // Indexes and terms far beyond any real log would overflow `index + 1`
   // arithmetic; no honest peer sends them.
   const std::uint64_t last_sent = m.index.value + m.entries.size();
-  if (m.index > index_max || m.commit > index_max || m.reject_hint > index_max || last_sent > index_max.value ||
-      m.term > term_max || m.log_term > term_max || m.hint_term > term_max ||
+  if (m.index > index_max || m.commit > index_max || m.reject_hint > index_max ||
+      last_sent > index_max.value || m.term > term_max || m.log_term > term_max ||
+      m.hint_term > term_max ||
       (m.snap && (m.snap->metadata.index > index_max || m.snap->metadata.term > term_max)))
     return fail(step_error::invalid_message, "index or term out of range");
   if (m.from.is_none()) return fail(step_error::invalid_message, "sender is node 0");
-  if (m.to != cfg_.id) return fail(step_error::invalid_message, "message addressed to another node");
+  if (m.to != cfg_.id)
+    return fail(step_error::invalid_message, "message addressed to another node");
   if (m.from == cfg_.id) return fail(step_error::invalid_message, "message from self");
   if (m.context.size() > cfg_.read_context_bytes_max)
     return fail(step_error::invalid_message, "context too large");
@@ -396,7 +425,8 @@ step_result core::validate(const message& m) const {
     const auto& meta = m.snap->metadata;
     if (meta.index == log_index{0} || meta.term == term_t{0})
       return fail(step_error::invalid_message, "empty snapshot");
-    if (const char* why = invalid_conf_state(meta.conf)) return fail(step_error::invalid_message, why);
+    if (const char* why = invalid_conf_state(meta.conf))
+      return fail(step_error::invalid_message, why);
     if (meta.term > m.term) return fail(step_error::invalid_message, "snapshot from a future term");
   }
   if (!is_forwarded(m.type) && m.term == term_t{0})
@@ -407,17 +437,20 @@ step_result core::validate(const message& m) const {
     term_t prev = m.log_term;
     for (std::size_t i = 0; i < m.entries.size(); ++i) {
       const entry& e = m.entries[i];
-      if (e.index != m.index + 1 + i) return fail(step_error::invalid_message, "entries not contiguous");
+      if (e.index != m.index + 1 + i)
+        return fail(step_error::invalid_message, "entries not contiguous");
       if (e.term < prev) return fail(step_error::invalid_message, "entry terms decrease");
       if (e.term > m.term) return fail(step_error::invalid_message, "entry from a future term");
-      if (static_cast<std::uint8_t>(e.type) > 1) return fail(step_error::invalid_message, "unknown entry type");
+      if (static_cast<std::uint8_t>(e.type) > 1)
+        return fail(step_error::invalid_message, "unknown entry type");
       prev = e.term;
     }
   }
   if (m.type == message_type::propose) {
     if (m.entries.empty()) return fail(step_error::invalid_message, "empty proposal");
     for (const auto& e : m.entries) {
-      if (static_cast<std::uint8_t>(e.type) > 1) return fail(step_error::invalid_message, "unknown entry type");
+      if (static_cast<std::uint8_t>(e.type) > 1)
+        return fail(step_error::invalid_message, "unknown entry type");
     }
   }
   return step_result::success();
@@ -439,8 +472,8 @@ step_result core::step_checked(const message& m) {
   } else if (m.term > term_) {
     if (m.type == message_type::vote || m.type == message_type::pre_vote) {
       const bool force = m.context == transfer_context;
-      const bool in_lease = cfg_.check_quorum && !lead_.is_none() &&
-                            election_elapsed_ < cfg_.election_timeout_ticks;
+      const bool in_lease =
+          cfg_.check_quorum && !lead_.is_none() && election_elapsed_ < cfg_.election_timeout_ticks;
       // Leader stickiness (thesis §4.2.3): while we hear from a leader,
       // ignore candidates that could only disrupt it.
       if (!force && in_lease) return step_result::success();
@@ -481,23 +514,30 @@ step_result core::step_checked(const message& m) {
     return step_result::success();
   }
   switch (state_) {
-    case role::leader: return step_leader(m);
+    case role::leader:
+      return step_leader(m);
     case role::candidate:
-    case role::pre_candidate: return step_candidate(m);
-    case role::follower: return step_follower(m);
+    case role::pre_candidate:
+      return step_candidate(m);
+    case role::follower:
+      return step_follower(m);
   }
   return step_result::success();
 }
 
 step_result core::step_leader(const message& m) {
   switch (m.type) {
-    case message_type::propose: return leader_propose(m);
-    case message_type::read_index: return leader_read_index(m);
+    case message_type::propose:
+      return leader_propose(m);
+    case message_type::read_index:
+      return leader_read_index(m);
     case message_type::transfer_leader:
-      if (!tracker_.is_member(m.from)) return fail(step_error::not_member, "transfer from non-member");
+      if (!tracker_.is_member(m.from))
+        return fail(step_error::not_member, "transfer from non-member");
       leader_transfer(m.from);
       return step_result::success();
-    default: break;
+    default:
+      break;
   }
   auto it = tracker_.nodes.find(m.from);
   if (it == tracker_.nodes.end()) return step_result::success();  // not a member (any more)
@@ -507,16 +547,18 @@ step_result core::step_leader(const message& m) {
         return fail(step_error::invalid_message, "append_response beyond the leader's log");
       leader_append_response(m);
       break;
-    case message_type::heartbeat_response: leader_heartbeat_response(m); break;
-    default: break;  // responses to old elections etc.
+    case message_type::heartbeat_response:
+      leader_heartbeat_response(m);
+      break;
+    default:
+      break;  // responses to old elections etc.
   }
   return step_result::success();
 }
 
 step_result core::step_candidate(const message& m) {
-  const message_type my_response = state_ == role::pre_candidate
-                                       ? message_type::pre_vote_response
-                                       : message_type::vote_response;
+  const message_type my_response =
+      state_ == role::pre_candidate ? message_type::pre_vote_response : message_type::vote_response;
   switch (m.type) {
     case message_type::propose:
       return fail(step_error::proposal_dropped, "no leader (election in progress)");
@@ -550,7 +592,8 @@ step_result core::step_candidate(const message& m) {
             // for pre-votes we keep our term.
             become_follower(term_, no_node);
             break;
-          case vote_result::pending: break;
+          case vote_result::pending:
+            break;
         }
       }
       break;
@@ -609,7 +652,8 @@ step_result core::step_follower(const message& m) {
       if (m.from != lead_) break;
       read_states_.push_back(read_state{m.index, m.context});
       break;
-    default: break;
+    default:
+      break;
   }
   return step_result::success();
 }
@@ -823,14 +867,18 @@ void core::leader_append_response(const message& m) {
   const bool was_paused = pr.is_paused();
   if (pr.maybe_update(m.index)) {
     switch (pr.state) {
-      case progress_state::probe: pr.become_replicate(); break;
+      case progress_state::probe:
+        pr.become_replicate();
+        break;
       case progress_state::snapshot:
         if (pr.match + 1 >= log_.first_index()) {
           pr.become_probe();
           pr.become_replicate();
         }
         break;
-      case progress_state::replicate: pr.inflight.free_le(m.index); break;
+      case progress_state::replicate:
+        pr.inflight.free_le(m.index);
+        break;
     }
     if (maybe_commit()) {
       bcast_append();
@@ -1005,9 +1053,14 @@ step_result core::propose(bytes data) {
   m.entries.push_back(entry{term_t{0}, log_index{0}, entry_type::normal, std::move(data)});
   step_result r;
   switch (state_) {
-    case role::leader: r = leader_propose(m); break;
-    case role::follower: r = step_follower(m); break;
-    default: r = fail(step_error::proposal_dropped, "no leader (election in progress)");
+    case role::leader:
+      r = leader_propose(m);
+      break;
+    case role::follower:
+      r = step_follower(m);
+      break;
+    default:
+      r = fail(step_error::proposal_dropped, "no leader (election in progress)");
   }
   check_invariants();
   return r;
@@ -1017,12 +1070,18 @@ step_result core::propose_conf_change(const conf_change& cc) {
   message m;
   m.type = message_type::propose;
   m.from = cfg_.id;
-  m.entries.push_back(entry{term_t{0}, log_index{0}, entry_type::conf_change, encode_conf_change(cc)});
+  m.entries.push_back(
+      entry{term_t{0}, log_index{0}, entry_type::conf_change, encode_conf_change(cc)});
   step_result r;
   switch (state_) {
-    case role::leader: r = leader_propose(m); break;
-    case role::follower: r = step_follower(m); break;
-    default: r = fail(step_error::proposal_dropped, "no leader (election in progress)");
+    case role::leader:
+      r = leader_propose(m);
+      break;
+    case role::follower:
+      r = step_follower(m);
+      break;
+    default:
+      r = fail(step_error::proposal_dropped, "no leader (election in progress)");
   }
   check_invariants();
   return r;
@@ -1037,9 +1096,14 @@ step_result core::read_index(bytes context) {
   m.context = std::move(context);
   step_result r;
   switch (state_) {
-    case role::leader: r = leader_read_index(m); break;
-    case role::follower: r = step_follower(m); break;
-    default: r = fail(step_error::read_dropped, "no leader (election in progress)");
+    case role::leader:
+      r = leader_read_index(m);
+      break;
+    case role::follower:
+      r = step_follower(m);
+      break;
+    default:
+      r = fail(step_error::read_dropped, "no leader (election in progress)");
   }
   check_invariants();
   return r;
@@ -1055,7 +1119,8 @@ step_result core::transfer_leader(node_id to) {
     m.to = lead_;
     // A forwarded transfer names its target in `from` (etcd's convention):
     // the leader reads the transferee from the sender id.
-    if (to != cfg_.id) return fail(step_error::proposal_dropped, "a follower can only ask for itself");
+    if (to != cfg_.id)
+      return fail(step_error::proposal_dropped, "a follower can only ask for itself");
     send(std::move(m));
   }
   check_invariants();
@@ -1243,7 +1308,8 @@ void core::maybe_auto_leave() {
   message m;
   m.type = message_type::propose;
   m.from = cfg_.id;
-  m.entries.push_back(entry{term_t{0}, log_index{0}, entry_type::conf_change, encode_conf_change(leave)});
+  m.entries.push_back(
+      entry{term_t{0}, log_index{0}, entry_type::conf_change, encode_conf_change(leave)});
   leader_propose(m);
 }
 
@@ -1271,8 +1337,9 @@ void core::check_invariants() const {
   checked_term_ = term_;
   if (state_ == role::leader) {
     CAIRN_ASSERT_MSG(lead_ == cfg_.id, "leader does not name itself");
-    CAIRN_ASSERT_MSG(log_.committed() <= log_.persisted() || log_.committed() <= snapshot_.metadata.index,
-                     "R3 leader committed beyond its durable log");
+    CAIRN_ASSERT_MSG(
+        log_.committed() <= log_.persisted() || log_.committed() <= snapshot_.metadata.index,
+        "R3 leader committed beyond its durable log");
   }
   for (const auto& [id, pr] : tracker_.nodes) {
     CAIRN_ASSERT_MSG(pr.match < pr.next, "P1 match < next");

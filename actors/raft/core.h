@@ -129,8 +129,8 @@ struct ready {
 
 enum class step_error : std::uint8_t {
   ok = 0,
-  proposal_dropped,     // no leader, transfer in progress, budget exceeded...
-  invalid_message,      // malformed input: rejected, state unchanged
+  proposal_dropped,  // no leader, transfer in progress, budget exceeded...
+  invalid_message,   // malformed input: rejected, state unchanged
   not_member,
   conf_change_refused,
   read_dropped,

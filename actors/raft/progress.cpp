@@ -49,9 +49,12 @@ bool inflights::full() const {
 
 const char* to_string(progress_state s) {
   switch (s) {
-    case progress_state::probe: return "probe";
-    case progress_state::replicate: return "replicate";
-    case progress_state::snapshot: return "snapshot";
+    case progress_state::probe:
+      return "probe";
+    case progress_state::replicate:
+      return "replicate";
+    case progress_state::snapshot:
+      return "snapshot";
   }
   return "?";
 }
@@ -134,9 +137,12 @@ bool progress::maybe_decrease_to(log_index rejected, log_index hint) {
 
 bool progress::is_paused() const {
   switch (state) {
-    case progress_state::probe: return msg_app_flow_paused;
-    case progress_state::replicate: return msg_app_flow_paused;
-    case progress_state::snapshot: return true;
+    case progress_state::probe:
+      return msg_app_flow_paused;
+    case progress_state::replicate:
+      return msg_app_flow_paused;
+    case progress_state::snapshot:
+      return true;
   }
   return true;
 }

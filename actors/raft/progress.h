@@ -97,7 +97,7 @@ class progress_tracker {
   std::vector<node_id> learners;       // sorted
   std::vector<node_id> learners_next;  // sorted; see conf_state
   bool auto_leave = false;
-  std::map<node_id, progress> nodes;   // every voter and learner
+  std::map<node_id, progress> nodes;  // every voter and learner
 
   conf_state to_conf_state() const;
   bool is_learner(node_id id) const;

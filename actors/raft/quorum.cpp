@@ -43,8 +43,7 @@ log_index majority_config::committed_index(const ack_lookup& acked) const {
   return indexes[n - (n / 2 + 1)];
 }
 
-vote_result majority_config::vote(
-    const std::function<std::optional<bool>(node_id)>& votes) const {
+vote_result majority_config::vote(const std::function<std::optional<bool>(node_id)>& votes) const {
   if (ids_.empty()) return vote_result::won;
   std::size_t granted = 0, rejected = 0, missing = 0;
   for (auto id : ids_) {
@@ -75,8 +74,7 @@ log_index joint_config::committed_index(const ack_lookup& acked) const {
   return std::min(incoming.committed_index(acked), outgoing.committed_index(acked));
 }
 
-vote_result joint_config::vote(
-    const std::function<std::optional<bool>(node_id)>& votes) const {
+vote_result joint_config::vote(const std::function<std::optional<bool>(node_id)>& votes) const {
   auto a = incoming.vote(votes);
   auto b = outgoing.vote(votes);
   if (a == b) return a;

@@ -39,8 +39,7 @@ const entry& raft_log::at(log_index i) const {
 }
 
 std::optional<log_index> raft_log::maybe_append(log_index prev_index, term_t prev_term,
-                                                log_index leader_commit,
-                                                std::vector<entry> ents) {
+                                                log_index leader_commit, std::vector<entry> ents) {
   if (!match_term(prev_index, prev_term)) return std::nullopt;
   const log_index last_new = prev_index + ents.size();
   // Find the first entry that is not already in the log with the same term.
@@ -121,7 +120,9 @@ void raft_log::applied_to(log_index i) {
   applied_ = i;
 }
 
-bool raft_log::has_next_committed() const { return committed_ > applied_; }
+bool raft_log::has_next_committed() const {
+  return committed_ > applied_;
+}
 
 std::vector<entry> raft_log::next_committed(std::uint64_t bytes_max) const {
   if (!has_next_committed()) return {};
@@ -176,8 +177,12 @@ namespace {
 bool expensive_checks_on = false;
 }  // namespace
 
-void raft_log::set_expensive_checks(bool on) { expensive_checks_on = on; }
-bool raft_log::expensive_checks() { return expensive_checks_on; }
+void raft_log::set_expensive_checks(bool on) {
+  expensive_checks_on = on;
+}
+bool raft_log::expensive_checks() {
+  return expensive_checks_on;
+}
 
 void raft_log::check_invariants() const {
   if (!entries_.empty()) {

@@ -115,7 +115,9 @@ struct entry {
 };
 
 /// Bytes an entry counts for against size limits (payload only, as in etcd).
-inline std::uint64_t payload_size(const entry& e) { return e.data.size(); }
+inline std::uint64_t payload_size(const entry& e) {
+  return e.data.size();
+}
 
 /// The persistent state every replica writes before answering.
 struct hard_state {
@@ -195,20 +197,20 @@ struct conf_change {
 };
 
 enum class message_type : std::uint8_t {
-  append = 0,              // leader -> follower: entries + commit
-  append_response = 1,     // follower -> leader
-  vote = 2,                // candidate -> all
+  append = 0,           // leader -> follower: entries + commit
+  append_response = 1,  // follower -> leader
+  vote = 2,             // candidate -> all
   vote_response = 3,
-  pre_vote = 4,            // pre-candidate -> all, term not bumped
+  pre_vote = 4,  // pre-candidate -> all, term not bumped
   pre_vote_response = 5,
-  heartbeat = 6,           // leader -> follower: commit, read context
+  heartbeat = 6,  // leader -> follower: commit, read context
   heartbeat_response = 7,
-  install_snapshot = 8,    // leader -> follower
-  timeout_now = 9,         // leader -> transferee: campaign now
-  read_index = 10,         // follower -> leader: forwarded ReadIndex
+  install_snapshot = 8,  // leader -> follower
+  timeout_now = 9,       // leader -> transferee: campaign now
+  read_index = 10,       // follower -> leader: forwarded ReadIndex
   read_index_response = 11,
-  propose = 12,            // follower -> leader: forwarded proposal
-  transfer_leader = 13,    // follower -> leader: forwarded transfer request
+  propose = 12,          // follower -> leader: forwarded proposal
+  transfer_leader = 13,  // follower -> leader: forwarded transfer request
 };
 
 inline constexpr std::uint8_t message_type_max = 13;

@@ -27,7 +27,8 @@ raft::bytes flat(capnp::MessageBuilder& mb) {
 }
 
 template <class Root, class F>
-auto read_flat(const raft::bytes& data, F&& f) -> decltype(f(std::declval<typename Root::Reader>())) {
+auto read_flat(const raft::bytes& data, F&& f)
+    -> decltype(f(std::declval<typename Root::Reader>())) {
   using result = decltype(f(std::declval<typename Root::Reader>()));
   if (data.empty() || data.size() % sizeof(capnp::word) != 0) return result{};
   auto words = kj::heapArray<capnp::word>(data.size() / sizeof(capnp::word));
@@ -59,21 +60,22 @@ raft::bytes encode_kv_command(const kv_command& c) {
 }
 
 std::optional<kv_command> decode_kv_command(const raft::bytes& data) {
-  return read_flat<schema::KvCommand>(data, [](schema::KvCommand::Reader r) -> std::optional<kv_command> {
-    if (r.getVersion() != 1 || r.getOp() > 2) return std::nullopt;
-    if (r.getKey().size() > kv_key_bytes_max || r.getValue().size() > kv_value_bytes_max ||
-        r.getExpected().size() > kv_value_bytes_max)
-      return std::nullopt;
-    kv_command c;
-    c.op = static_cast<kv_op>(r.getOp());
-    c.key = to_string(r.getKey());
-    c.value = to_string(r.getValue());
-    c.expected = to_string(r.getExpected());
-    c.expect_absent = r.getExpectAbsent();
-    c.request_id = r.getRequestId();
-    c.proposer = r.getProposer();
-    return c;
-  });
+  return read_flat<schema::KvCommand>(
+      data, [](schema::KvCommand::Reader r) -> std::optional<kv_command> {
+        if (r.getVersion() != 1 || r.getOp() > 2) return std::nullopt;
+        if (r.getKey().size() > kv_key_bytes_max || r.getValue().size() > kv_value_bytes_max ||
+            r.getExpected().size() > kv_value_bytes_max)
+          return std::nullopt;
+        kv_command c;
+        c.op = static_cast<kv_op>(r.getOp());
+        c.key = to_string(r.getKey());
+        c.value = to_string(r.getValue());
+        c.expected = to_string(r.getExpected());
+        c.expect_absent = r.getExpectAbsent();
+        c.request_id = r.getRequestId();
+        c.proposer = r.getProposer();
+        return c;
+      });
 }
 
 kv_result kv_state_machine::apply(const kv_command& c) {
@@ -82,8 +84,8 @@ kv_result kv_state_machine::apply(const kv_command& c) {
   auto it = map_.find(c.key);
   if (it != map_.end()) r.previous = it->second;
   if (c.op == kv_op::compare_and_set) {
-    const bool matches = c.expect_absent ? it == map_.end()
-                                         : (it != map_.end() && it->second == c.expected);
+    const bool matches =
+        c.expect_absent ? it == map_.end() : (it != map_.end() && it->second == c.expected);
     if (!matches) {
       r.ok = false;
       return r;

@@ -12,13 +12,20 @@ using namespace cairn::raft;
 
 const char* to_string(reply_code c) {
   switch (c) {
-    case reply_code::ok: return "ok";
-    case reply_code::not_found: return "not_found";
-    case reply_code::cas_failed: return "cas_failed";
-    case reply_code::dropped: return "dropped";
-    case reply_code::timeout: return "timeout";
-    case reply_code::invalid: return "invalid";
-    case reply_code::failed: return "failed";
+    case reply_code::ok:
+      return "ok";
+    case reply_code::not_found:
+      return "not_found";
+    case reply_code::cas_failed:
+      return "cas_failed";
+    case reply_code::dropped:
+      return "dropped";
+    case reply_code::timeout:
+      return "timeout";
+    case reply_code::invalid:
+      return "invalid";
+    case reply_code::failed:
+      return "failed";
   }
   return "?";
 }
@@ -46,14 +53,13 @@ raft::config seeded(raft::config cfg, environment& env) {
 }  // namespace
 
 replica::replica(replica_options opts, environment env)
-    : opts_(std::move(opts)),
-      env_(env),
-      core_(seeded(opts_.raft, env_), env_.storage->load()) {
+    : opts_(std::move(opts)), env_(env), core_(seeded(opts_.raft, env_), env_.storage->load()) {
   // Restore the state machine from the snapshot the core starts from.
   const auto& snap = core_.latest_snapshot();
   if (!snap.empty()) {
     CAIRN_ASSERT_MSG(kv_.restore(snap.data), "persisted snapshot does not decode");
-    if (env_.observer) env_.observer->on_restore(core_.id(), snap.metadata.index, kv_.fingerprint());
+    if (env_.observer)
+      env_.observer->on_restore(core_.id(), snap.metadata.index, kv_.fingerprint());
   }
   next_request_ = (opts_.incarnation << 32) | 1;
   process_ready();
@@ -190,7 +196,8 @@ void replica::apply_entry(const entry& e) {
     if (auto cc = decode_conf_change(e.data)) {
       core_.apply_conf_change(*cc);
       if (!core_.last_conf_change_error().empty())
-        log(log_level::warn, "skipped a conf change that does not apply: " + core_.last_conf_change_error());
+        log(log_level::warn,
+            "skipped a conf change that does not apply: " + core_.last_conf_change_error());
     } else {
       // The leader validated it; an undecodable one was blanked. Every
       // replica skips it the same way, so state stays identical.
@@ -224,7 +231,8 @@ void replica::serve_reads() {
   for (auto it = reads_.begin(); it != reads_.end();) {
     if (it->second.has_index && it->second.index <= applied) {
       auto v = kv_.get(it->second.key);
-      it->second.reply(v ? client_reply{reply_code::ok, *v} : client_reply{reply_code::not_found, {}});
+      it->second.reply(v ? client_reply{reply_code::ok, *v}
+                         : client_reply{reply_code::not_found, {}});
       it = reads_.erase(it);
     } else {
       ++it;
@@ -260,7 +268,8 @@ void replica::process_ready() {
     if (rd.snap) {
       CAIRN_ASSERT_MSG(kv_.restore(rd.snap->data), "leader sent an undecodable snapshot");
       ++metrics_.snapshots_installed;
-      if (env_.observer) env_.observer->on_restore(core_.id(), rd.snap->metadata.index, kv_.fingerprint());
+      if (env_.observer)
+        env_.observer->on_restore(core_.id(), rd.snap->metadata.index, kv_.fingerprint());
     }
     for (const auto& e : rd.committed_entries) apply_entry(e);
     // 5. Read states.

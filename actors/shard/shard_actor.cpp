@@ -48,7 +48,8 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, replica_
         self->state.rep->get(std::move(key), promise_reply(rp));
         stop_if_failed(self);
       },
-      [=](conf_atom, std::uint8_t kind1, std::uint64_t node1, std::uint8_t kind2, std::uint64_t node2) {
+      [=](conf_atom, std::uint8_t kind1, std::uint64_t node1, std::uint8_t kind2,
+          std::uint64_t node2) {
         auto rp = self->make_response_promise();
         raft::conf_change cc;
         for (auto [kind, node] : {std::pair{kind1, node1}, std::pair{kind2, node2}}) {
@@ -57,7 +58,8 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, replica_
                                                         raft::node_id{node}});
         }
         if (cc.changes.empty()) {
-          rp.deliver(static_cast<std::uint8_t>(reply_code::invalid), std::string("no change given"));
+          rp.deliver(static_cast<std::uint8_t>(reply_code::invalid),
+                     std::string("no change given"));
           return;
         }
         self->state.rep->change_membership(std::move(cc), promise_reply(rp));

@@ -37,7 +37,12 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 using conf_atom = caf::atom_constant<caf::atom("conf")>;
 
 /// `kind` values of a conf message; `none` leaves the second change out.
-enum class membership_kind : std::uint8_t { add_voter = 0, add_learner = 1, remove = 2, none = 255 };
+enum class membership_kind : std::uint8_t {
+  add_voter = 0,
+  add_learner = 1,
+  remove = 2,
+  none = 255
+};
 
 struct shard_actor_state {
   std::unique_ptr<replica> rep;

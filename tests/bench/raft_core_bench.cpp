@@ -151,8 +151,8 @@ void forwarded_batch(benchmark::State& state) {
   proposal.type = message_type::propose;
   proposal.from = node_id{2};
   proposal.to = node_id{1};
-  proposal.entries.assign(batch, entry{term_t{0}, log_index{0}, entry_type::normal,
-                                       bytes(entry_size_bytes, 'x')});
+  proposal.entries.assign(
+      batch, entry{term_t{0}, log_index{0}, entry_type::normal, bytes(entry_size_bytes, 'x')});
   std::uint64_t committed = 0;
   for (auto _ : state) {
     core& leader = c.leader();

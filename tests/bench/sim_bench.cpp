@@ -29,12 +29,18 @@ void simulate(benchmark::State& state, bool faults) {
   }
   // "rate" counters are divided by wall time: simulated seconds per wall
   // second is the speed-up over real time.
-  state.counters["x_real_time"] = benchmark::Counter(simulated_seconds, benchmark::Counter::kIsRate);
-  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+  state.counters["x_real_time"] =
+      benchmark::Counter(simulated_seconds, benchmark::Counter::kIsRate);
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
 }
 
-void BM_SimulatorSteadyLoad(benchmark::State& state) { simulate(state, false); }
-void BM_SimulatorSwarmFaults(benchmark::State& state) { simulate(state, true); }
+void BM_SimulatorSteadyLoad(benchmark::State& state) {
+  simulate(state, false);
+}
+void BM_SimulatorSwarmFaults(benchmark::State& state) {
+  simulate(state, true);
+}
 
 BENCHMARK(BM_SimulatorSteadyLoad)->Arg(3)->Arg(5)->Unit(benchmark::kMillisecond)->MinTime(3);
 BENCHMARK(BM_SimulatorSwarmFaults)->Arg(3)->Arg(5)->Unit(benchmark::kMillisecond)->MinTime(3);

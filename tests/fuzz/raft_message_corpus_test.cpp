@@ -139,9 +139,11 @@ std::map<std::string, message> seeds() {
   {
     conf_change cc;
     cc.transition = conf_change_transition::joint_explicit;
-    cc.changes = {{conf_change_kind::add_voter, node_id{4}}, {conf_change_kind::remove_node, node_id{3}}};
+    cc.changes = {{conf_change_kind::add_voter, node_id{4}},
+                  {conf_change_kind::remove_node, node_id{3}}};
     message m = make(message_type::propose, 3, 1, 0);
-    m.entries = {make_entry(0, 0, "p1"), make_entry(0, 0, encode_conf_change(cc), entry_type::conf_change)};
+    m.entries = {make_entry(0, 0, "p1"),
+                 make_entry(0, 0, encode_conf_change(cc), entry_type::conf_change)};
     s["propose_forwarded_with_joint_change"] = m;
   }
   s["transfer_leader_forwarded"] = make(message_type::transfer_leader, 3, 1, 0);
@@ -176,10 +178,12 @@ TEST(RaftMessageCorpus, SeedsAreValidFramesOfTheirMessage) {
   for (const auto& [name, m] : seeds()) {
     for (const char* suffix : {".bin", ".padded.bin"}) {
       const auto path = corpus_dir / (name + suffix);
-      ASSERT_TRUE(std::filesystem::exists(path)) << path << " missing: rerun with CAIRN_REWRITE_CORPUS=1";
+      ASSERT_TRUE(std::filesystem::exists(path))
+          << path << " missing: rerun with CAIRN_REWRITE_CORPUS=1";
       auto decoded = decode_message(read_file(path));
       ASSERT_TRUE(std::holds_alternative<message>(decoded)) << path;
-      EXPECT_EQ(std::get<message>(decoded), m) << path << " is stale: rerun with CAIRN_REWRITE_CORPUS=1";
+      EXPECT_EQ(std::get<message>(decoded), m)
+          << path << " is stale: rerun with CAIRN_REWRITE_CORPUS=1";
     }
   }
 }
@@ -189,7 +193,8 @@ TEST(RaftMessageCorpus, TheHarnessRunsEveryFileOfTheCorpus) {
   for (const auto& e : std::filesystem::directory_iterator(corpus_dir)) {
     if (!e.is_regular_file()) continue;
     const std::string data = read_file(e.path());
-    EXPECT_EQ(LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()), 0)
+    EXPECT_EQ(
+        LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()), 0)
         << e.path();
     ++files;
   }

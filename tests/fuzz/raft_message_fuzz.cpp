@@ -16,8 +16,8 @@
 //     5 nobody else has; node 2 is a candidate of term 2; node 3 is a
 //     pre-candidate.
 // (Cap'n Proto ignores words after the message, so one appended word moves
-// the same message to the other fixture.) The frame is stepped into node m.to (node 1 when m.to is not 1-3, which
-// exercises the "addressed to another node" rejection).
+// the same message to the other fixture.) The frame is stepped into node m.to (node 1 when m.to is
+// not 1-3, which exercises the "addressed to another node" rejection).
 //
 // Built with clang and -fsanitize=fuzzer,address,undefined when CAIRN_FUZZ
 // is ON (tests/helper_targets.cmake); also linked into

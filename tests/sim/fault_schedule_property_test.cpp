@@ -16,7 +16,8 @@ using namespace cairn::sim;
 namespace cairn::sim {
 
 void showValue(const scripted_fault& f, std::ostream& os) {
-  static const char* names[] = {"crash", "isolate", "deafen", "fsync_fail", "crash_leader", "isolate_leader"};
+  static const char* names[] = {"crash",      "isolate",      "deafen",
+                                "fsync_fail", "crash_leader", "isolate_leader"};
   os << names[static_cast<int>(f.kind)] << "(node " << f.node << " at tick " << f.at_tick << " for "
      << f.duration_ticks << " ticks)";
 }
@@ -29,10 +30,11 @@ template <>
 struct Arbitrary<scripted_fault> {
   static Gen<scripted_fault> arbitrary() {
     return gen::build<scripted_fault>(
-        gen::set(&scripted_fault::kind,
-                 gen::element(scripted_fault_kind::crash, scripted_fault_kind::isolate,
-                              scripted_fault_kind::deafen, scripted_fault_kind::fsync_fail,
-                              scripted_fault_kind::crash_leader, scripted_fault_kind::isolate_leader)),
+        gen::set(
+            &scripted_fault::kind,
+            gen::element(scripted_fault_kind::crash, scripted_fault_kind::isolate,
+                         scripted_fault_kind::deafen, scripted_fault_kind::fsync_fail,
+                         scripted_fault_kind::crash_leader, scripted_fault_kind::isolate_leader)),
         gen::set(&scripted_fault::at_tick, gen::inRange<std::uint64_t>(0, 250)),
         gen::set(&scripted_fault::node, gen::inRange<std::uint64_t>(1, 4)),
         gen::set(&scripted_fault::duration_ticks, gen::inRange<std::uint64_t>(1, 150)));

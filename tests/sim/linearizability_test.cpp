@@ -34,7 +34,8 @@ history_op get(std::optional<std::string> v, std::uint64_t a, std::uint64_t b) {
 }  // namespace
 
 TEST(Linearizability, SequentialHistoryPasses) {
-  EXPECT_TRUE(check_linearizable({get(std::nullopt, 0, 1), put("a", 2, 3), get("a", 4, 5)}).linearizable);
+  EXPECT_TRUE(
+      check_linearizable({get(std::nullopt, 0, 1), put("a", 2, 3), get("a", 4, 5)}).linearizable);
 }
 
 TEST(Linearizability, StaleReadAfterACompletedWriteFails) {

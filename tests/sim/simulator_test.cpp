@@ -61,8 +61,8 @@ TEST(Simulator, ALivenessBoundTooShortIsReportedAsAFailure) {
 TEST(Simulator, CheckerNamesMatchTheTlaInvariants) {
   const auto names = checker_names();
   for (const char* n : {"ElectionSafety", "LeaderAppendOnly", "LogMatching", "LeaderCompleteness",
-                        "StateMachineSafety", "CommittedIsDurable", "MonotonicTerm", "MonotonicCommit",
-                        "AppliedLeqCommittedLeqDurable"}) {
+                        "StateMachineSafety", "CommittedIsDurable", "MonotonicTerm",
+                        "MonotonicCommit", "AppliedLeqCommittedLeqDurable"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   }
 }
@@ -94,7 +94,8 @@ TEST(Simulator, DisksThatLieAboutFsyncAreCaughtByEveryLayerOfCheckers) {
   // Without the durability and term checkers, the lost state still shows
   // up in a safety checker (two leaders in a term, a different entry
   // applied, a non-linearizable history...), never as a pass.
-  r = run_with_lying_disks({"AppliedLeqCommittedLeqDurable", "CommittedIsDurable", "MonotonicTerm"});
+  r = run_with_lying_disks(
+      {"AppliedLeqCommittedLeqDurable", "CommittedIsDurable", "MonotonicTerm"});
   ASSERT_FALSE(r.ok);
   EXPECT_EQ(r.failure.find("liveness"), std::string::npos) << r.failure;
   std::printf("third layer: %s\n", r.failure.c_str());
@@ -102,7 +103,8 @@ TEST(Simulator, DisksThatLieAboutFsyncAreCaughtByEveryLayerOfCheckers) {
 
 // Hand-written scenarios, named after topology and fault (STYLE.md 10).
 namespace {
-sim_report scenario(std::size_t replicas, std::vector<scripted_fault> schedule, std::uint64_t seed = 21) {
+sim_report scenario(std::size_t replicas, std::vector<scripted_fault> schedule,
+                    std::uint64_t seed = 21) {
   sim_options o;
   o.seed = seed;
   o.replicas = replicas;
@@ -140,7 +142,8 @@ TEST(Scenario, ThreeReplicas_LeaderGoesDeafAndFollowerFsyncFails) {
 }
 
 TEST(Scenario, FiveReplicas_MinorityCrashedForLongStaysAvailable) {
-  auto r = scenario(5, {{scripted_fault_kind::crash, 50, 4, 400}, {scripted_fault_kind::crash, 50, 5, 400}});
+  auto r = scenario(
+      5, {{scripted_fault_kind::crash, 50, 4, 400}, {scripted_fault_kind::crash, 50, 5, 400}});
   ASSERT_TRUE(r.ok) << r.failure;
   EXPECT_GT(r.committed_index, 50u);
 }

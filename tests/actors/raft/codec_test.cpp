@@ -35,7 +35,8 @@ TEST(Codec, MessageRoundTrip) {
 TEST(Codec, ConfChangeRoundTrip) {
   conf_change cc;
   cc.transition = conf_change_transition::joint_explicit;
-  cc.changes = {{conf_change_kind::add_learner, node_id{4}}, {conf_change_kind::remove_node, node_id{1}}};
+  cc.changes = {{conf_change_kind::add_learner, node_id{4}},
+                {conf_change_kind::remove_node, node_id{1}}};
   auto back = decode_conf_change(encode_conf_change(cc));
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, cc);

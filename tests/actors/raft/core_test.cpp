@@ -355,7 +355,8 @@ TEST(RaftCore, Thesis4_1_ALeaderRefusesAChangeThatWouldNotApply) {
   ASSERT_TRUE(c.node(1).propose_conf_change(two).ok());
   c.deliver_all();
   conf_change all;  // removing every voter
-  all.changes = {{conf_change_kind::remove_node, node_id{1}}, {conf_change_kind::remove_node, node_id{3}}};
+  all.changes = {{conf_change_kind::remove_node, node_id{1}},
+                 {conf_change_kind::remove_node, node_id{3}}};
   EXPECT_EQ(c.node(1).propose_conf_change(all).error, step_error::conf_change_refused);
   conf_change leave;  // leaving a joint config that does not exist
   EXPECT_EQ(c.node(1).propose_conf_change(leave).error, step_error::conf_change_refused);
@@ -371,7 +372,8 @@ TEST(RaftCore, Section7_ANodeRemovedAndReAddedAfterTheSnapshotStillInstallsIt) {
   ASSERT_TRUE(c.node(1).propose_conf_change(remove).ok());
   c.deliver_all();
   ASSERT_FALSE(c.node(1).tracker().is_member(node_id{3}));
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(c.node(1).propose("while-away-" + std::to_string(i)).ok());
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(c.node(1).propose("while-away-" + std::to_string(i)).ok());
   c.deliver_all();
   ASSERT_TRUE(c.node(1).compact("image-without-3", 0).ok());
   c.process_ready();
