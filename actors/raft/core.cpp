@@ -1046,11 +1046,15 @@ void core::send(message m) {
 // ---------------------------------------------------------------------------
 // Local inputs
 
-step_result core::propose(bytes data) {
+message core::local_proposal(entry_type type, shared_bytes data) const {
   message m;
   m.type = message_type::propose;
   m.from = cfg_.id;
-  m.entries.push_back(entry{term_t{0}, log_index{0}, entry_type::normal, std::move(data)});
+  m.entries.push_back(entry{term_t{0}, log_index{0}, type, std::move(data)});
+  return m;
+}
+
+step_result core::propose_local(const message& m) {
   step_result r;
   switch (state_) {
     case role::leader:
@@ -1066,25 +1070,12 @@ step_result core::propose(bytes data) {
   return r;
 }
 
+step_result core::propose(bytes data) {
+  return propose_local(local_proposal(entry_type::normal, std::move(data)));
+}
+
 step_result core::propose_conf_change(const conf_change& cc) {
-  message m;
-  m.type = message_type::propose;
-  m.from = cfg_.id;
-  m.entries.push_back(
-      entry{term_t{0}, log_index{0}, entry_type::conf_change, encode_conf_change(cc)});
-  step_result r;
-  switch (state_) {
-    case role::leader:
-      r = leader_propose(m);
-      break;
-    case role::follower:
-      r = step_follower(m);
-      break;
-    default:
-      r = fail(step_error::proposal_dropped, "no leader (election in progress)");
-  }
-  check_invariants();
-  return r;
+  return propose_local(local_proposal(entry_type::conf_change, encode_conf_change(cc)));
 }
 
 step_result core::read_index(bytes context) {
@@ -1304,13 +1295,7 @@ void core::maybe_auto_leave() {
   if (pending_conf_index_ > log_.applied()) return;
   if (!lead_transferee_.is_none()) return;
   // The joint configuration is applied: propose to leave it.
-  conf_change leave;
-  message m;
-  m.type = message_type::propose;
-  m.from = cfg_.id;
-  m.entries.push_back(
-      entry{term_t{0}, log_index{0}, entry_type::conf_change, encode_conf_change(leave)});
-  leader_propose(m);
+  leader_propose(local_proposal(entry_type::conf_change, encode_conf_change(conf_change{})));
 }
 
 // ---------------------------------------------------------------------------

@@ -234,6 +234,10 @@ class core {
   void handle_heartbeat(const message& m);
   void handle_snapshot(const message& m);
   step_result leader_propose(const message& m);
+  /// A proposal made on this replica, as a message so that a follower can
+  /// forward it unchanged.
+  message local_proposal(entry_type type, shared_bytes data) const;
+  step_result propose_local(const message& m);
   step_result leader_read_index(const message& m);
   void leader_append_response(const message& m);
   void leader_heartbeat_response(const message& m);
