@@ -7,6 +7,7 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include "schema/capnp_frames.h"
 #include "schema/raft.capnp.h"
 
 namespace cairn::raft {
@@ -44,42 +45,12 @@ conf_state get_conf(schema::ConfState::Reader r) {
   return cs;
 }
 
-kj::ArrayPtr<const kj::byte> as_bytes(const bytes& b) {
-  return kj::ArrayPtr<const kj::byte>(reinterpret_cast<const kj::byte*>(b.data()), b.size());
-}
+using schema::as_data;
+using schema::to_flat_bytes;
+using schema::to_std_string;
 
-bytes to_bytes(capnp::Data::Reader d) {
-  return bytes(reinterpret_cast<const char*>(d.begin()), d.size());
-}
-
-bytes serialize(capnp::MessageBuilder& mb) {
-  auto words = capnp::messageToFlatArray(mb);
-  auto chars = words.asChars();
-  return bytes(chars.begin(), chars.size());
-}
-
-/// Reads a flat frame; the copy aligns the words for Cap'n Proto.
-struct frame_reader {
-  kj::Array<capnp::word> words;
-  std::optional<capnp::FlatArrayMessageReader> reader;
-};
-
-bool open_frame(const bytes& frame, frame_reader& fr, std::string& why) {
-  if (frame.empty() || frame.size() % sizeof(capnp::word) != 0) {
-    why = "frame length is not a whole number of words";
-    return false;
-  }
-  if (frame.size() > frame_bytes_max) {
-    why = "frame too large";
-    return false;
-  }
-  fr.words = kj::heapArray<capnp::word>(frame.size() / sizeof(capnp::word));
-  std::memcpy(fr.words.begin(), frame.data(), frame.size());
-  capnp::ReaderOptions opts;
-  opts.traversalLimitInWords = frame.size() / sizeof(capnp::word) * 4 + 64;
-  opts.nestingLimit = 16;
-  fr.reader.emplace(fr.words.asPtr(), opts);
-  return true;
+bool open_frame(const bytes& frame, schema::flat_frame& fr, std::string& why) {
+  return fr.open(frame, frame_bytes_max, why);
 }
 
 }  // namespace
@@ -101,26 +72,26 @@ bytes encode_message(const message& m) {
     eb.setTerm(e.term.value);
     eb.setIndex(e.index.value);
     eb.setType(static_cast<std::uint8_t>(e.type));
-    eb.setData(as_bytes(e.data));
+    eb.setData(as_data(e.data));
   }
   b.setCommit(m.commit.value);
   b.setReject(m.reject);
   b.setRejectHint(m.reject_hint.value);
   b.setHintTerm(m.hint_term.value);
-  b.setContext(as_bytes(m.context));
+  b.setContext(as_data(m.context));
   if (m.snap) {
     b.setHasSnapshot(true);
     auto sb = b.initSnapshot();
     sb.setIndex(m.snap->metadata.index.value);
     sb.setTerm(m.snap->metadata.term.value);
     put_conf(sb.initConf(), m.snap->metadata.conf);
-    sb.setData(as_bytes(m.snap->data));
+    sb.setData(as_data(m.snap->data));
   }
-  return serialize(mb);
+  return to_flat_bytes(mb);
 }
 
 std::variant<message, decode_error> decode_message(const bytes& frame) {
-  frame_reader fr;
+  schema::flat_frame fr;
   std::string why;
   try {
     if (!open_frame(frame, fr, why)) return decode_error{why};
@@ -139,20 +110,20 @@ std::variant<message, decode_error> decode_message(const bytes& frame) {
     for (auto e : ents) {
       if (e.getType() > 1) return decode_error{"unknown entry type"};
       m.entries.push_back(entry{term_t{e.getTerm()}, log_index{e.getIndex()},
-                                static_cast<entry_type>(e.getType()), to_bytes(e.getData())});
+                                static_cast<entry_type>(e.getType()), to_std_string(e.getData())});
     }
     m.commit = log_index{r.getCommit()};
     m.reject = r.getReject();
     m.reject_hint = log_index{r.getRejectHint()};
     m.hint_term = term_t{r.getHintTerm()};
-    m.context = to_bytes(r.getContext());
+    m.context = to_std_string(r.getContext());
     if (r.getHasSnapshot()) {
       auto s = r.getSnapshot();
       snapshot snap;
       snap.metadata.index = log_index{s.getIndex()};
       snap.metadata.term = term_t{s.getTerm()};
       snap.metadata.conf = get_conf(s.getConf());
-      snap.data = to_bytes(s.getData());
+      snap.data = to_std_string(s.getData());
       m.snap = std::move(snap);
     }
     return m;
@@ -171,12 +142,12 @@ bytes encode_conf_change(const conf_change& cc) {
     list[i].setKind(static_cast<std::uint8_t>(cc.changes[i].kind));
     list[i].setNode(cc.changes[i].node.value);
   }
-  b.setContext(as_bytes(cc.context));
-  return serialize(mb);
+  b.setContext(as_data(cc.context));
+  return to_flat_bytes(mb);
 }
 
 std::optional<conf_change> decode_conf_change(const bytes& data) {
-  frame_reader fr;
+  schema::flat_frame fr;
   std::string why;
   try {
     if (!open_frame(data, fr, why)) return std::nullopt;
@@ -190,7 +161,7 @@ std::optional<conf_change> decode_conf_change(const bytes& data) {
       cc.changes.push_back(
           conf_change_single{static_cast<conf_change_kind>(c.getKind()), node_id{c.getNode()}});
     }
-    cc.context = to_bytes(r.getContext());
+    cc.context = to_std_string(r.getContext());
     return cc;
   } catch (const kj::Exception&) {
     return std::nullopt;
@@ -207,19 +178,19 @@ bytes encode_entry(const entry& e) {
   b.setTerm(e.term.value);
   b.setIndex(e.index.value);
   b.setType(static_cast<std::uint8_t>(e.type));
-  b.setData(as_bytes(e.data));
-  return serialize(mb);
+  b.setData(as_data(e.data));
+  return to_flat_bytes(mb);
 }
 
 std::optional<entry> decode_entry(const bytes& data) {
-  frame_reader fr;
+  schema::flat_frame fr;
   std::string why;
   try {
     if (!open_frame(data, fr, why)) return std::nullopt;
     auto r = fr.reader->getRoot<schema::Entry>();
     if (r.getType() > 1) return std::nullopt;
     return entry{term_t{r.getTerm()}, log_index{r.getIndex()}, static_cast<entry_type>(r.getType()),
-                 to_bytes(r.getData())};
+                 to_std_string(r.getData())};
   } catch (const kj::Exception&) {
     return std::nullopt;
   }
@@ -231,12 +202,12 @@ bytes encode_snapshot(const snapshot& s) {
   b.setIndex(s.metadata.index.value);
   b.setTerm(s.metadata.term.value);
   put_conf(b.initConf(), s.metadata.conf);
-  b.setData(as_bytes(s.data));
-  return serialize(mb);
+  b.setData(as_data(s.data));
+  return to_flat_bytes(mb);
 }
 
 std::optional<snapshot> decode_snapshot(const bytes& data) {
-  frame_reader fr;
+  schema::flat_frame fr;
   std::string why;
   try {
     if (!open_frame(data, fr, why)) return std::nullopt;
@@ -245,7 +216,7 @@ std::optional<snapshot> decode_snapshot(const bytes& data) {
     s.metadata.index = log_index{r.getIndex()};
     s.metadata.term = term_t{r.getTerm()};
     s.metadata.conf = get_conf(r.getConf());
-    s.data = to_bytes(r.getData());
+    s.data = to_std_string(r.getData());
     return s;
   } catch (const kj::Exception&) {
     return std::nullopt;

@@ -2,42 +2,35 @@
 #include "actors/shard/kv_state_machine.h"
 
 #include <cstring>
+#include <limits>
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include "schema/capnp_frames.h"
 #include "schema/raft.capnp.h"
 
 namespace cairn::shard {
 namespace {
 
-kj::ArrayPtr<const kj::byte> as_bytes(const std::string& b) {
-  return kj::ArrayPtr<const kj::byte>(reinterpret_cast<const kj::byte*>(b.data()), b.size());
-}
+using schema::as_data;
+using schema::to_flat_bytes;
+using schema::to_std_string;
 
-std::string to_string(capnp::Data::Reader d) {
-  return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
-}
-
-raft::bytes flat(capnp::MessageBuilder& mb) {
-  auto words = capnp::messageToFlatArray(mb);
-  auto chars = words.asChars();
-  return raft::bytes(chars.begin(), chars.size());
-}
+/// No size limit of its own: commands and snapshots reach the state machine
+/// inside Raft frames, which the Raft codec already bounds.
+constexpr std::size_t kv_frame_bytes_max = std::numeric_limits<std::size_t>::max();
 
 template <class Root, class F>
 auto read_flat(const raft::bytes& data, F&& f)
     -> decltype(f(std::declval<typename Root::Reader>())) {
   using result = decltype(f(std::declval<typename Root::Reader>()));
-  if (data.empty() || data.size() % sizeof(capnp::word) != 0) return result{};
-  auto words = kj::heapArray<capnp::word>(data.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), data.data(), data.size());
   try {
-    capnp::ReaderOptions opts;
-    opts.traversalLimitInWords = words.size() * 4 + 64;
-    capnp::FlatArrayMessageReader reader(words.asPtr(), opts);
-    return f(reader.getRoot<Root>());
+    schema::flat_frame frame;
+    std::string why;
+    if (!frame.open(data, kv_frame_bytes_max, why)) return result{};
+    return f(frame.reader->getRoot<Root>());
   } catch (const kj::Exception&) {
     return result{};
   }
@@ -50,13 +43,13 @@ raft::bytes encode_kv_command(const kv_command& c) {
   auto b = mb.initRoot<schema::KvCommand>();
   b.setVersion(1);
   b.setOp(static_cast<std::uint8_t>(c.op));
-  b.setKey(as_bytes(c.key));
-  b.setValue(as_bytes(c.value));
-  b.setExpected(as_bytes(c.expected));
+  b.setKey(as_data(c.key));
+  b.setValue(as_data(c.value));
+  b.setExpected(as_data(c.expected));
   b.setExpectAbsent(c.expect_absent);
   b.setRequestId(c.request_id);
   b.setProposer(c.proposer);
-  return flat(mb);
+  return to_flat_bytes(mb);
 }
 
 std::optional<kv_command> decode_kv_command(const raft::bytes& data) {
@@ -68,9 +61,9 @@ std::optional<kv_command> decode_kv_command(const raft::bytes& data) {
           return std::nullopt;
         kv_command c;
         c.op = static_cast<kv_op>(r.getOp());
-        c.key = to_string(r.getKey());
-        c.value = to_string(r.getValue());
-        c.expected = to_string(r.getExpected());
+        c.key = to_std_string(r.getKey());
+        c.value = to_std_string(r.getValue());
+        c.expected = to_std_string(r.getExpected());
         c.expect_absent = r.getExpectAbsent();
         c.request_id = r.getRequestId();
         c.proposer = r.getProposer();
@@ -109,11 +102,11 @@ raft::bytes kv_state_machine::snapshot() const {
   auto values = b.initValues(static_cast<unsigned>(map_.size()));
   unsigned i = 0;
   for (const auto& [k, v] : map_) {
-    keys.set(i, as_bytes(k));
-    values.set(i, as_bytes(v));
+    keys.set(i, as_data(k));
+    values.set(i, as_data(v));
     ++i;
   }
-  return flat(mb);
+  return to_flat_bytes(mb);
 }
 
 bool kv_state_machine::restore(const raft::bytes& data) {
@@ -126,7 +119,7 @@ bool kv_state_machine::restore(const raft::bytes& data) {
         if (r.getVersion() != 1 || r.getKeys().size() != r.getValues().size()) return std::nullopt;
         std::map<std::string, std::string> m;
         for (unsigned i = 0; i < r.getKeys().size(); ++i) {
-          m.emplace(to_string(r.getKeys()[i]), to_string(r.getValues()[i]));
+          m.emplace(to_std_string(r.getKeys()[i]), to_std_string(r.getValues()[i]));
         }
         return m;
       });
