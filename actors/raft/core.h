@@ -203,6 +203,9 @@ class core {
   const raft_log& log() const { return log_; }
   const progress_tracker& tracker() const { return tracker_; }
   const snapshot& latest_snapshot() const { return snapshot_; }
+  /// Index of the latest conf change a leader appended; a leader proposes
+  /// no other until this index is applied.
+  log_index pending_conf_index() const { return pending_conf_index_; }
 
   /// Checks R1-R6; aborts on violation. Called after every input.
   void check_invariants() const;

@@ -94,6 +94,16 @@ std::optional<std::string> kv_state_machine::get(const std::string& key) const {
   return it->second;
 }
 
+std::vector<std::pair<std::string, std::string>> kv_state_machine::scan(const std::string& prefix,
+                                                                        std::size_t limit) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto it = map_.lower_bound(prefix);
+       it != map_.end() && out.size() < limit && it->first.compare(0, prefix.size(), prefix) == 0;
+       ++it)
+    out.emplace_back(it->first, it->second);
+  return out;
+}
+
 raft::bytes kv_state_machine::snapshot() const {
   capnp::MallocMessageBuilder mb;
   auto b = mb.initRoot<schema::KvSnapshot>();
@@ -116,11 +126,14 @@ bool kv_state_machine::restore(const raft::bytes& data) {
   }
   auto loaded = read_flat<schema::KvSnapshot>(
       data, [](schema::KvSnapshot::Reader r) -> std::optional<std::map<std::string, std::string>> {
-        if (r.getVersion() != 1 || r.getKeys().size() != r.getValues().size()) return std::nullopt;
+        // Each get of a list counts its words against the traversal limit:
+        // read both lists once.
+        const auto keys = r.getKeys();
+        const auto values = r.getValues();
+        if (r.getVersion() != 1 || keys.size() != values.size()) return std::nullopt;
         std::map<std::string, std::string> m;
-        for (unsigned i = 0; i < r.getKeys().size(); ++i) {
-          m.emplace(to_std_string(r.getKeys()[i]), to_std_string(r.getValues()[i]));
-        }
+        for (unsigned i = 0; i < keys.size(); ++i)
+          m.emplace(to_std_string(keys[i]), to_std_string(values[i]));
         return m;
       });
   if (!loaded) return false;

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "actors/raft/types.h"
 
@@ -46,6 +47,9 @@ class kv_state_machine {
   kv_result apply(const kv_command& c);
   std::optional<std::string> get(const std::string& key) const;
   std::size_t size() const { return map_.size(); }
+  /// Up to `limit` entries whose key starts with `prefix`, in key order.
+  std::vector<std::pair<std::string, std::string>> scan(const std::string& prefix,
+                                                        std::size_t limit) const;
 
   raft::bytes snapshot() const;
   bool restore(const raft::bytes& data);

@@ -69,7 +69,7 @@ void replica::tick() {
   if (failed_) return;
   core_.tick();
   expire_requests();
-  process_ready();
+  maybe_flush();
 }
 
 void replica::receive(const bytes& frame) {
@@ -86,7 +86,7 @@ void replica::receive(const bytes& frame) {
     ++metrics_.messages_rejected;
     log(log_level::warn, std::string("rejected raft message: ") + r.reason);
   }
-  process_ready();
+  maybe_flush();
 }
 
 void replica::propose_command(kv_command cmd, reply_fn reply) {
@@ -101,12 +101,12 @@ void replica::propose_command(kv_command cmd, reply_fn reply) {
   if (!r.ok()) {
     ++metrics_.proposals_dropped;
     reply({reply_code::dropped, r.reason});
-    process_ready();
+    maybe_flush();
     return;
   }
   ++metrics_.proposals;
   writes_.emplace(cmd.request_id, pending_request{std::move(reply), 0});
-  process_ready();
+  maybe_flush();
 }
 
 void replica::put(std::string key, std::string value, reply_fn reply) {
@@ -140,25 +140,36 @@ void replica::get(std::string key, reply_fn reply) {
   auto r = core_.read_index(context_of(id));
   if (!r.ok()) {
     reply({reply_code::dropped, r.reason});
-    process_ready();
+    maybe_flush();
     return;
   }
   ++metrics_.reads;
   reads_.emplace(id, pending_read{std::move(key), std::move(reply), 0, false, log_index{0}});
-  process_ready();
+  maybe_flush();
 }
 
 void replica::campaign() {
   if (failed_) return;
   core_.campaign();
-  process_ready();
+  maybe_flush();
 }
 
 void replica::change_membership(conf_change cc, reply_fn reply) {
   if (failed_) return reply({reply_code::failed, {}});
   auto r = core_.propose_conf_change(cc);
   reply(r.ok() ? client_reply{reply_code::ok, {}} : client_reply{reply_code::dropped, r.reason});
-  process_ready();
+  maybe_flush();
+}
+
+std::optional<std::string> replica::reconcile_membership(const membership_target& target) {
+  if (failed_) return std::nullopt;
+  auto step = plan_membership_step(core_, target);
+  if (!step) return std::nullopt;
+  auto r = core_.propose_conf_change(step->change);
+  maybe_flush();
+  if (!r.ok()) return "could not " + step->why + ": " + r.reason;
+  log(log_level::info, "membership: " + step->why);
+  return step->why;
 }
 
 void replica::expire_requests() {

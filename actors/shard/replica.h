@@ -24,6 +24,7 @@
 #include "actors/raft/core.h"
 #include "actors/shard/env.h"
 #include "actors/shard/kv_state_machine.h"
+#include "actors/shard/membership.h"
 
 namespace cairn::shard {
 
@@ -56,6 +57,9 @@ struct replica_options {
   std::uint64_t retain_entries_after_snapshot = 100;
   std::uint64_t request_timeout_ticks = 100;
   std::size_t requests_max = 10'000;
+  /// Host hint (shard_actor): turn auto_flush off and flush once per batch
+  /// of mailbox messages.
+  bool batch_inputs = false;
 };
 
 struct replica_metrics {
@@ -87,6 +91,15 @@ class replica {
   /// Proposes a membership change; the reply says whether it was accepted
   /// for replication (not whether it was applied).
   void change_membership(raft::conf_change cc, reply_fn reply);
+  /// On the leader: proposes the next step toward `target` (membership.h)
+  /// and returns what it proposed; nullopt when nothing is to be done here.
+  std::optional<std::string> reconcile_membership(const membership_target& target);
+
+  /// With auto_flush off, inputs only queue work in the core and the host
+  /// calls flush() once per batch of inputs (one Ready, one fsync, for
+  /// every request that arrived together). The simulator keeps it on.
+  void set_auto_flush(bool on) { auto_flush_ = on; }
+  void flush() { process_ready(); }
 
   bool failed() const { return failed_; }
   const raft::core& core() const { return core_; }
@@ -112,6 +125,9 @@ class replica {
   void serve_reads();
   void expire_requests();
   void fail_stop(std::string_view why);
+  void maybe_flush() {
+    if (auto_flush_) process_ready();
+  }
   void log(log_level level, std::string_view what) {
     if (env_.log) env_.log->log(level, what);
   }
@@ -124,6 +140,7 @@ class replica {
   std::map<std::uint64_t, pending_read> reads_;
   std::uint64_t next_request_ = 1;
   bool failed_ = false;
+  bool auto_flush_ = true;
   replica_metrics metrics_;
 };
 

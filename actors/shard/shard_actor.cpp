@@ -1,9 +1,13 @@
 // actors/shard/shard_actor.cpp — see shard_actor.h.
 #include "actors/shard/shard_actor.h"
 
+#include <nlohmann/json.hpp>
+
 namespace cairn::shard {
 
 namespace {
+
+using self_ptr = caf::stateful_actor<shard_actor_state>*;
 
 /// Replies through a CAF response promise.
 reply_fn promise_reply(caf::response_promise rp) {
@@ -12,28 +16,97 @@ reply_fn promise_reply(caf::response_promise rp) {
   };
 }
 
-void stop_if_failed(caf::stateful_actor<shard_actor_state>* self) {
-  if (self->state.rep->failed()) self->quit(caf::exit_reason::user_shutdown);
+/// After each input: fail-stop, or schedule the batch's flush.
+void after_input(self_ptr self) {
+  if (self->state.rep->failed()) return self->quit(caf::exit_reason::user_shutdown);
+  if (!self->state.flush_pending) {
+    self->state.flush_pending = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+std::vector<raft::node_id> to_ids(const std::vector<std::uint64_t>& v) {
+  std::vector<raft::node_id> out;
+  for (auto id : v) out.push_back(raft::node_id{id});
+  return out;
+}
+
+nlohmann::json ids_json(const std::vector<raft::node_id>& v) {
+  auto a = nlohmann::json::array();
+  for (auto id : v) a.push_back(id.value);
+  return a;
 }
 
 }  // namespace
 
-caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, replica_options opts,
-                          environment env) {
+std::string describe_replica(const replica& r) {
+  const auto& c = r.core();
+  const auto st = c.get_status();
+  const auto& m = r.metrics();
+  nlohmann::json j;
+  j["node"] = st.id.value;
+  j["role"] = raft::to_string(st.soft.state);
+  j["term"] = st.hard.term.value;
+  j["leader"] = st.soft.leader.value;
+  j["commit_index"] = st.hard.commit.value;
+  j["applied_index"] = st.applied.value;
+  j["last_index"] = st.last_index.value;
+  j["first_index"] = st.first_index.value;
+  j["snapshot_index"] = c.latest_snapshot().metadata.index.value;
+  j["voters"] = ids_json(st.conf.voters);
+  j["voters_outgoing"] = ids_json(st.conf.voters_outgoing);
+  j["learners"] = ids_json(st.conf.learners);
+  j["keys"] = r.state().size();
+  j["failed"] = r.failed();
+  if (st.soft.state == raft::role::leader) {
+    auto progress = nlohmann::json::array();
+    for (const auto& [id, pr] : c.tracker().nodes)
+      progress.push_back({{"node", id.value},
+                          {"match", pr.match.value},
+                          {"next", pr.next.value},
+                          {"state", raft::to_string(pr.state)},
+                          {"learner", pr.is_learner},
+                          {"active", pr.recent_active}});
+    j["progress"] = std::move(progress);
+  }
+  j["metrics"] = {{"proposals", m.proposals},
+                  {"proposals_dropped", m.proposals_dropped},
+                  {"applied_entries", m.applied_entries},
+                  {"reads", m.reads},
+                  {"messages_sent", m.messages_sent},
+                  {"messages_received", m.messages_received},
+                  {"messages_rejected", m.messages_rejected},
+                  {"fsyncs", m.fsyncs},
+                  {"snapshots_taken", m.snapshots_taken},
+                  {"snapshots_installed", m.snapshots_installed}};
+  return j.dump();
+}
+
+caf::behavior shard_actor(self_ptr self, replica_options opts, environment env) {
+  const bool batch = opts.batch_inputs;
   self->state.rep = std::make_unique<replica>(std::move(opts), env);
+  self->state.rep->set_auto_flush(!batch);
+  // Without batching the flush message is never sent: after_input only
+  // schedules one when auto flush is off.
+  if (!batch) self->state.flush_pending = true;
   return {
+      [=](flush_atom) {
+        self->state.flush_pending = false;
+        self->state.rep->flush();
+        if (self->state.rep->failed()) self->quit(caf::exit_reason::user_shutdown);
+      },
       [=](tick_atom) {
         self->state.rep->tick();
-        stop_if_failed(self);
+        after_input(self);
       },
       [=](raft_atom, const std::string& frame) {
         self->state.rep->receive(frame);
-        stop_if_failed(self);
+        after_input(self);
       },
       [=](put_atom, std::string key, std::string value) {
         auto rp = self->make_response_promise();
         self->state.rep->put(std::move(key), std::move(value), promise_reply(rp));
-        stop_if_failed(self);
+        after_input(self);
       },
       [=](cas_atom, std::string key, bool expect_absent, std::string expected, std::string value) {
         auto rp = self->make_response_promise();
@@ -41,12 +114,12 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, replica_
         if (!expect_absent) exp = std::move(expected);
         self->state.rep->compare_and_set(std::move(key), std::move(exp), std::move(value),
                                          promise_reply(rp));
-        stop_if_failed(self);
+        after_input(self);
       },
       [=](get_atom, std::string key) {
         auto rp = self->make_response_promise();
         self->state.rep->get(std::move(key), promise_reply(rp));
-        stop_if_failed(self);
+        after_input(self);
       },
       [=](conf_atom, std::uint8_t kind1, std::uint64_t node1, std::uint8_t kind2,
           std::uint64_t node2) {
@@ -63,12 +136,28 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, replica_
           return;
         }
         self->state.rep->change_membership(std::move(cc), promise_reply(rp));
-        stop_if_failed(self);
+        after_input(self);
       },
       [=](campaign_atom) {
         self->state.rep->campaign();
-        stop_if_failed(self);
+        after_input(self);
       },
+      [=](reconcile_atom, const std::vector<std::uint64_t>& voters,
+          const std::vector<std::uint64_t>& learners) {
+        auto what = self->state.rep->reconcile_membership(
+            membership_target{to_ids(voters), to_ids(learners)});
+        after_input(self);
+        return what.value_or("");
+      },
+      [=](scan_atom, const std::string& prefix, std::uint64_t limit) {
+        std::vector<std::string> out;
+        for (auto& [k, v] : self->state.rep->state().scan(prefix, limit)) {
+          out.push_back(k);
+          out.push_back(v);
+        }
+        return out;
+      },
+      [=](describe_atom) { return describe_replica(*self->state.rep); },
       [=](status_atom) {
         const auto st = self->state.rep->core().get_status();
         const auto& m = self->state.rep->metrics();

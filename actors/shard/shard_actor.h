@@ -18,6 +18,15 @@
 //   (status)                             -> (term, commit, applied, last,
 //                                            leader, role, proposals,
 //                                            fsyncs, rejected) as uint64
+//   (scan, prefix, uint64 limit)         -> (std::vector<std::string>
+//                                            k0, v0, k1, v1...) local,
+//                                           possibly stale state
+//   (reconcile, voters, learners)        -> (std::string what, "" = nothing)
+//   (describe)                           -> (std::string JSON) status,
+//                                           membership, progress, metrics
+// With replica_options::batch_inputs the actor queues inputs in the core
+// and sends itself one (flush) per batch: every message already in the
+// mailbox shares one Ready and one fsync.
 // After an fsync failure the actor quits (fail-stop); its host restarts it.
 #pragma once
 
@@ -35,6 +44,10 @@ using get_atom = caf::atom_constant<caf::atom("get")>;
 using campaign_atom = caf::atom_constant<caf::atom("campaign")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using conf_atom = caf::atom_constant<caf::atom("conf")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using scan_atom = caf::atom_constant<caf::atom("scan")>;
+using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
+using describe_atom = caf::atom_constant<caf::atom("describe")>;
 
 /// `kind` values of a conf message; `none` leaves the second change out.
 enum class membership_kind : std::uint8_t {
@@ -46,10 +59,14 @@ enum class membership_kind : std::uint8_t {
 
 struct shard_actor_state {
   std::unique_ptr<replica> rep;
+  bool flush_pending = false;
   static inline const char* name = "cairn.shard";
 };
 
 caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, replica_options opts,
                           environment env);
+
+/// The JSON `describe` returns (exposed for tests and the admin API).
+std::string describe_replica(const replica& r);
 
 }  // namespace cairn::shard
