@@ -1,6 +1,7 @@
 // runtime/lmdb_disk.cpp — see lmdb_disk.h.
 #include "runtime/lmdb_disk.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -42,19 +43,6 @@ struct txn_guard {
   }
 };
 
-bytes get_meta(MDB_txn* txn, MDB_dbi dbi, const char* key) {
-  MDB_val k = val(key, std::strlen(key));
-  MDB_val v;
-  if (mdb_get(txn, dbi, &k, &v) != MDB_SUCCESS) return {};
-  return bytes(static_cast<const char*>(v.mv_data), v.mv_size);
-}
-
-int put_meta(MDB_txn* txn, MDB_dbi dbi, const char* key, const bytes& value) {
-  MDB_val k = val(key, std::strlen(key));
-  MDB_val v = val(value.data(), value.size());
-  return mdb_put(txn, dbi, &k, &v, 0);
-}
-
 bytes pack_u64s(std::initializer_list<std::uint64_t> xs) {
   bytes b;
   for (auto x : xs) b.append(reinterpret_cast<const char*>(&x), sizeof x);
@@ -67,23 +55,67 @@ std::uint64_t unpack_u64(const bytes& b, std::size_t i) {
   return x;
 }
 
-/// Deletes log keys in [from, to] (inclusive).
-int delete_range(MDB_txn* txn, MDB_dbi dbi, std::uint64_t from, std::uint64_t to) {
+std::string be64(std::uint64_t x) {
+  std::string b(8, '\0');
+  for (int i = 7; i >= 0; --i, x >>= 8)
+    b[static_cast<std::size_t>(i)] = static_cast<char>(x & 0xff);
+  return b;
+}
+
+std::uint64_t from_be64(const void* p) {
+  const auto* c = static_cast<const unsigned char*>(p);
+  std::uint64_t x = 0;
+  for (int i = 0; i < 8; ++i) x = (x << 8) | c[i];
+  return x;
+}
+
+std::string log_key(std::uint64_t shard, std::uint64_t index) {
+  return be64(shard) + be64(index);
+}
+
+std::string meta_key(std::uint64_t shard, const char* name) {
+  return be64(shard) + name;
+}
+
+bytes get_meta(MDB_txn* txn, MDB_dbi dbi, std::uint64_t shard, const char* name) {
+  const std::string key = meta_key(shard, name);
+  MDB_val k = val(key.data(), key.size());
+  MDB_val v;
+  if (mdb_get(txn, dbi, &k, &v) != MDB_SUCCESS) return {};
+  return bytes(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+int put_meta(MDB_txn* txn, MDB_dbi dbi, std::uint64_t shard, const char* name, const bytes& value) {
+  const std::string key = meta_key(shard, name);
+  MDB_val k = val(key.data(), key.size());
+  MDB_val v = val(value.data(), value.size());
+  return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/// Deletes every key in [from, to) (byte order).
+int delete_keys(MDB_txn* txn, MDB_dbi dbi, const std::string& from, const std::string& to) {
   MDB_cursor* cur = nullptr;
   int rc = mdb_cursor_open(txn, dbi, &cur);
   if (rc != MDB_SUCCESS) return rc;
-  for (;;) {
-    MDB_val k = val(&from, sizeof from), v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (rc != MDB_SUCCESS) break;
-    std::uint64_t idx = 0;
-    std::memcpy(&idx, k.mv_data, sizeof idx);
-    if (idx > to) break;
+  MDB_val k = val(from.data(), from.size()), v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  while (rc == MDB_SUCCESS) {
+    const std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
+    if (key >= to) break;
     rc = mdb_cursor_del(cur, 0);
     if (rc != MDB_SUCCESS) break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+    if (rc != MDB_SUCCESS) rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
   }
   mdb_cursor_close(cur);
   return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? MDB_SUCCESS : rc;
+}
+
+/// Deletes a shard's log entries with index in [from, to] (inclusive).
+int delete_log_range(MDB_txn* txn, MDB_dbi dbi, std::uint64_t shard, std::uint64_t from,
+                     std::uint64_t to) {
+  const std::string end = to == ~0ULL ? be64(shard + 1) : log_key(shard, to + 1);
+  return delete_keys(txn, dbi, log_key(shard, from), end);
 }
 
 }  // namespace
@@ -91,13 +123,25 @@ int delete_range(MDB_txn* txn, MDB_dbi dbi, std::uint64_t from, std::uint64_t to
 lmdb_environment::lmdb_environment(const std::string& dir, std::uint64_t map_bytes) {
   std::filesystem::create_directories(dir);
   check(mdb_env_create(&env_), "lmdb: create environment");
-  check(mdb_env_set_maxdbs(env_, 256), "lmdb: set max databases");
+  check(mdb_env_set_maxdbs(env_, 4), "lmdb: set max databases");
   check(mdb_env_set_mapsize(env_, map_bytes), "lmdb: set map size");
   int rc = mdb_env_open(env_, dir.c_str(), MDB_NOSYNC, 0640);
   if (rc != MDB_SUCCESS) {
     mdb_env_close(env_);
     env_ = nullptr;
     throw std::runtime_error("lmdb: cannot open " + dir + ": " + mdb_strerror(rc));
+  }
+  try {
+    txn_guard t;
+    check(mdb_txn_begin(env_, nullptr, 0, &t.txn), "lmdb: begin");
+    check(mdb_dbi_open(t.txn, "raft_log", MDB_CREATE, &log_), "lmdb: open raft_log");
+    check(mdb_dbi_open(t.txn, "raft_meta", MDB_CREATE, &meta_), "lmdb: open raft_meta");
+    check(t.commit(), "lmdb: commit");
+    check(mdb_env_sync(env_, 1), "lmdb: sync");
+  } catch (const std::exception& e) {
+    mdb_env_close(env_);
+    env_ = nullptr;
+    throw std::runtime_error(std::string(e.what()) + " (in " + dir + ")");
   }
 }
 
@@ -108,16 +152,117 @@ lmdb_environment::~lmdb_environment() {
   }
 }
 
+std::vector<std::uint64_t> lmdb_environment::stored_shards() const {
+  std::vector<std::uint64_t> out;
+  txn_guard t;
+  check(mdb_txn_begin(env_, nullptr, MDB_RDONLY, &t.txn), "lmdb: begin read");
+  MDB_cursor* cur = nullptr;
+  check(mdb_cursor_open(t.txn, meta_, &cur), "lmdb: cursor");
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  std::uint64_t tombstoned = ~0ULL;
+  while (rc == MDB_SUCCESS) {
+    if (k.mv_size > 8) {
+      const std::uint64_t shard = from_be64(k.mv_data);
+      const std::string_view name(static_cast<const char*>(k.mv_data) + 8, k.mv_size - 8);
+      if (name == "tombstone") tombstoned = shard;
+      if ((out.empty() || out.back() != shard) && shard != tombstoned) out.push_back(shard);
+      if (shard == tombstoned && !out.empty() && out.back() == shard) out.pop_back();
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(cur);
+  return out;
+}
+
+void lmdb_environment::note_write(std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  ++writes_;
+  bytes_written_ += bytes;
+}
+
+shard::io_status lmdb_environment::sync() {
+  std::unique_lock lock(mutex_);
+  ++syncs_requested_;
+  const std::uint64_t target = writes_;
+  while (synced_writes_ < target) {
+    if (syncing_) {
+      synced_.wait(lock);
+      continue;
+    }
+    syncing_ = true;
+    const std::uint64_t covering = writes_;
+    lock.unlock();
+    const auto start = std::chrono::steady_clock::now();
+    const int rc = mdb_env_sync(env_, 1);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    lock.lock();
+    syncing_ = false;
+    fsyncs_.observe(seconds);
+    synced_.notify_all();
+    if (rc != MDB_SUCCESS) return shard::io_status::failed;
+    synced_writes_ = std::max(synced_writes_, covering);
+  }
+  return shard::io_status::ok;
+}
+
+fsync_histogram lmdb_environment::fsyncs() const {
+  std::lock_guard lock(mutex_);
+  return fsyncs_;
+}
+
+std::uint64_t lmdb_environment::bytes_written() const {
+  std::lock_guard lock(mutex_);
+  return bytes_written_;
+}
+
+std::uint64_t lmdb_environment::syncs_requested() const {
+  std::lock_guard lock(mutex_);
+  return syncs_requested_;
+}
+
 lmdb_disk::lmdb_disk(lmdb_environment& env, std::uint64_t shard_id, conf_state initial)
-    : env_(env), initial_(std::move(initial)) {
+    : env_(env), shard_(shard_id), initial_(std::move(initial)) {}
+
+bool lmdb_disk::has_state() const {
+  txn_guard t;
+  check(mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &t.txn), "lmdb: begin read");
+  return !get_meta(t.txn, env_.meta_dbi(), shard_, "hard").empty() ||
+         !get_meta(t.txn, env_.meta_dbi(), shard_, "snapshot").empty();
+}
+
+bool lmdb_disk::tombstoned() const {
+  txn_guard t;
+  check(mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &t.txn), "lmdb: begin read");
+  return !get_meta(t.txn, env_.meta_dbi(), shard_, "tombstone").empty();
+}
+
+void lmdb_disk::bootstrap(const conf_state& conf, const bytes& state_machine_data) {
+  if (has_state()) return;
+  ready rd;
+  snapshot snap;
+  snap.metadata.index = log_index{1};
+  snap.metadata.term = term_t{1};
+  snap.metadata.conf = conf;
+  snap.data = state_machine_data;
+  rd.snap = std::move(snap);
+  rd.hard = hard_state{term_t{1}, node_id{0}, log_index{1}};
+  if (write(rd) != shard::io_status::ok || sync() != shard::io_status::ok)
+    throw std::runtime_error("lmdb: cannot write the bootstrap state of shard " +
+                             std::to_string(shard_));
+}
+
+void lmdb_disk::destroy() {
   txn_guard t;
   check(mdb_txn_begin(env_.get(), nullptr, 0, &t.txn), "lmdb: begin");
-  const std::string prefix = "shard-" + std::to_string(shard_id);
-  check(mdb_dbi_open(t.txn, (prefix + "/log").c_str(), MDB_CREATE | MDB_INTEGERKEY, &log_),
-        "lmdb: open log database");
-  check(mdb_dbi_open(t.txn, (prefix + "/meta").c_str(), MDB_CREATE, &meta_),
-        "lmdb: open meta database");
+  check(delete_log_range(t.txn, env_.log_dbi(), shard_, 0, ~0ULL), "lmdb: delete log");
+  check(delete_keys(t.txn, env_.meta_dbi(), be64(shard_), be64(shard_ + 1)), "lmdb: delete meta");
+  check(put_meta(t.txn, env_.meta_dbi(), shard_, "tombstone", "1"), "lmdb: tombstone");
   check(t.commit(), "lmdb: commit");
+  env_.note_write(0);
+  if (env_.sync() != shard::io_status::ok)
+    throw std::runtime_error("lmdb: cannot sync the removal of shard " + std::to_string(shard_));
 }
 
 restored_state lmdb_disk::load() {
@@ -125,31 +270,32 @@ restored_state lmdb_disk::load() {
   st.initial_conf = initial_;
   txn_guard t;
   check(mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &t.txn), "lmdb: begin read");
-  const bytes hard = get_meta(t.txn, meta_, "hard");
+  const MDB_dbi meta = env_.meta_dbi();
+  const bytes hard = get_meta(t.txn, meta, shard_, "hard");
   st.hard.term = term_t{unpack_u64(hard, 0)};
   st.hard.vote = node_id{unpack_u64(hard, 1)};
   st.hard.commit = log_index{unpack_u64(hard, 2)};
-  const bytes offset = get_meta(t.txn, meta_, "offset");
+  const bytes offset = get_meta(t.txn, meta, shard_, "offset");
   st.log_offset = log_index{unpack_u64(offset, 0)};
   st.log_offset_term = term_t{unpack_u64(offset, 1)};
-  const bytes snap = get_meta(t.txn, meta_, "snapshot");
+  const bytes snap = get_meta(t.txn, meta, shard_, "snapshot");
   if (!snap.empty()) {
     auto s = decode_snapshot(snap);
-    if (!s) throw std::runtime_error("lmdb: stored snapshot is corrupt");
+    if (!s)
+      throw std::runtime_error("lmdb: the stored snapshot of shard " + std::to_string(shard_) +
+                               " is corrupt");
     st.snap = std::move(*s);
   }
   MDB_cursor* cur = nullptr;
-  check(mdb_cursor_open(t.txn, log_, &cur), "lmdb: cursor");
-  std::uint64_t first = st.log_offset.value + 1;
-  MDB_val k = val(&first, sizeof first), v;
+  check(mdb_cursor_open(t.txn, env_.log_dbi(), &cur), "lmdb: cursor");
+  std::uint64_t expect = st.log_offset.value + 1;
+  const std::string first = log_key(shard_, expect);
+  MDB_val k = val(first.data(), first.size()), v;
   int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  std::uint64_t expect = first;
-  while (rc == MDB_SUCCESS) {
-    std::uint64_t idx = 0;
-    std::memcpy(&idx, k.mv_data, sizeof idx);
+  while (rc == MDB_SUCCESS && k.mv_size == 16 && from_be64(k.mv_data) == shard_) {
+    const std::uint64_t idx = from_be64(static_cast<const char*>(k.mv_data) + 8);
     auto e = decode_entry(bytes(static_cast<const char*>(v.mv_data), v.mv_size));
-    // A gap or an undecodable record ends the log: everything after it was
-    // never acknowledged as durable as a whole.
+    // D1: a gap or an undecodable record ends the log.
     if (idx != expect || !e || e->index.value != idx) break;
     st.entries.push_back(std::move(*e));
     ++expect;
@@ -163,54 +309,51 @@ shard::io_status lmdb_disk::write(const ready& rd) {
   if (!rd.hard && rd.entries.empty() && !rd.snap && !rd.compaction) return shard::io_status::ok;
   txn_guard t;
   if (mdb_txn_begin(env_.get(), nullptr, 0, &t.txn) != MDB_SUCCESS) return shard::io_status::failed;
+  const MDB_dbi meta = env_.meta_dbi();
+  const MDB_dbi log = env_.log_dbi();
   int rc = MDB_SUCCESS;
   std::uint64_t written = 0;
   auto put_snapshot = [&](const snapshot& s, log_index offset, term_t offset_term) {
     const bytes enc = encode_snapshot(s);
     written += enc.size();
-    if (rc == MDB_SUCCESS) rc = put_meta(t.txn, meta_, "snapshot", enc);
+    if (rc == MDB_SUCCESS) rc = put_meta(t.txn, meta, shard_, "snapshot", enc);
     if (rc == MDB_SUCCESS)
-      rc = put_meta(t.txn, meta_, "offset", pack_u64s({offset.value, offset_term.value}));
+      rc = put_meta(t.txn, meta, shard_, "offset", pack_u64s({offset.value, offset_term.value}));
   };
   if (rd.snap) {
     put_snapshot(*rd.snap, rd.snap->metadata.index, rd.snap->metadata.term);
-    if (rc == MDB_SUCCESS) rc = mdb_drop(t.txn, log_, 0);  // empty the log
+    if (rc == MDB_SUCCESS) rc = delete_log_range(t.txn, log, shard_, 0, ~0ULL);  // empty the log
   }
   if (rd.compaction) {
     put_snapshot(rd.compaction->snap, rd.compaction->compact_index, rd.compaction->compact_term);
-    if (rc == MDB_SUCCESS) rc = delete_range(t.txn, log_, 0, rd.compaction->compact_index.value);
+    if (rc == MDB_SUCCESS)
+      rc = delete_log_range(t.txn, log, shard_, 0, rd.compaction->compact_index.value);
   }
   if (!rd.entries.empty()) {
-    if (rc == MDB_SUCCESS) rc = delete_range(t.txn, log_, rd.entries.front().index.value, ~0ULL);
+    if (rc == MDB_SUCCESS)
+      rc = delete_log_range(t.txn, log, shard_, rd.entries.front().index.value, ~0ULL);
     for (const auto& e : rd.entries) {
       if (rc != MDB_SUCCESS) break;
-      const std::uint64_t idx = e.index.value;
+      const std::string key = log_key(shard_, e.index.value);
       const bytes enc = encode_entry(e);
       written += enc.size();
-      MDB_val k = val(&idx, sizeof idx);
+      MDB_val k = val(key.data(), key.size());
       MDB_val v = val(enc.data(), enc.size());
-      rc = mdb_put(t.txn, log_, &k, &v, MDB_APPEND);
+      rc = mdb_put(t.txn, log, &k, &v, 0);
     }
   }
   if (rd.hard && rc == MDB_SUCCESS) {
-    rc = put_meta(t.txn, meta_, "hard",
+    rc = put_meta(t.txn, meta, shard_, "hard",
                   pack_u64s({rd.hard->term.value, rd.hard->vote.value, rd.hard->commit.value}));
   }
   if (rc != MDB_SUCCESS) return shard::io_status::failed;
   if (t.commit() != MDB_SUCCESS) return shard::io_status::failed;
-  std::lock_guard<std::mutex> lock(mutex_);
-  bytes_written_ += written;
+  env_.note_write(written);
   return shard::io_status::ok;
 }
 
 shard::io_status lmdb_disk::sync() {
-  const auto start = std::chrono::steady_clock::now();
-  const int rc = mdb_env_sync(env_.get(), 1);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::lock_guard<std::mutex> lock(mutex_);
-  fsyncs_.observe(seconds);
-  return rc == MDB_SUCCESS ? shard::io_status::ok : shard::io_status::failed;
+  return env_.sync();
 }
 
 }  // namespace cairn::runtime

@@ -1,43 +1,66 @@
 // runtime/main.cpp — the `cairn` binary.
 //
+//   cairn server --config cairn.toml [--bootstrap]
+//       a storage node (options: docs/runtime.md; every option also as a
+//       CAIRN_* environment variable).
 //   cairn dev [--data DIR] [--admin-port P] [--tick-ms T]
-//       one process, one node, a single-replica shard on LMDB, with its
-//       admin endpoint (health, metrics, status, a key-value API).
+//       one process, one node: the same code as a server with no peers.
+//   cairn cert ca --out DIR [--name NAME]
+//   cairn cert node --ca DIR --id N --out DIR [--host H]...
+//       a development cluster CA and node certificates for mutual TLS.
+//   cairn admin status|nodes|shards [--endpoint URL] [--json]
+//   cairn admin shards create [--replicas N] | admin nodes remove ID
+//       the operator's view of a running cluster, through any node.
 //   cairn version
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include <csignal>
 #include <cstdio>
 
+#include "runtime/admin_cli.h"
+#include "runtime/certs.h"
+#include "runtime/config.h"
 #include "runtime/node.h"
 
 namespace {
 
-int run_dev(const cairn::runtime::node_options& opts) {
+using cairn::runtime::node_config;
+
+/// Runs a node until SIGINT/SIGTERM. Prints the lines scripts rely on.
+int run_node(node_config cfg, cairn::runtime::node_mode mode) {
   // Block the signals before any thread starts, then wait for them here.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  cairn::runtime::node n(opts);
+  // Logs go to stderr; stdout carries only the lines scripts read.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("cairn"));
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  const char* what = mode.dev ? "cairn dev" : "cairn server";
+  cairn::runtime::node n(cfg, mode);
   try {
     n.start();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "cairn dev: %s\n", e.what());
+    std::fprintf(stderr, "%s: %s\n", what, e.what());
     return 1;
   }
   const std::string admin = n.admin_endpoint();
+  std::printf("node-id: %llu\n", static_cast<unsigned long long>(cfg.node_id));
   std::printf("admin-endpoint: %s\n", admin.c_str());
   std::printf("health: %s/health\n", admin.c_str());
   std::printf("metrics: %s/metrics\n", admin.c_str());
-  std::printf("data-dir: %s\n", opts.data_dir.c_str());
-  std::printf("\nA single-node shard (Raft group of one, LMDB log) is running. Try:\n");
-  std::printf("  curl -X PUT --data-binary world %s/kv/hello\n", admin.c_str());
-  std::printf("  curl %s/kv/hello\n", admin.c_str());
-  std::printf("  curl %s/status\n", admin.c_str());
-  std::printf("Stop with Ctrl-C.\n");
+  if (n.transport_port() != 0) std::printf("transport-port: %u\n", n.transport_port());
+  std::printf("data-dir: %s\n", cfg.data_dir.c_str());
+  if (mode.dev) {
+    std::printf("\nA single-node cluster (Raft groups of one, LMDB log) is running. Try:\n");
+    std::printf("  curl -X PUT --data-binary world %s/v1/kv/hello\n", admin.c_str());
+    std::printf("  curl %s/v1/kv/hello\n", admin.c_str());
+    std::printf("  cairn admin status --endpoint %s\n", admin.c_str());
+    std::printf("Stop with Ctrl-C.\n");
+  }
   std::fflush(stdout);
   int sig = 0;
   sigwait(&signals, &sig);
@@ -51,19 +74,122 @@ int run_dev(const cairn::runtime::node_options& opts) {
 int main(int argc, char** argv) {
   CLI::App app{"cairn: encrypted, erasure-coded storage served as S3, NFS and FUSE"};
   app.require_subcommand(1);
-  cairn::runtime::node_options dev;
+
+  // --- server
+  std::string config_path;
+  bool bootstrap = false;
+  auto* server_cmd = app.add_subcommand("server", "run a storage node");
+  server_cmd->add_option("--config", config_path, "TOML configuration file");
+  server_cmd->add_flag("--bootstrap", bootstrap,
+                       "create a new cluster with this node as its first");
+
+  // --- dev
+  node_config dev;
+  dev.node_id = 1;
+  dev.admin_listen = "127.0.0.1:9090";
+  dev.raft.tick_ms = 10;
+  dev.raft.election_ticks = 10;
+  dev.raft.heartbeat_ticks = 1;
+  std::uint16_t dev_admin_port = 9090;
   auto* dev_cmd = app.add_subcommand("dev", "run an embedded single-node cluster on localhost");
   dev_cmd->add_option("--data", dev.data_dir, "data directory")->capture_default_str();
-  dev_cmd->add_option("--admin-port", dev.admin_port, "admin HTTP port (0 = any)")
+  dev_cmd->add_option("--admin-port", dev_admin_port, "admin HTTP port (0 = any)")
       ->capture_default_str();
-  dev_cmd->add_option("--tick-ms", dev.tick_ms, "Raft tick period in milliseconds")
+  dev_cmd->add_option("--tick-ms", dev.raft.tick_ms, "Raft tick period in milliseconds")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+
+  // --- cert
+  auto* cert_cmd = app.add_subcommand("cert", "create a development CA and node certificates");
+  cert_cmd->require_subcommand(1);
+  std::string ca_out, ca_name = "dev";
+  auto* cert_ca = cert_cmd->add_subcommand("ca", "create a cluster CA (ca.pem, ca.key)");
+  cert_ca->add_option("--out", ca_out, "directory to write into")->required();
+  cert_ca->add_option("--name", ca_name, "cluster name in the CA's subject")->capture_default_str();
+  std::string node_ca, node_out;
+  std::uint64_t node_id = 0;
+  std::vector<std::string> node_hosts{"127.0.0.1", "localhost"};
+  auto* cert_node = cert_cmd->add_subcommand("node", "create a node certificate signed by the CA");
+  cert_node->add_option("--ca", node_ca, "directory with ca.pem and ca.key")->required();
+  cert_node->add_option("--id", node_id, "node id")->required()->check(CLI::PositiveNumber);
+  cert_node->add_option("--out", node_out, "directory to write node.pem, node.key, ca.pem")
+      ->required();
+  cert_node->add_option("--host", node_hosts, "IP address or DNS name (repeatable)")
+      ->capture_default_str();
+
+  // --- admin
+  cairn::runtime::admin_options admin;
+  auto* admin_cmd = app.add_subcommand("admin", "show and change a running cluster");
+  admin_cmd->require_subcommand(1);
+  auto* admin_status = admin_cmd->add_subcommand("status", "this node and the system shard");
+  auto* admin_nodes = admin_cmd->add_subcommand("nodes", "the cluster's nodes");
+  std::uint64_t remove_id = 0;
+  auto* admin_nodes_remove = admin_nodes->add_subcommand("remove", "remove a node");
+  admin_nodes_remove->add_option("id", remove_id, "node id")->required();
+  auto* admin_shards = admin_cmd->add_subcommand("shards", "the cluster's shards");
+  std::size_t create_replicas = 3;
+  auto* admin_shards_create = admin_shards->add_subcommand("create", "create a data shard");
+  admin_shards_create->add_option("--replicas", create_replicas, "replicas (nodes)")
+      ->check(CLI::Range(1, 7))
+      ->capture_default_str();
+
+  // --endpoint and --json go after the last word (`cairn admin nodes --json`).
+  for (auto* sub :
+       {admin_status, admin_nodes, admin_nodes_remove, admin_shards, admin_shards_create}) {
+    sub->add_option("--endpoint", admin.endpoint, "any node's admin endpoint")
+        ->envname("CAIRN_ADMIN_ENDPOINT")
+        ->capture_default_str();
+    sub->add_flag("--json", admin.json, "print the raw JSON");
+  }
+
   auto* version_cmd = app.add_subcommand("version", "print the version");
   CLI11_PARSE(app, argc, argv);
+
   if (version_cmd->parsed()) {
     std::printf("cairn 0.1.0\n");
     return 0;
   }
-  return run_dev(dev);
+  try {
+    if (server_cmd->parsed()) {
+      node_config cfg;
+      if (!config_path.empty()) cairn::runtime::apply_toml_file(cfg, config_path);
+      for (const auto& unknown :
+           cairn::runtime::apply_environment(cfg, cairn::runtime::cairn_environment()))
+        std::fprintf(stderr, "cairn server: warning: %s matches no option; ignored\n",
+                     unknown.c_str());
+      if (bootstrap) cfg.bootstrap = true;
+      cairn::runtime::validate(cfg);
+      return run_node(std::move(cfg), cairn::runtime::node_mode{false});
+    }
+    if (dev_cmd->parsed()) {
+      dev.admin_listen = "127.0.0.1:" + std::to_string(dev_admin_port);
+      dev.bootstrap = true;
+      return run_node(std::move(dev), cairn::runtime::node_mode{true});
+    }
+    if (cert_ca->parsed()) {
+      cairn::runtime::generate_cluster_ca(ca_out, ca_name);
+      std::printf("wrote %s/ca.pem and %s/ca.key (keep ca.key secret)\n", ca_out.c_str(),
+                  ca_out.c_str());
+      return 0;
+    }
+    if (cert_node->parsed()) {
+      cairn::runtime::generate_node_certificate(node_ca, node_out, node_id, node_hosts);
+      std::printf("wrote %s/node.pem, %s/node.key and %s/ca.pem for node %llu\n", node_out.c_str(),
+                  node_out.c_str(), node_out.c_str(), static_cast<unsigned long long>(node_id));
+      return 0;
+    }
+    if (admin_status->parsed()) return cairn::runtime::admin_status(admin);
+    if (admin_nodes_remove->parsed()) return cairn::runtime::admin_remove_node(admin, remove_id);
+    if (admin_nodes->parsed()) return cairn::runtime::admin_nodes(admin);
+    if (admin_shards_create->parsed())
+      return cairn::runtime::admin_create_shard(admin, create_replicas);
+    if (admin_shards->parsed()) return cairn::runtime::admin_shards(admin);
+  } catch (const cairn::runtime::config_error& e) {
+    std::fprintf(stderr, "cairn: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cairn: %s\n", e.what());
+    return 1;
+  }
+  return 0;
 }

@@ -1,22 +1,40 @@
-// runtime/node.cpp — see node.h.
+// runtime/node.cpp — see node.h and docs/runtime.md.
+//
+// Threads: CAF's scheduler runs the shard actors; the transport has its
+// own Asio thread; the admin HTTP server has one Asio thread; the
+// controller is a plain thread that runs once per `controller_period` and
+// runs queued admin jobs (join, create shard, remove node), blocking on
+// the system shard's replies. The registry of hosted shards is shared and
+// guarded by `mutex`.
 #include "runtime/node.h"
 
-#include <utility>
+#include <utility>  // before Boost.Asio 1.74 (its awaitable.hpp needs std::exchange)
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "actors/shard/shard_actor.h"
+#include "runtime/certs.h"
+#include "runtime/cluster_map.h"
 #include "runtime/lmdb_disk.h"
+#include "runtime/transport.h"
 
 namespace cairn::runtime {
 
@@ -24,31 +42,51 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using json = nlohmann::json;
 
 namespace {
 
-class spdlog_sink final : public shard::log_sink {
+/// The node id in a PEM certificate file (see certs.h), if any.
+std::optional<std::uint64_t> certificate_file_node_id(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "r"), &std::fclose);
+  if (!f) return std::nullopt;
+  std::unique_ptr<X509, void (*)(X509*)> cert(PEM_read_X509(f.get(), nullptr, nullptr, nullptr),
+                                              &X509_free);
+  if (!cert) return std::nullopt;
+  return node_id_of_certificate(cert.get());
+}
+
+constexpr auto controller_period = std::chrono::milliseconds(100);
+constexpr auto request_timeout = std::chrono::seconds(10);
+constexpr auto describe_every = std::chrono::milliseconds(500);
+constexpr auto join_retry = std::chrono::seconds(1);
+
+class shard_log final : public shard::log_sink {
  public:
+  explicit shard_log(std::uint64_t shard) : shard_(shard) {}
   void log(shard::log_level level, std::string_view what) override {
     switch (level) {
       case shard::log_level::debug:
-        spdlog::debug("shard: {}", what);
+        spdlog::debug("shard {}: {}", shard_, what);
         break;
       case shard::log_level::info:
-        spdlog::info("shard: {}", what);
+        spdlog::info("shard {}: {}", shard_, what);
         break;
       case shard::log_level::warn:
-        spdlog::warn("shard: {}", what);
+        spdlog::warn("shard {}: {}", shard_, what);
         break;
       case shard::log_level::error:
-        spdlog::error("shard: {}", what);
+        spdlog::error("shard {}: {}", shard_, what);
         break;
     }
   }
+
+ private:
+  std::uint64_t shard_;
 };
 
-/// Randomness for election timeouts: seeded once from the OS. (The core
-/// only ever sees the seed; the simulator passes its own.)
+/// Election randomness for one replica, seeded from the OS (the core only
+/// sees the seed; the simulator passes its own).
 class os_random final : public shard::random_source {
  public:
   os_random() : gen_(std::random_device{}()) {}
@@ -58,223 +96,1083 @@ class os_random final : public shard::random_source {
   std::mt19937_64 gen_;
 };
 
-/// No peers yet: a single-replica shard sends nothing. Frames addressed to
-/// unknown peers are counted and dropped.
-class peerless_network final : public shard::network {
+/// A replica's view of the network: its shard's frames over the node
+/// transport (or nowhere, for a node without peers).
+class shard_network final : public shard::network {
  public:
-  void send(raft::node_id to, raft::bytes) override {
-    dropped.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("no transport to node {} yet; frame dropped", to.value);
+  shard_network(std::uint64_t shard, transport* t) : shard_(shard), transport_(t) {}
+  void send(raft::node_id to, raft::bytes frame) override {
+    if (transport_) transport_->send_raft(to.value, shard_, std::move(frame));
   }
-  std::atomic<std::uint64_t> dropped{0};
+
+ private:
+  std::uint64_t shard_;
+  transport* transport_;
 };
 
 using ticker_atom = caf::atom_constant<caf::atom("ticker")>;
+using add_atom = caf::atom_constant<caf::atom("add")>;
+using remove_atom = caf::atom_constant<caf::atom("remove")>;
 
-/// Drives every local replica with one timer (ticks batched per node).
-caf::behavior ticker(caf::event_based_actor* self, std::vector<caf::actor> replicas,
-                     std::chrono::milliseconds period) {
+struct ticker_state {
+  std::vector<caf::actor> replicas;
+  static inline const char* name = "cairn.ticker";
+};
+
+/// Drives every local replica with one timer: ticks are batched per node.
+caf::behavior ticker(caf::stateful_actor<ticker_state>* self, std::chrono::milliseconds period) {
   self->send(self, ticker_atom::value);
   return {
       [=](ticker_atom) {
-        for (const auto& r : replicas) self->send(r, shard::tick_atom::value);
+        for (const auto& r : self->state.replicas) self->send(r, shard::tick_atom::value);
         self->delayed_send(self, period, ticker_atom::value);
       },
+      [=](add_atom, caf::actor a) { self->state.replicas.push_back(a); },
+      [=](remove_atom, caf::actor a) { std::erase(self->state.replicas, a); },
   };
 }
 
-struct shard_status {
-  bool ok = false;
-  std::uint64_t term = 0, commit = 0, applied = 0, last_index = 0, leader = 0, role = 0,
-                proposals = 0, fsyncs = 0, rejected = 0;
+struct hosted_shard {
+  std::uint64_t id = 0;
+  std::unique_ptr<lmdb_disk> disk;
+  std::unique_ptr<shard_network> net;
+  std::unique_ptr<shard_log> log;
+  std::unique_ptr<os_random> random;
+  caf::actor actor;
+  json last_describe;  // refreshed by the controller
+  std::chrono::steady_clock::time_point described_at;
 };
 
-const char* role_name(std::uint64_t r) {
-  return raft::to_string(static_cast<raft::role>(r));
+using response = http::response<http::string_body>;
+using respond_fn = std::function<void(response)>;
+
+response make_response(unsigned version, bool keep_alive, http::status st, std::string body,
+                       const char* type = "text/plain; charset=utf-8") {
+  response res{st, version};
+  res.set(http::field::server, "cairn");
+  res.set(http::field::content_type, type);
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+std::vector<std::uint64_t> json_ids(const json& j, const char* key) {
+  std::vector<std::uint64_t> out;
+  if (j.contains(key) && j[key].is_array())
+    for (const auto& x : j[key])
+      if (x.is_number_unsigned()) out.push_back(x.get<std::uint64_t>());
+  return out;
 }
 
 }  // namespace
 
 struct node::impl {
-  node_options opts;
-  caf::actor_system_config cfg;
+  node_config cfg;
+  node_mode mode;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  caf::actor_system_config caf_cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<lmdb_environment> lmdb;
-  std::unique_ptr<lmdb_disk> disk;
-  spdlog_sink log;
-  os_random random;
-  peerless_network net;
-  caf::actor shard;
+  std::unique_ptr<asio::ssl::context> tls;
+  std::unique_ptr<transport> net;
   caf::actor tick;
-  asio::io_context io;
+
+  // --- shared state, under `mutex`
+  mutable std::mutex mutex;
+  std::map<std::uint64_t, std::shared_ptr<hosted_shard>> shards;
+  std::set<std::uint64_t> wanted;  // shards a peer sent messages for
+  cluster_map map;
+  bool joined = false;
+  bool registered = false;  // the map lists this node as it is now
+  bool removed = false;
+  std::deque<std::function<void()>> jobs;
+  std::condition_variable wake;
+
+  std::atomic<bool> stopping{false};
+  std::thread controller;
+  std::chrono::steady_clock::time_point last_join_attempt{};
+  std::chrono::steady_clock::time_point last_registration{};
+
+  // admin HTTP
+  asio::io_context http_io;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::thread http_thread;
-  std::atomic<bool> stopping{false};
+  std::string admin_address;  // host:port actually bound
 
-  shard_status status() {
-    shard_status s;
-    caf::scoped_actor self{*sys};
-    self->request(shard, std::chrono::seconds(2), shard::status_atom::value)
-        .receive(
-            [&](std::uint64_t term, std::uint64_t commit, std::uint64_t applied, std::uint64_t last,
-                std::uint64_t leader, std::uint64_t role, std::uint64_t proposals,
-                std::uint64_t fsyncs, std::uint64_t rejected) {
-              s = shard_status{true,   term, commit,    applied, last,
-                               leader, role, proposals, fsyncs,  rejected};
-            },
-            [&](caf::error&) { s.ok = false; });
-    return s;
+  std::uint64_t self() const { return cfg.node_id; }
+
+  std::string advertised_transport() const {
+    if (!cfg.advertise.empty()) return cfg.advertise;
+    if (cfg.listen.empty()) return "";
+    auto hp = parse_host_port(cfg.listen);
+    hp->port = net ? net->listen_port() : hp->port;
+    return hp->to_string();
   }
 
-  std::pair<std::uint8_t, std::string> kv_request(bool put, const std::string& key,
-                                                  const std::string& value) {
+  node_entry self_entry() const {
+    return node_entry{self(), advertised_transport(), admin_address, false};
+  }
+
+  // --- hosting replicas ---------------------------------------------------
+
+  std::shared_ptr<hosted_shard> host(std::uint64_t id) {
+    std::lock_guard lock(mutex);
+    auto it = shards.find(id);
+    return it == shards.end() ? nullptr : it->second;
+  }
+
+  /// Creates the local replica of shard `id`: bootstrapped with `initial`
+  /// when given and nothing is stored; otherwise from what is stored (or
+  /// empty, waiting for a snapshot from the leader).
+  std::shared_ptr<hosted_shard> create_replica(std::uint64_t id,
+                                               const std::vector<std::uint64_t>* initial) {
+    if (auto h = host(id)) return h;
+    auto h = std::make_shared<hosted_shard>();
+    h->id = id;
+    h->disk = std::make_unique<lmdb_disk>(*lmdb, id);
+    if (h->disk->tombstoned()) return nullptr;
+    if (initial && !h->disk->has_state()) {
+      raft::conf_state conf;
+      for (auto n : *initial) conf.voters.push_back(raft::node_id{n});
+      h->disk->bootstrap(conf, shard::kv_state_machine{}.snapshot());
+      spdlog::info("shard {}: bootstrapped with {} voter(s)", id, initial->size());
+    }
+    h->net = std::make_unique<shard_network>(id, net.get());
+    h->log = std::make_unique<shard_log>(id);
+    h->random = std::make_unique<os_random>();
+    shard::replica_options ro;
+    ro.raft.id = raft::node_id{self()};
+    ro.raft.election_timeout_ticks = cfg.raft.election_ticks;
+    ro.raft.heartbeat_interval_ticks = cfg.raft.heartbeat_ticks;
+    ro.incarnation = h->random->next() & 0xffffff;
+    ro.snapshot_every_entries = cfg.raft.snapshot_entries;
+    ro.retain_entries_after_snapshot = std::min<std::uint64_t>(1000, cfg.raft.snapshot_entries);
+    ro.request_timeout_ticks = std::max<std::uint64_t>(
+        20, 10'000 / std::max<std::uint64_t>(1, cfg.raft.tick_ms));  // ~10 s
+    ro.batch_inputs = true;
+    shard::environment env;
+    env.storage = h->disk.get();
+    env.net = h->net.get();
+    env.random = h->random.get();
+    env.log = h->log.get();
+    h->actor = sys->spawn(shard::shard_actor, ro, env);
+    caf::anon_send(tick, add_atom::value, h->actor);
+    std::lock_guard lock(mutex);
+    shards[id] = h;
+    wanted.erase(id);
+    return h;
+  }
+
+  void destroy_replica(const std::shared_ptr<hosted_shard>& h) {
+    {
+      std::lock_guard lock(mutex);
+      shards.erase(h->id);
+    }
+    caf::anon_send(tick, remove_atom::value, h->actor);
+    caf::scoped_actor self_actor{*sys};
+    self_actor->send_exit(h->actor, caf::exit_reason::user_shutdown);
+    self_actor->wait_for(h->actor);
+    h->disk->destroy();
+    spdlog::info("shard {}: replica removed from this node", h->id);
+  }
+
+  // --- talking to local replicas (controller thread; blocking) -----------
+
+  template <class... Ts>
+  std::pair<std::uint8_t, std::string> call(const caf::actor& a, Ts&&... xs) {
     std::pair<std::uint8_t, std::string> out{static_cast<std::uint8_t>(shard::reply_code::timeout),
-                                             ""};
-    caf::scoped_actor self{*sys};
-    auto handle = [&](std::uint8_t code, std::string v) { out = {code, std::move(v)}; };
-    auto fail = [&](caf::error&) {};
-    if (put) {
-      self->request(shard, std::chrono::seconds(5), shard::put_atom::value, key, value)
-          .receive(handle, fail);
+                                             "no reply"};
+    caf::scoped_actor self_actor{*sys};
+    self_actor->request(a, request_timeout, std::forward<Ts>(xs)...)
+        .receive(
+            [&](std::uint8_t code, std::string v) {
+              out = {code, std::move(v)};
+            },
+            [&](caf::error& e) { out.second = sys->render(e); });
+    return out;
+  }
+
+  std::optional<json> describe(const caf::actor& a) {
+    std::optional<json> out;
+    caf::scoped_actor self_actor{*sys};
+    self_actor->request(a, std::chrono::seconds(2), shard::describe_atom::value)
+        .receive([&](std::string s) { out = json::parse(s, nullptr, false); }, [&](caf::error&) {});
+    if (out && out->is_discarded()) out.reset();
+    return out;
+  }
+
+  std::optional<cluster_map> read_map(const caf::actor& system_actor) {
+    std::optional<cluster_map> out;
+    caf::scoped_actor self_actor{*sys};
+    self_actor
+        ->request(system_actor, std::chrono::seconds(2), shard::scan_atom::value, std::string(),
+                  std::uint64_t{1'000'000})
+        .receive(
+            [&](const std::vector<std::string>& flat) {
+              std::vector<std::pair<std::string, std::string>> kv;
+              for (std::size_t i = 0; i + 1 < flat.size(); i += 2)
+                kv.emplace_back(flat[i], flat[i + 1]);
+              std::vector<std::string> problems;
+              out = cluster_map::parse(kv, &problems);
+              for (const auto& p : problems) spdlog::warn("cluster map: {}", p);
+            },
+            [&](caf::error&) {});
+    return out;
+  }
+
+  /// Proposes a change to the cluster map through the local system replica.
+  std::pair<std::uint8_t, std::string> propose_map(const std::string& key,
+                                                   const std::optional<std::string>& expected,
+                                                   bool expect_absent, const std::string& value) {
+    auto sys_host = host(system_shard);
+    if (!sys_host)
+      return {static_cast<std::uint8_t>(shard::reply_code::dropped), "not a cluster member yet"};
+    return call(sys_host->actor, shard::cas_atom::value, key, expect_absent, expected.value_or(""),
+                value);
+  }
+
+  // --- the controller ---------------------------------------------------------
+
+  void run_controller() {
+    while (!stopping) {
+      std::deque<std::function<void()>> todo;
+      {
+        std::unique_lock lock(mutex);
+        wake.wait_for(lock, controller_period, [&] { return stopping || !jobs.empty(); });
+        if (stopping) break;
+        todo.swap(jobs);
+      }
+      for (auto& job : todo) {
+        try {
+          job();
+        } catch (const std::exception& e) {
+          spdlog::error("controller: job failed: {}", e.what());
+        }
+      }
+      try {
+        reconcile_once();
+      } catch (const std::exception& e) {
+        spdlog::error("controller: {}", e.what());
+      }
+    }
+  }
+
+  void post_job(std::function<void()> job) {
+    {
+      std::lock_guard lock(mutex);
+      jobs.push_back(std::move(job));
+    }
+    wake.notify_one();
+  }
+
+  void reconcile_once() {
+    auto sys_host = host(system_shard);
+    if (!sys_host) {
+      bool is_joined = false;
+      {
+        std::lock_guard lock(mutex);
+        is_joined = joined;
+      }
+      if (cfg.bootstrap || mode.dev) {
+        const std::vector<std::uint64_t> initial{self()};
+        create_replica(system_shard, &initial);
+      } else if (is_joined) {
+        create_replica(system_shard, nullptr);
+      } else {
+        try_join();
+      }
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    auto sys_desc = describe(sys_host->actor);
+    if (sys_desc) {
+      std::lock_guard lock(mutex);
+      sys_host->last_describe = *sys_desc;
+      sys_host->described_at = now;
+    }
+    auto m = read_map(sys_host->actor);
+    if (!m) return;
+    {
+      std::lock_guard lock(mutex);
+      map = *m;
+    }
+    // Where the peers are.
+    if (net) {
+      for (const auto& [id, n] : m->nodes) {
+        if (id == self()) continue;
+        if (n.removed)
+          net->forget_peer(id);
+        else if (!n.transport.empty())
+          net->set_peer_address(id, n.transport);
+      }
+    }
+    const bool sys_member = sys_desc && (!json_ids(*sys_desc, "voters").empty() ||
+                                         !json_ids(*sys_desc, "learners").empty());
+    const bool sys_leader = sys_desc && sys_desc->value("role", "") == std::string("leader");
+    // Register (or re-register a changed address of) this node.
+    auto me = m->nodes.find(self());
+    if (sys_member &&
+        (me == m->nodes.end() || (!me->second.removed && me->second != self_entry())) &&
+        now - last_registration > std::chrono::milliseconds(500)) {
+      last_registration = now;
+      auto [code, why] = propose_map(node_key(self()), std::nullopt, false, encode(self_entry()));
+      // A cas with expect_absent=false and an empty expected value fails
+      // on an existing entry; overwrite that with a put.
+      if (code == static_cast<std::uint8_t>(shard::reply_code::cas_failed))
+        std::tie(code, why) =
+            call(sys_host->actor, shard::put_atom::value, node_key(self()), encode(self_entry()));
+      if (code != 0) spdlog::info("controller: registering this node: {}", why);
+    }
+    {
+      std::lock_guard lock(mutex);
+      registered = me != m->nodes.end() && me->second == self_entry();
+    }
+    if (me != m->nodes.end() && me->second.removed) {
+      std::lock_guard lock(mutex);
+      if (!removed) spdlog::warn("controller: this node was removed from the cluster");
+      removed = true;
+    }
+    // `cairn dev` serves key-value requests from its first data shard.
+    if (mode.dev && sys_leader && m->shards.empty()) create_shard(1);
+    // Host every shard the map gives this node, and the ones peers asked for.
+    std::set<std::uint64_t> asked;
+    {
+      std::lock_guard lock(mutex);
+      asked = wanted;
+      wanted.clear();
+    }
+    for (const auto& [id, s] : m->shards) {
+      const bool in_initial =
+          std::find(s.initial.begin(), s.initial.end(), self()) != s.initial.end();
+      const bool in_target =
+          std::find(s.replicas.begin(), s.replicas.end(), self()) != s.replicas.end();
+      if (host(id) || (!in_initial && !in_target && !asked.count(id))) continue;
+      create_replica(id, in_initial ? &s.initial : nullptr);
+    }
+    if (asked.count(system_shard) && !host(system_shard)) create_replica(system_shard, nullptr);
+    // Every local leader moves its membership toward the map's target;
+    // replicas this node should no longer hold are removed once their
+    // group has let go of them.
+    std::vector<std::shared_ptr<hosted_shard>> local;
+    {
+      std::lock_guard lock(mutex);
+      for (auto& [id, h] : shards) local.push_back(h);
+    }
+    for (auto& h : local) {
+      std::optional<json> desc;
+      if (h->id == system_shard) {
+        desc = sys_desc;
+      } else if (now - h->described_at > describe_every) {
+        desc = describe(h->actor);
+        if (desc) {
+          std::lock_guard lock(mutex);
+          h->last_describe = *desc;
+          h->described_at = now;
+        }
+      } else {
+        std::lock_guard lock(mutex);
+        desc = h->last_describe;
+      }
+      if (!desc || desc->is_null()) continue;
+      auto target = m->target_of(h->id);
+      if (h->id == system_shard) {
+        // A member the map does not list yet (a join or a registration in
+        // flight) is not unwanted: only a node marked removed is.
+        for (const char* k : {"voters", "learners"})
+          for (auto n : json_ids(*desc, k))
+            if (!m->nodes.count(n)) {
+              auto& side = std::string(k) == "voters" ? target.voters : target.learners;
+              side.push_back(raft::node_id{n});
+            }
+      }
+      if (desc->value("role", "") == std::string("leader") && !target.voters.empty()) {
+        std::vector<std::uint64_t> voters, learners;
+        for (auto v : target.voters) voters.push_back(v.value);
+        for (auto l : target.learners) learners.push_back(l.value);
+        caf::scoped_actor self_actor{*sys};
+        self_actor
+            ->request(h->actor, std::chrono::seconds(2), shard::reconcile_atom::value, voters,
+                      learners)
+            .receive(
+                [&](const std::string& what) {
+                  if (!what.empty()) spdlog::info("shard {}: membership: {}", h->id, what);
+                },
+                [&](caf::error&) {});
+      }
+      const bool wanted_here = std::any_of(target.voters.begin(), target.voters.end(),
+                                           [&](raft::node_id n) { return n.value == self(); }) ||
+                               std::any_of(target.learners.begin(), target.learners.end(),
+                                           [&](raft::node_id n) { return n.value == self(); });
+      auto in_group = [&](const json& d) {
+        for (const char* k : {"voters", "learners", "voters_outgoing"})
+          for (auto n : json_ids(d, k))
+            if (n == self()) return true;
+        return false;
+      };
+      // The system replica goes only with this node (marked removed); a
+      // data replica once the map and its group both let go of it.
+      const bool let_go = h->id == system_shard ? (me != m->nodes.end() && me->second.removed)
+                                                : m->shards.count(h->id) != 0;
+      if (let_go && !wanted_here && !in_group(*desc) && desc->value("applied_index", 0) > 1)
+        destroy_replica(h);
+    }
+  }
+
+  void try_join() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!net || now - last_join_attempt < join_retry) return;
+    last_join_attempt = now;
+    for (const auto& peer : cfg.peers) {
+      spdlog::info("controller: asking {} to let node {} join", peer, self());
+      net->send_join(peer,
+                     join_request{node_address{self(), advertised_transport(), admin_address}});
+    }
+  }
+
+  /// Runs on the controller thread (a job): adds a node to the map.
+  void handle_join(std::uint64_t from, join_request req) {
+    join_reply reply;
+    cluster_map m;
+    {
+      std::lock_guard lock(mutex);
+      m = map;
+    }
+    auto existing = m.nodes.find(from);
+    if (existing != m.nodes.end() && existing->second.removed) {
+      reply.reason = "node " + std::to_string(from) + " was removed from this cluster";
+    } else if (!host(system_shard)) {
+      reply.reason = "node " + std::to_string(self()) + " is not a cluster member yet";
     } else {
-      self->request(shard, std::chrono::seconds(5), shard::get_atom::value, key)
-          .receive(handle, fail);
+      node_entry entry{from, req.node.transport, req.node.admin, false};
+      auto [code, why] =
+          existing == m.nodes.end()
+              ? propose_map(node_key(from), std::nullopt, true, encode(entry))
+              : propose_map(node_key(from), encode(existing->second), false, encode(entry));
+      if (code == 0 || (existing != m.nodes.end() && existing->second == entry)) {
+        reply.accepted = true;
+        // This node first: the map may not list it yet, and the joiner
+        // needs a way back to the cluster until it has a copy of the map.
+        const node_entry me = self_entry();
+        reply.nodes.push_back(node_address{me.id, me.transport, me.admin});
+        for (const auto& [id, n] : m.nodes)
+          if (!n.removed && id != self())
+            reply.nodes.push_back(node_address{id, n.transport, n.admin});
+        spdlog::info("controller: node {} at {} joins the cluster", from, req.node.transport);
+      } else {
+        reply.reason = std::string("could not record the node: ") +
+                       shard::to_string(static_cast<shard::reply_code>(code)) + " " + why;
+      }
+    }
+    net->set_peer_address(from, req.node.transport);
+    net->send_join_reply(from, reply);
+  }
+
+  /// Controller thread: creates a data shard; returns its entry or an error.
+  std::variant<shard_entry, std::string> create_shard(std::size_t replicas) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      cluster_map m;
+      if (auto sys_host = host(system_shard)) {
+        auto fresh = read_map(sys_host->actor);
+        if (!fresh) return std::string("cannot read the cluster map");
+        m = *fresh;
+      } else {
+        return std::string("this node is not a cluster member yet");
+      }
+      shard_entry s;
+      s.id = m.next_shard_id();
+      s.replicas = m.place(replicas);
+      s.initial = s.replicas;
+      if (s.replicas.size() < replicas)
+        return "asked for " + std::to_string(replicas) + " replicas but the cluster has " +
+               std::to_string(s.replicas.size()) + " active node(s)";
+      auto [code, why] = propose_map(shard_key(s.id), std::nullopt, true, encode(s));
+      if (code == 0) {
+        spdlog::info("controller: created shard {} on {} node(s)", s.id, s.replicas.size());
+        return s;
+      }
+      if (code != static_cast<std::uint8_t>(shard::reply_code::cas_failed))
+        return std::string("cannot record the shard: ") + why;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // map not applied here yet
+    }
+    return std::string("could not allocate a shard id; try again");
+  }
+
+  /// Controller thread: marks a node removed and moves its replicas.
+  std::variant<json, std::string> remove_node(std::uint64_t id) {
+    auto sys_host = host(system_shard);
+    if (!sys_host) return std::string("this node is not a cluster member yet");
+    auto m = read_map(sys_host->actor);
+    if (!m) return std::string("cannot read the cluster map");
+    auto it = m->nodes.find(id);
+    if (it == m->nodes.end()) return std::string("no node ") + std::to_string(id);
+    json out{{"node", id}, {"moved", json::array()}};
+    if (!it->second.removed) {
+      if (m->active_nodes().size() <= 1) return std::string("cannot remove the last active node");
+      node_entry updated = it->second;
+      updated.removed = true;
+      auto [code, why] = propose_map(node_key(id), encode(it->second), false, encode(updated));
+      if (code != 0) return std::string("cannot mark the node removed: ") + why;
+      m->nodes[id] = updated;
+    }
+    for (auto& [sid, s] : m->shards) {
+      if (std::find(s.replicas.begin(), s.replicas.end(), id) == s.replicas.end()) continue;
+      shard_entry updated = s;
+      std::erase(updated.replicas, id);
+      std::vector<std::uint64_t> exclude = s.replicas;
+      auto replacement = m->place(1, exclude);
+      if (!replacement.empty()) updated.replicas.push_back(replacement.front());
+      std::sort(updated.replicas.begin(), updated.replicas.end());
+      if (updated.replicas.empty()) continue;  // keep the last copy where it is
+      auto [code, why] = propose_map(shard_key(sid), encode(s), false, encode(updated));
+      if (code != 0) return std::string("cannot move shard ") + std::to_string(sid) + ": " + why;
+      out["moved"].push_back(
+          {{"shard", sid}, {"to", replacement.empty() ? json() : json(replacement.front())}});
+      s = updated;
     }
     return out;
   }
 
-  std::string metrics_text() {
-    const auto s = status();
-    const auto h = disk->fsyncs();
-    std::ostringstream o;
-    auto gauge = [&](const char* name, const char* help, std::uint64_t v,
-                     const char* type = "gauge") {
-      o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
-        << name << "{shard=\"0\"} " << v << '\n';
-    };
-    gauge("cairn_raft_term", "Current Raft term of the shard replica.", s.term);
-    gauge("cairn_raft_commit_index", "Highest log index known committed.", s.commit);
-    gauge("cairn_raft_applied_index", "Highest log index applied to the state machine.", s.applied);
-    gauge("cairn_raft_last_index", "Last index in the replica's log.", s.last_index);
-    gauge("cairn_raft_leader", "Node id of the known leader (0 = none).", s.leader);
-    gauge("cairn_raft_is_leader", "1 if this replica is the leader.", s.role == 3 ? 1 : 0);
-    gauge("cairn_raft_proposals_total", "Client proposals accepted by this replica.", s.proposals,
-          "counter");
-    gauge("cairn_raft_messages_rejected_total", "Malformed or invalid Raft messages rejected.",
-          s.rejected, "counter");
-    gauge("cairn_storage_bytes_written_total", "Bytes written to the Raft log store.",
-          disk->bytes_written(), "counter");
-    o << "# HELP cairn_storage_fsync_seconds Latency of fsyncs of the Raft log store.\n"
-      << "# TYPE cairn_storage_fsync_seconds histogram\n";
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < std::size(fsync_histogram::bounds); ++i) {
-      cumulative += h.counts[i];
-      o << "cairn_storage_fsync_seconds_bucket{le=\"" << fsync_histogram::bounds[i] << "\"} "
-        << cumulative << '\n';
-    }
-    cumulative += h.counts[std::size(fsync_histogram::bounds)];
-    o << "cairn_storage_fsync_seconds_bucket{le=\"+Inf\"} " << cumulative << '\n'
-      << "cairn_storage_fsync_seconds_sum " << h.sum << '\n'
-      << "cairn_storage_fsync_seconds_count " << h.total << '\n';
-    return o.str();
-  }
+  // --- transport callbacks (transport thread) -------------------------------
 
-  http::response<http::string_body> handle(const http::request<http::string_body>& req) {
-    http::response<http::string_body> res{http::status::ok, req.version()};
-    res.set(http::field::server, "cairn");
-    res.keep_alive(req.keep_alive());
-    const std::string target(req.target());
-    auto reply = [&](http::status st, std::string body,
-                     const char* type = "text/plain; charset=utf-8") {
-      res.result(st);
-      res.set(http::field::content_type, type);
-      res.body() = std::move(body);
-      res.prepare_payload();
-      return res;
-    };
-    if (target == "/health") {
-      const auto s = status();
-      if (s.ok && s.leader != 0) return reply(http::status::ok, "ok\n");
-      return reply(http::status::service_unavailable, "not ready: no leader yet\n");
-    }
-    if (target == "/metrics")
-      return reply(http::status::ok, metrics_text(), "text/plain; version=0.0.4");
-    if (target == "/status") {
-      const auto s = status();
-      nlohmann::json j = {{"node", opts.node_id},       {"term", s.term},
-                          {"commit_index", s.commit},   {"applied_index", s.applied},
-                          {"last_index", s.last_index}, {"leader", s.leader},
-                          {"role", role_name(s.role)},  {"proposals", s.proposals}};
-      return reply(http::status::ok, j.dump(2) + "\n", "application/json");
-    }
-    if (target.rfind("/kv/", 0) == 0) {
-      const std::string key = target.substr(4);
-      if (key.empty() || key.size() > shard::kv_key_bytes_max)
-        return reply(http::status::bad_request,
-                     "key must be 1.." + std::to_string(shard::kv_key_bytes_max) + " bytes\n");
-      if (req.method() == http::verb::put) {
-        auto [code, v] = kv_request(true, key, req.body());
-        if (code == static_cast<std::uint8_t>(shard::reply_code::ok))
-          return reply(http::status::ok, "stored\n");
-        return reply(http::status::service_unavailable,
-                     std::string("not stored: ") +
-                         shard::to_string(static_cast<shard::reply_code>(code)) + "\n");
-      }
-      if (req.method() == http::verb::get) {
-        auto [code, v] = kv_request(false, key, "");
-        if (code == static_cast<std::uint8_t>(shard::reply_code::ok))
-          return reply(http::status::ok, v);
-        if (code == static_cast<std::uint8_t>(shard::reply_code::not_found))
-          return reply(http::status::not_found, "no such key\n");
-        return reply(http::status::service_unavailable,
-                     std::string("read failed: ") +
-                         shard::to_string(static_cast<shard::reply_code>(code)) + "\n");
-      }
-      return reply(http::status::method_not_allowed, "use GET or PUT\n");
-    }
-    return reply(http::status::not_found, "endpoints: /health /metrics /status /kv/<key>\n");
-  }
-
-  void serve_connection(tcp::socket socket) {
-    beast::flat_buffer buffer;
-    beast::error_code ec;
-    for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(shard::kv_value_bytes_max);  // bounded memory per request
-      http::read(socket, buffer, parser, ec);
-      if (ec == http::error::body_limit) {
-        http::response<http::string_body> res{http::status::payload_too_large, 11};
-        res.body() = "body too large\n";
-        res.prepare_payload();
-        http::write(socket, res, ec);
-        break;
-      }
-      if (ec) break;
-      auto res = handle(parser.get());
-      http::write(socket, res, ec);
-      if (ec || !res.keep_alive()) break;
-    }
-    socket.shutdown(tcp::socket::shutdown_send, ec);
-  }
-
-  void http_loop() {
-    while (!stopping) {
-      beast::error_code ec;
-      tcp::socket socket(io);
-      acceptor->accept(socket, ec);
-      if (ec) {
-        if (stopping) break;
+  void on_raft(std::uint64_t from, std::vector<shard_message>&& batch) {
+    std::lock_guard lock(mutex);
+    for (auto& m : batch) {
+      auto it = shards.find(m.shard);
+      if (it == shards.end()) {
+        // Created by the controller if the map (or, for the system shard,
+        // a join) says so; the sender retransmits.
+        wanted.insert(m.shard);
         continue;
       }
-      // One connection at a time: the admin endpoint is for operators and
-      // scrapers, not for data traffic.
-      serve_connection(std::move(socket));
+      caf::anon_send(it->second->actor, shard::raft_atom::value, std::move(m.frame));
     }
   }
+
+  void on_join_reply(std::uint64_t from, const join_reply& reply) {
+    if (!reply.accepted) {
+      spdlog::error("join refused by node {}: {}", from, reply.reason);
+      return;
+    }
+    for (const auto& n : reply.nodes)
+      if (n.id != self()) net->set_peer_address(n.id, n.transport);
+    std::lock_guard lock(mutex);
+    if (!joined) spdlog::info("joined the cluster through node {}", from);
+    joined = true;
+  }
+
+  // --- admin HTTP -------------------------------------------------------------
+
+  /// Asks a shard actor from a short-lived actor and answers on the HTTP
+  /// thread; no thread blocks while Raft commits.
+  template <class Atom, class... Ts>
+  void ask_shard(caf::actor shard_actor, std::function<void(std::uint8_t, std::string)> done,
+                 Atom atom, Ts... xs) {
+    // The target travels as a spawn argument: CAF 0.17 dereferences a null
+    // argument tuple when a function actor is spawned without arguments.
+    sys->spawn(
+        [=, this](caf::event_based_actor* self_actor, caf::actor target) {
+          self_actor->request(target, request_timeout, atom, xs...)
+              .then([=](std::uint8_t code, std::string v) { done(code, std::move(v)); },
+                    [=, this](caf::error& e) {
+                      done(static_cast<std::uint8_t>(shard::reply_code::timeout), sys->render(e));
+                    });
+        },
+        shard_actor);
+  }
+
+  json cached(const std::shared_ptr<hosted_shard>& h) const {
+    std::lock_guard lock(mutex);
+    return h->last_describe;
+  }
+
+  bool ready(std::string& why) const {
+    std::lock_guard lock(mutex);
+    if (removed) {
+      why = "this node was removed from the cluster";
+      return false;
+    }
+    auto it = shards.find(system_shard);
+    if (it == shards.end()) {
+      why = "not a cluster member yet (joining)";
+      return false;
+    }
+    const auto& d = it->second->last_describe;
+    if (d.is_null() || d.value("leader", 0) == 0) {
+      why = "the system shard has no leader yet";
+      return false;
+    }
+    if (!registered) {
+      why = "this node is not in the cluster map yet";
+      return false;
+    }
+    for (const auto& [id, h] : shards) {
+      if (id == system_shard) continue;
+      if (h->last_describe.is_null() || h->last_describe.value("leader", 0) == 0) {
+        why = "shard " + std::to_string(id) + " has no leader yet";
+        return false;
+      }
+    }
+    if (mode.dev && shards.size() < 2) {
+      why = "the first data shard is being created";
+      return false;
+    }
+    return true;
+  }
+
+  std::string metrics_text() const;
+  json status_json() const;
+  json nodes_json() const;
+  json shards_json() const;
+  void handle(http::request<http::string_body>&& req, respond_fn respond);
+  void handle_kv(http::request<http::string_body>&& req, const std::string& key,
+                 respond_fn respond);
+  void start_http();
 };
 
-node::node(node_options opts) : impl_(std::make_unique<impl>()) {
-  impl_->opts = std::move(opts);
+// --- metrics and JSON views -------------------------------------------------------
+
+std::string node::impl::metrics_text() const {
+  std::ostringstream o;
+  auto family = [&](const char* name, const char* help, const char* type) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  };
+  std::vector<std::pair<std::uint64_t, json>> descs;
+  {
+    std::lock_guard lock(mutex);
+    for (const auto& [id, h] : shards) descs.emplace_back(id, h->last_describe);
+  }
+  auto per_shard = [&](const char* name, const char* help, const char* type, auto get) {
+    family(name, help, type);
+    for (const auto& [id, d] : descs) {
+      if (d.is_null()) continue;
+      o << name << "{shard=\"" << id << "\"} " << get(d) << '\n';
+    }
+  };
+  auto u = [](const char* key) {
+    return [key](const json& d) { return d.value(key, std::uint64_t{0}); };
+  };
+  auto metric = [](const char* key) {
+    return [key](const json& d) { return d["metrics"].value(key, std::uint64_t{0}); };
+  };
+  family("cairn_node_info", "This node's id.", "gauge");
+  o << "cairn_node_info{node=\"" << cfg.node_id << "\"} 1\n";
+  family("cairn_shards_hosted", "Shard replicas hosted by this node.", "gauge");
+  o << "cairn_shards_hosted " << descs.size() << '\n';
+  per_shard("cairn_raft_term", "Current Raft term of the local replica.", "gauge", u("term"));
+  per_shard("cairn_raft_commit_index", "Highest log index known committed.", "gauge",
+            u("commit_index"));
+  per_shard("cairn_raft_applied_index", "Highest log index applied to the state machine.", "gauge",
+            u("applied_index"));
+  per_shard("cairn_raft_last_index", "Last index in the replica's log.", "gauge", u("last_index"));
+  per_shard("cairn_raft_leader", "Node id of the known leader (0 = none).", "gauge", u("leader"));
+  per_shard("cairn_raft_is_leader", "1 if the local replica is the leader.", "gauge",
+            [](const json& d) { return d.value("role", "") == std::string("leader") ? 1 : 0; });
+  per_shard("cairn_raft_proposals_total", "Client proposals accepted by the local replica.",
+            "counter", metric("proposals"));
+  per_shard("cairn_raft_proposals_dropped_total", "Client proposals refused (no leader, overload).",
+            "counter", metric("proposals_dropped"));
+  per_shard("cairn_raft_messages_rejected_total", "Malformed or invalid Raft messages rejected.",
+            "counter", metric("messages_rejected"));
+  per_shard("cairn_raft_snapshots_installed_total", "Snapshots installed from a leader.", "counter",
+            metric("snapshots_installed"));
+  family("cairn_storage_bytes_written_total", "Bytes written to the Raft log store.", "counter");
+  o << "cairn_storage_bytes_written_total " << lmdb->bytes_written() << '\n';
+  family("cairn_storage_sync_requests_total",
+         "Syncs asked for by replicas (many share one fsync: group commit).", "counter");
+  o << "cairn_storage_sync_requests_total " << lmdb->syncs_requested() << '\n';
+  const auto h = lmdb->fsyncs();
+  family("cairn_storage_fsync_seconds", "Latency of fsyncs of the Raft log store.", "histogram");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < std::size(fsync_histogram::bounds); ++i) {
+    cumulative += h.counts[i];
+    o << "cairn_storage_fsync_seconds_bucket{le=\"" << fsync_histogram::bounds[i] << "\"} "
+      << cumulative << '\n';
+  }
+  cumulative += h.counts[std::size(fsync_histogram::bounds)];
+  o << "cairn_storage_fsync_seconds_bucket{le=\"+Inf\"} " << cumulative << '\n'
+    << "cairn_storage_fsync_seconds_sum " << h.sum << '\n'
+    << "cairn_storage_fsync_seconds_count " << h.total << '\n';
+  if (net) {
+    const auto& c = net->counters();
+    auto counter = [&](const char* name, const char* help, std::uint64_t v) {
+      family(name, help, "counter");
+      o << name << ' ' << v << '\n';
+    };
+    counter("cairn_transport_sent_bytes_total", "Bytes sent to peers.", c.bytes_sent);
+    counter("cairn_transport_received_bytes_total", "Bytes received from peers.", c.bytes_received);
+    counter("cairn_transport_messages_sent_total", "Raft messages sent to peers.", c.messages_sent);
+    counter("cairn_transport_messages_received_total", "Raft messages received from peers.",
+            c.messages_received);
+    counter("cairn_transport_messages_dropped_total",
+            "Raft messages dropped (peer unreachable or send queue full).", c.messages_dropped);
+    counter("cairn_transport_connects_total", "Outbound connections established.", c.connects);
+    counter("cairn_transport_connect_failures_total", "Outbound connection attempts that failed.",
+            c.connect_failures);
+    counter("cairn_transport_disconnects_total", "Connections lost or closed.", c.disconnects);
+    counter("cairn_transport_frames_rejected_total",
+            "Malformed, oversized or misattributed frames (the connection was closed).",
+            c.frames_rejected);
+    counter("cairn_transport_handshakes_rejected_total",
+            "Inbound TLS handshakes refused (untrusted or missing certificate).",
+            c.handshakes_rejected);
+    family("cairn_transport_peer_connected", "1 if the outbound connection to a peer is up.",
+           "gauge");
+    for (const auto& p : net->peers())
+      if (p.id)
+        o << "cairn_transport_peer_connected{peer=\"" << p.id << "\"} " << p.connected << '\n';
+  }
+  return o.str();
+}
+
+json node::impl::status_json() const {
+  std::string why;
+  const bool is_ready = ready(why);
+  json j;
+  j["node"] = cfg.node_id;
+  j["ready"] = is_ready;
+  if (!is_ready) j["not_ready_because"] = why;
+  j["transport"] = advertised_transport();
+  j["admin"] = admin_address;
+  j["uptime_seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::lock_guard lock(mutex);
+  j["shards_hosted"] = shards.size();
+  std::size_t leaders = 0;
+  for (const auto& [id, h] : shards)
+    if (h->last_describe.is_object() && h->last_describe.value("role", "") == std::string("leader"))
+      ++leaders;
+  j["shards_led"] = leaders;
+  auto it = shards.find(system_shard);
+  if (it != shards.end() && it->second->last_describe.is_object()) {
+    const auto& d = it->second->last_describe;
+    j["system_shard"] = {{"leader", d.value("leader", 0)},
+                         {"term", d.value("term", 0)},
+                         {"commit_index", d.value("commit_index", 0)},
+                         {"voters", d["voters"]},
+                         {"learners", d["learners"]}};
+  }
+  j["cluster"] = {{"nodes", map.active_nodes().size()}, {"data_shards", map.shards.size()}};
+  return j;
+}
+
+json node::impl::nodes_json() const {
+  std::map<std::uint64_t, peer_status> peers;
+  if (net)
+    for (auto& p : net->peers())
+      if (p.id) peers[p.id] = p;
+  json arr = json::array();
+  std::lock_guard lock(mutex);
+  json sys_voters = json::array(), sys_learners = json::array();
+  auto it = shards.find(system_shard);
+  if (it != shards.end() && it->second->last_describe.is_object()) {
+    sys_voters = it->second->last_describe["voters"];
+    sys_learners = it->second->last_describe["learners"];
+  }
+  auto contains = [](const json& a, std::uint64_t id) {
+    for (const auto& x : a)
+      if (x.is_number_unsigned() && x.get<std::uint64_t>() == id) return true;
+    return false;
+  };
+  for (const auto& [id, n] : map.nodes) {
+    json e{{"id", id},
+           {"transport", n.transport},
+           {"admin", n.admin},
+           {"state", n.removed ? "removed" : "active"},
+           {"system_role", contains(sys_voters, id)     ? "voter"
+                           : contains(sys_learners, id) ? "learner"
+                                                        : "none"},
+           {"shards", map.shards_of(id).size()}};
+    if (id == cfg.node_id) {
+      e["reachable"] = "self";
+    } else if (auto p = peers.find(id); p != peers.end()) {
+      e["reachable"] = p->second.connected ? "yes" : "no";
+      e["last_heard_seconds_ago"] = p->second.last_heard_seconds_ago;
+    } else {
+      e["reachable"] = "unknown";
+    }
+    arr.push_back(std::move(e));
+  }
+  return json{{"nodes", arr}};
+}
+
+json node::impl::shards_json() const {
+  json arr = json::array();
+  std::lock_guard lock(mutex);
+  auto add = [&](std::uint64_t id, const json& replicas) {
+    json e{{"id", id}, {"replicas", replicas}};
+    auto it = shards.find(id);
+    if (it != shards.end() && it->second->last_describe.is_object()) {
+      const auto& d = it->second->last_describe;
+      e["local"] = {{"role", d["role"]},
+                    {"term", d["term"]},
+                    {"leader", d["leader"]},
+                    {"commit_index", d["commit_index"]},
+                    {"applied_index", d["applied_index"]},
+                    {"voters", d["voters"]},
+                    {"learners", d["learners"]},
+                    {"keys", d["keys"]}};
+      if (d.contains("progress")) e["local"]["progress"] = d["progress"];
+    }
+    arr.push_back(std::move(e));
+  };
+  json sys_replicas = json::array();
+  for (auto v : map.system_target().voters) sys_replicas.push_back(v.value);
+  for (auto l : map.system_target().learners) sys_replicas.push_back(l.value);
+  add(system_shard, sys_replicas);
+  for (const auto& [id, s] : map.shards) add(id, s.replicas);
+  return json{{"shards", arr}};
+}
+
+// --- request handling ---------------------------------------------------------
+
+void node::impl::handle_kv(http::request<http::string_body>&& req, const std::string& key,
+                           respond_fn respond) {
+  const unsigned version = req.version();
+  const bool keep = req.keep_alive();
+  auto reply = [=](http::status st, std::string body) {
+    respond(make_response(version, keep, st, std::move(body)));
+  };
+  if (key.empty() || key.size() > shard::kv_key_bytes_max)
+    return reply(http::status::bad_request,
+                 "key must be 1.." + std::to_string(shard::kv_key_bytes_max) + " bytes\n");
+  std::optional<std::uint64_t> sid;
+  std::shared_ptr<hosted_shard> h;
+  std::vector<std::string> elsewhere;
+  {
+    std::lock_guard lock(mutex);
+    sid = map.shard_for_key(key);
+    if (sid) {
+      auto it = shards.find(*sid);
+      if (it != shards.end())
+        h = it->second;
+      else
+        for (auto r : map.shards.at(*sid).replicas)
+          if (auto n = map.nodes.find(r); n != map.nodes.end())
+            elsewhere.push_back(n->second.admin);
+    }
+  }
+  if (!sid)
+    return reply(http::status::service_unavailable,
+                 "no data shard exists yet; create one with: cairn admin shards create\n");
+  if (!h) {
+    json j{{"error", "shard " + std::to_string(*sid) + " is not hosted on this node"},
+           {"shard", *sid},
+           {"try", elsewhere}};
+    return respond(make_response(version, keep, http::status::misdirected_request, j.dump() + "\n",
+                                 "application/json"));
+  }
+  if (req.method() == http::verb::put) {
+    ask_shard(
+        h->actor,
+        [=](std::uint8_t code, std::string v) {
+          if (code == 0) return reply(http::status::ok, "stored\n");
+          reply(http::status::service_unavailable,
+                std::string("not stored: ") +
+                    shard::to_string(static_cast<shard::reply_code>(code)) + " " + v + "\n");
+        },
+        shard::put_atom::value, key, std::move(req.body()));
+    return;
+  }
+  if (req.method() == http::verb::get) {
+    ask_shard(
+        h->actor,
+        [=](std::uint8_t code, std::string v) {
+          if (code == 0) return reply(http::status::ok, std::move(v));
+          if (code == static_cast<std::uint8_t>(shard::reply_code::not_found))
+            return reply(http::status::not_found, "no such key\n");
+          reply(http::status::service_unavailable,
+                std::string("read failed: ") +
+                    shard::to_string(static_cast<shard::reply_code>(code)) + " " + v + "\n");
+        },
+        shard::get_atom::value, key);
+    return;
+  }
+  reply(http::status::method_not_allowed, "use GET or PUT\n");
+}
+
+void node::impl::handle(http::request<http::string_body>&& req, respond_fn respond) {
+  const unsigned version = req.version();
+  const bool keep = req.keep_alive();
+  auto reply = [&](http::status st, std::string body,
+                   const char* type = "text/plain; charset=utf-8") {
+    respond(make_response(version, keep, st, std::move(body), type));
+  };
+  auto reply_json = [&](http::status st, const json& j) {
+    reply(st, j.dump(2) + "\n", "application/json");
+  };
+  std::string target(req.target());
+  std::string query;
+  if (auto q = target.find('?'); q != std::string::npos) {
+    query = target.substr(q + 1);
+    target.resize(q);
+  }
+  const bool get = req.method() == http::verb::get;
+  const bool post = req.method() == http::verb::post;
+  if (target == "/health") {
+    std::string why;
+    if (ready(why)) return reply(http::status::ok, "ok\n");
+    return reply(http::status::service_unavailable, "not ready: " + why + "\n");
+  }
+  if (target == "/metrics" && get)
+    return reply(http::status::ok, metrics_text(), "text/plain; version=0.0.4");
+  if ((target == "/v1/status" || target == "/status") && get)
+    return reply_json(http::status::ok, status_json());
+  if (target == "/v1/nodes" && get) return reply_json(http::status::ok, nodes_json());
+  if (target == "/v1/shards" && get) return reply_json(http::status::ok, shards_json());
+  if (target.rfind("/v1/kv/", 0) == 0) return handle_kv(std::move(req), target.substr(7), respond);
+  if (target.rfind("/kv/", 0) == 0) return handle_kv(std::move(req), target.substr(4), respond);
+  if (target == "/v1/shards" && post) {
+    std::size_t replicas = 3;
+    if (!req.body().empty()) {
+      auto j = json::parse(req.body(), nullptr, false);
+      if (j.is_discarded() || !j.is_object() ||
+          (j.contains("replicas") && !j["replicas"].is_number_unsigned()))
+        return reply_json(http::status::bad_request,
+                          {{"error", "body must be a JSON object like {\"replicas\": 3}"}});
+      replicas = j.value("replicas", std::size_t{3});
+      if (replicas < 1 || replicas > 7)
+        return reply_json(http::status::bad_request, {{"error", "replicas must be 1..7"}});
+    }
+    post_job([this, replicas, version, keep, respond] {
+      auto r = create_shard(replicas);
+      json j;
+      http::status st = http::status::created;
+      if (auto* s = std::get_if<shard_entry>(&r)) {
+        j = {{"id", s->id}, {"replicas", s->replicas}};
+      } else {
+        j = {{"error", std::get<std::string>(r)}};
+        st = http::status::service_unavailable;
+      }
+      respond(make_response(version, keep, st, j.dump(2) + "\n", "application/json"));
+    });
+    return;
+  }
+  if (target.rfind("/v1/nodes/", 0) == 0 && post && target.size() > 17 &&
+      target.compare(target.size() - 7, 7, "/remove") == 0) {
+    const std::string id_text = target.substr(10, target.size() - 17);
+    std::uint64_t id = 0;
+    auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+    if (ec != std::errc() || end != id_text.data() + id_text.size() || id == 0)
+      return reply_json(http::status::bad_request, {{"error", "bad node id '" + id_text + "'"}});
+    post_job([this, id, version, keep, respond] {
+      auto r = remove_node(id);
+      if (auto* j = std::get_if<json>(&r))
+        return respond(
+            make_response(version, keep, http::status::ok, j->dump(2) + "\n", "application/json"));
+      respond(make_response(version, keep, http::status::conflict,
+                            json{{"error", std::get<std::string>(r)}}.dump(2) + "\n",
+                            "application/json"));
+    });
+    return;
+  }
+  reply(http::status::not_found,
+        "endpoints: /health /metrics /v1/status /v1/nodes /v1/shards (GET, POST) "
+        "/v1/nodes/<id>/remove (POST) /v1/kv/<key> (GET, PUT)\n");
+}
+
+/// One admin HTTP connection: reads requests, answers them in order.
+class http_session : public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(tcp::socket s, node::impl& n) : socket_(std::move(s)), node_(n) {}
+
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(shard::kv_value_bytes_max);  // bounded memory per request
+    parser_->header_limit(16 * 1024);
+    auto self = shared_from_this();
+    http::async_read(socket_, buffer_, *parser_,
+                     [self](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+ private:
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return write(make_response(
+          11, false, http::status::payload_too_large,
+          "body too large (limit " + std::to_string(shard::kv_value_bytes_max) + " bytes)\n"));
+    }
+    if (ec == http::error::end_of_stream || ec == asio::error::eof) return close();
+    if (ec) {
+      if (ec.category() == make_error_code(http::error::bad_target).category())
+        return write(make_response(11, false, http::status::bad_request, "malformed request\n"));
+      return close();
+    }
+    auto self = shared_from_this();
+    node_.handle(parser_->release(), [self](response res) {
+      asio::post(self->socket_.get_executor(),
+                 [self, r = std::move(res)]() mutable { self->write(std::move(r)); });
+    });
+  }
+
+  void write(response res) {
+    auto sp = std::make_shared<response>(std::move(res));
+    auto self = shared_from_this();
+    http::async_write(socket_, *sp, [self, sp](beast::error_code ec, std::size_t) {
+      if (ec || !sp->keep_alive()) return self->close();
+      self->read();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
+  }
+
+  tcp::socket socket_;
+  node::impl& node_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+};
+
+void node::impl::start_http() {
+  auto hp = parse_host_port(cfg.admin_listen);
+  beast::error_code ec;
+  auto address = asio::ip::make_address(hp->host, ec);
+  if (ec) throw std::runtime_error("admin_listen: '" + hp->host + "' is not an IP address");
+  acceptor = std::make_unique<tcp::acceptor>(http_io);
+  tcp::endpoint ep(address, hp->port);
+  acceptor->open(ep.protocol(), ec);
+  if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    throw std::runtime_error("admin_listen: cannot listen on " + cfg.admin_listen + ": " +
+                             ec.message());
+  hp->port = acceptor->local_endpoint().port();
+  admin_address = hp->to_string();
+  struct acceptor_loop {
+    static void run(node::impl* self) {
+      self->acceptor->async_accept([self](beast::error_code aec, tcp::socket s) {
+        if (self->stopping) return;
+        if (!aec) {
+          beast::error_code oec;
+          s.set_option(tcp::no_delay(true), oec);
+          std::make_shared<http_session>(std::move(s), *self)->read();
+        }
+        run(self);
+      });
+    }
+  };
+  acceptor_loop::run(this);
+  http_thread = std::thread([this] {
+    for (;;) {
+      try {
+        http_io.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("admin http: handler threw: {}", e.what());
+      }
+    }
+  });
+}
+
+// --- lifecycle ----------------------------------------------------------------------
+
+node::node(node_config cfg, node_mode mode) : impl_(std::make_unique<impl>()) {
+  impl_->cfg = std::move(cfg);
+  impl_->mode = mode;
 }
 
 node::~node() {
@@ -283,66 +1181,73 @@ node::~node() {
 
 void node::start() {
   auto& d = *impl_;
-  d.cfg.set("logger.verbosity", caf::atom("quiet"));
-  d.sys = std::make_unique<caf::actor_system>(d.cfg);
-  d.lmdb = std::make_unique<lmdb_environment>(d.opts.data_dir + "/raft");
-  raft::conf_state single;
-  single.voters = {raft::node_id{d.opts.node_id}};
-  d.disk = std::make_unique<lmdb_disk>(*d.lmdb, 0, single);
-  shard::replica_options ro;
-  ro.raft.id = raft::node_id{d.opts.node_id};
-  ro.incarnation = d.random.next() & 0xffffff;
-  shard::environment env;
-  env.storage = d.disk.get();
-  env.net = &d.net;
-  env.random = &d.random;
-  env.log = &d.log;
-  d.shard = d.sys->spawn(shard::shard_actor, ro, env);
-  d.tick = d.sys->spawn(ticker, std::vector<caf::actor>{d.shard},
-                        std::chrono::milliseconds(d.opts.tick_ms));
-  beast::error_code ec;
-  auto address = asio::ip::make_address(d.opts.admin_address, ec);
-  if (ec)
-    throw std::runtime_error("admin address '" + d.opts.admin_address + "' is not an IP address");
-  d.acceptor = std::make_unique<tcp::acceptor>(d.io);
-  tcp::endpoint ep(address, d.opts.admin_port);
-  d.acceptor->open(ep.protocol(), ec);
-  if (!ec) d.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) d.acceptor->bind(ep, ec);
-  if (!ec) d.acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    throw std::runtime_error("cannot listen on " + d.opts.admin_address + ":" +
-                             std::to_string(d.opts.admin_port) + ": " + ec.message());
+  validate(d.cfg);
+  d.caf_cfg.set("logger.verbosity", caf::atom("quiet"));
+  d.sys = std::make_unique<caf::actor_system>(d.caf_cfg);
+  d.lmdb = std::make_unique<lmdb_environment>(d.cfg.data_dir + "/raft", d.cfg.storage_map_mb << 20);
+  if (!d.cfg.listen.empty()) {
+    d.tls = std::make_unique<asio::ssl::context>(
+        make_node_tls_context(tls_paths{d.cfg.tls.ca_cert, d.cfg.tls.cert, d.cfg.tls.key}));
+    const auto cert_id = certificate_file_node_id(d.cfg.tls.cert);
+    if (cert_id != d.cfg.node_id)
+      throw std::runtime_error("tls.cert: the certificate is for node " +
+                               (cert_id ? std::to_string(*cert_id) : std::string("<none>")) +
+                               " but node_id is " + std::to_string(d.cfg.node_id));
+    transport::handlers h;
+    h.on_raft = [&d](std::uint64_t from, std::vector<shard_message>&& b) {
+      d.on_raft(from, std::move(b));
+    };
+    h.on_join = [&d](std::uint64_t from, const join_request& r) {
+      d.post_job([&d, from, r] { d.handle_join(from, r); });
+    };
+    h.on_join_reply = [&d](std::uint64_t from, const join_reply& r) { d.on_join_reply(from, r); };
+    d.net = std::make_unique<transport>(d.cfg.node_id, d.cfg.transport, *d.tls, std::move(h));
+    d.net->start(*parse_host_port(d.cfg.listen));
   }
-  d.opts.admin_port = d.acceptor->local_endpoint().port();
-  d.http_thread = std::thread([&d] { d.http_loop(); });
+  d.tick = d.sys->spawn(ticker, std::chrono::milliseconds(d.cfg.raft.tick_ms));
+  d.start_http();
+  // Replicas stored here come back first, exactly as they were.
+  for (auto id : d.lmdb->stored_shards()) d.create_replica(id, nullptr);
+  {
+    std::lock_guard lock(d.mutex);
+    d.joined = d.shards.count(system_shard) != 0;
+  }
+  if (d.shards.empty() && !d.cfg.bootstrap && !d.mode.dev && d.cfg.peers.empty())
+    throw std::runtime_error(
+        "peers: this node has no data yet and is not --bootstrap, so it must join through "
+        "at least one peer (set peers or CAIRN_PEERS)");
+  d.controller = std::thread([&d] { d.run_controller(); });
 }
 
 std::string node::admin_endpoint() const {
-  return "http://" + impl_->opts.admin_address + ":" + std::to_string(impl_->opts.admin_port);
+  return "http://" + impl_->admin_address;
+}
+
+std::uint16_t node::transport_port() const {
+  return impl_->net ? impl_->net->listen_port() : 0;
 }
 
 void node::stop() {
   auto& d = *impl_;
   if (!d.sys || d.stopping.exchange(true)) return;
-  beast::error_code ec;
-  if (d.acceptor) {
-    d.acceptor->cancel(ec);
-    d.acceptor->close(ec);
-    ::shutdown(d.acceptor->native_handle(), SHUT_RDWR);
-  }
-  // Unblock accept() by connecting once.
-  try {
-    tcp::socket s(d.io);
-    s.connect(tcp::endpoint(asio::ip::make_address(d.opts.admin_address), d.opts.admin_port), ec);
-  } catch (...) {
-  }
+  d.wake.notify_all();
+  if (d.controller.joinable()) d.controller.join();
+  asio::post(d.http_io, [&d] {
+    beast::error_code ec;
+    if (d.acceptor) d.acceptor->close(ec);
+    d.http_io.stop();
+  });
   if (d.http_thread.joinable()) d.http_thread.join();
+  if (d.net) d.net->stop();
   caf::anon_send_exit(d.tick, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(d.shard, caf::exit_reason::user_shutdown);
+  {
+    std::lock_guard lock(d.mutex);
+    for (auto& [id, h] : d.shards) caf::anon_send_exit(h->actor, caf::exit_reason::user_shutdown);
+  }
   d.sys->await_all_actors_done();
   d.sys.reset();
-  d.disk.reset();
+  d.shards.clear();
+  d.net.reset();
   d.lmdb.reset();
 }
 

@@ -1,38 +1,43 @@
-// runtime/node.h — a cairn node process: the actor system, the local shard
-// replicas with their LMDB storage, the ticker that drives them, and the
-// admin HTTP endpoint (/health, /metrics, /status, /kv).
+// runtime/node.h — a cairn storage node: the actor system, the node's LMDB
+// environment, the shard replicas it hosts (the system shard with the
+// cluster map, and data shards), the node transport to its peers, the
+// controller that keeps local replicas in line with the cluster map, and
+// the admin HTTP endpoint (health, metrics, JSON admin API, a key-value
+// API for tests and benchmarks).
 //
-// Owner: the `cairn` binary's main thread creates one node and stops it on
-// SIGINT/SIGTERM. For now a node hosts one single-replica shard (`cairn
-// dev`); peers and many shards arrive with the runtime issue.
+// Owner: the `cairn` binary's main thread creates one node (`cairn server`
+// or `cairn dev`) and stops it on SIGINT/SIGTERM. Design and invariants:
+// docs/runtime.md.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "runtime/config.h"
+
 namespace cairn::runtime {
 
-struct node_options {
-  std::string data_dir = "./cairn-data";
-  std::string admin_address = "127.0.0.1";
-  std::uint16_t admin_port = 9090;
-  std::uint64_t tick_ms = 10;
-  std::uint64_t node_id = 1;
+struct node_mode {
+  /// `cairn dev`: no transport; the node creates its first data shard.
+  bool dev = false;
 };
 
 class node {
  public:
-  explicit node(node_options opts);
+  node(node_config cfg, node_mode mode);
   ~node();
   /// Starts everything; throws std::runtime_error with a clear reason.
   void start();
   /// The admin endpoint's base URL once started.
   std::string admin_endpoint() const;
+  /// The transport's bound port (0 without a transport).
+  std::uint16_t transport_port() const;
   void stop();
 
+  struct impl;  // public only so the HTTP sessions in node.cpp can name it
+
  private:
-  struct impl;
   std::unique_ptr<impl> impl_;
 };
 

@@ -1,0 +1,204 @@
+// runtime/admin_cli.cpp — see admin_cli.h.
+#include "runtime/admin_cli.h"
+
+#include <utility>  // before Boost.Asio 1.74 (its awaitable.hpp needs std::exchange)
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <sstream>
+
+#include "runtime/config.h"
+
+namespace cairn::runtime {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using json = nlohmann::json;
+
+namespace {
+
+struct http_result {
+  unsigned status = 0;
+  std::string body;
+};
+
+http_result call(const std::string& endpoint, http::verb verb, const std::string& path,
+                 const std::string& body = "") {
+  std::string rest = endpoint;
+  if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
+  if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  auto hp = parse_host_port(rest);
+  if (!hp) throw std::runtime_error("--endpoint: '" + endpoint + "' is not http://host:port");
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(30));
+  beast::error_code ec;
+  auto results = resolver.resolve(hp->host, std::to_string(hp->port), ec);
+  if (!ec) stream.connect(results, ec);
+  if (ec) throw std::runtime_error("cannot reach " + endpoint + ": " + ec.message());
+  http::request<http::string_body> req{verb, path, 11};
+  req.set(http::field::host, hp->to_string());
+  req.set(http::field::user_agent, "cairn-admin");
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http::write(stream, req, ec);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  if (!ec) http::read(stream, buffer, res, ec);
+  if (ec) throw std::runtime_error("request to " + endpoint + " failed: " + ec.message());
+  return {res.result_int(), res.body()};
+}
+
+json get_json(const admin_options& o, const std::string& path) {
+  auto r = call(o.endpoint, http::verb::get, path);
+  auto j = json::parse(r.body, nullptr, false);
+  if (r.status != 200 || j.is_discarded())
+    throw std::runtime_error(path + ": HTTP " + std::to_string(r.status) + ": " + r.body);
+  return j;
+}
+
+std::string ids(const json& a) {
+  if (!a.is_array() || a.empty()) return "-";
+  std::string out;
+  for (const auto& x : a) {
+    if (!out.empty()) out += ",";
+    out += x.dump();
+  }
+  return out;
+}
+
+std::string str(const json& j, const char* key, const char* missing = "-") {
+  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return missing;
+  if (j[key].is_string()) return j[key].get<std::string>();
+  return j[key].dump();
+}
+
+int print_or_fail(const admin_options& o, http_result r) {
+  auto j = json::parse(r.body, nullptr, false);
+  if (r.status >= 300) {
+    std::fprintf(stderr, "cairn admin: %s\n",
+                 j.is_object() && j.contains("error") ? j["error"].get<std::string>().c_str()
+                                                      : r.body.c_str());
+    return 1;
+  }
+  std::printf("%s", o.json || j.is_discarded() ? r.body.c_str() : (j.dump(2) + "\n").c_str());
+  return 0;
+}
+
+}  // namespace
+
+std::string format_table(const std::vector<std::string>& header,
+                         const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i)
+      width[i] = std::max(width[i], r[i].size());
+  std::ostringstream o;
+  auto line = [&](const std::vector<std::string>& cells) {
+    for (std::size_t i = 0; i < width.size(); ++i) {
+      const std::string& c = i < cells.size() ? cells[i] : "";
+      o << c;
+      if (i + 1 < width.size()) o << std::string(width[i] - c.size() + 2, ' ');
+    }
+    o << '\n';
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+  return o.str();
+}
+
+int admin_status(const admin_options& o) {
+  auto j = get_json(o, "/v1/status");
+  if (o.json) return std::printf("%s\n", j.dump(2).c_str()), 0;
+  std::printf("node %s: %s\n", str(j, "node").c_str(),
+              j.value("ready", false)
+                  ? "ready"
+                  : ("NOT READY (" + str(j, "not_ready_because") + ")").c_str());
+  std::printf("  transport %s, admin %s, up %.0f s\n", str(j, "transport").c_str(),
+              str(j, "admin").c_str(), j.value("uptime_seconds", 0.0));
+  std::printf("  hosts %s shard replica(s), leads %s\n", str(j, "shards_hosted").c_str(),
+              str(j, "shards_led").c_str());
+  if (j.contains("system_shard")) {
+    const auto& s = j["system_shard"];
+    std::printf("system shard: leader %s, term %s, commit %s, voters %s, learners %s\n",
+                str(s, "leader").c_str(), str(s, "term").c_str(), str(s, "commit_index").c_str(),
+                ids(s["voters"]).c_str(), ids(s["learners"]).c_str());
+  }
+  if (j.contains("cluster"))
+    std::printf("cluster: %s active node(s), %s data shard(s)\n",
+                str(j["cluster"], "nodes").c_str(), str(j["cluster"], "data_shards").c_str());
+  return j.value("ready", false) ? 0 : 1;
+}
+
+int admin_nodes(const admin_options& o) {
+  auto j = get_json(o, "/v1/nodes");
+  if (o.json) return std::printf("%s\n", j.dump(2).c_str()), 0;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& n : j["nodes"]) {
+    std::string heard = "-";
+    if (n.contains("last_heard_seconds_ago") && n["last_heard_seconds_ago"].get<double>() >= 0) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1fs ago", n["last_heard_seconds_ago"].get<double>());
+      heard = buf;
+    }
+    rows.push_back({str(n, "id"), str(n, "state"), str(n, "system_role"), str(n, "reachable"),
+                    heard, str(n, "shards"), str(n, "transport"), str(n, "admin")});
+  }
+  std::printf("%s", format_table({"NODE", "STATE", "SYSTEM", "REACHABLE", "HEARD", "SHARDS",
+                                  "TRANSPORT", "ADMIN"},
+                                 rows)
+                        .c_str());
+  return 0;
+}
+
+int admin_shards(const admin_options& o) {
+  auto j = get_json(o, "/v1/shards");
+  if (o.json) return std::printf("%s\n", j.dump(2).c_str()), 0;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : j["shards"]) {
+    const json local = s.contains("local") ? s["local"] : json();
+    std::string lag = "-";
+    if (local.is_object() && local.contains("progress")) {
+      std::uint64_t commit = local.value("commit_index", std::uint64_t{0}), worst = 0;
+      for (const auto& p : local["progress"]) {
+        const auto m = p.value("match", std::uint64_t{0});
+        worst = std::max(worst, commit > m ? commit - m : 0);
+      }
+      lag = std::to_string(worst);
+    }
+    rows.push_back({s["id"].get<std::uint64_t>() == 0 ? "0 (system)" : str(s, "id"),
+                    ids(s["replicas"]), str(local, "leader"), str(local, "term"),
+                    str(local, "commit_index"), str(local, "applied_index"), lag,
+                    local.is_object() ? ids(local["voters"]) : "-",
+                    local.is_object() ? ids(local["learners"]) : "-",
+                    local.is_object() ? str(local, "role") : "not here"});
+  }
+  std::printf("%s", format_table({"SHARD", "TARGET", "LEADER", "TERM", "COMMIT", "APPLIED",
+                                  "MAX LAG", "VOTERS", "LEARNERS", "ROLE HERE"},
+                                 rows)
+                        .c_str());
+  return 0;
+}
+
+int admin_create_shard(const admin_options& o, std::size_t replicas) {
+  return print_or_fail(
+      o, call(o.endpoint, http::verb::post, "/v1/shards", json{{"replicas", replicas}}.dump()));
+}
+
+int admin_remove_node(const admin_options& o, std::uint64_t id) {
+  return print_or_fail(
+      o, call(o.endpoint, http::verb::post, "/v1/nodes/" + std::to_string(id) + "/remove"));
+}
+
+}  // namespace cairn::runtime

@@ -1,0 +1,123 @@
+// runtime/transport_codec.cpp — see transport_codec.h.
+#include "runtime/transport_codec.h"
+
+#include <kj/exception.h>
+
+#include "schema/capnp_frames.h"
+#include "schema/transport.capnp.h"
+
+namespace cairn::runtime {
+
+namespace {
+
+void set_address(schema::NodeAddress::Builder b, const node_address& a) {
+  b.setId(a.id);
+  b.setTransport(a.transport);
+  b.setAdmin(a.admin);
+}
+
+node_address get_address(schema::NodeAddress::Reader r) {
+  return node_address{r.getId(), r.getTransport().cStr(), r.getAdmin().cStr()};
+}
+
+}  // namespace
+
+std::size_t shard_message_wire_bytes(const shard_message& m) {
+  // Pointer + struct words + data rounded up to words.
+  return 32 + (m.frame.size() + 7) / 8 * 8;
+}
+
+std::string encode_frame(const transport_frame& f) {
+  capnp::MallocMessageBuilder mb;
+  auto root = mb.initRoot<schema::Frame>();
+  root.setVersion(transport_version);
+  root.setFrom(f.from);
+  std::visit(
+      [&](const auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, raft_batch>) {
+          auto list = root.initRaft(static_cast<unsigned>(body.messages.size()));
+          for (unsigned i = 0; i < body.messages.size(); ++i) {
+            list[i].setShard(body.messages[i].shard);
+            list[i].setFrame(schema::as_data(body.messages[i].frame));
+          }
+        } else if constexpr (std::is_same_v<T, ping>) {
+          root.setPing(body.sequence);
+        } else if constexpr (std::is_same_v<T, pong>) {
+          root.setPong(body.sequence);
+        } else if constexpr (std::is_same_v<T, join_request>) {
+          set_address(root.initJoin().initNode(), body.node);
+        } else {
+          auto r = root.initJoinReply();
+          r.setAccepted(body.accepted);
+          r.setReason(body.reason);
+          auto nodes = r.initNodes(static_cast<unsigned>(body.nodes.size()));
+          for (unsigned i = 0; i < body.nodes.size(); ++i) set_address(nodes[i], body.nodes[i]);
+        }
+      },
+      f.body);
+  std::string flat = schema::to_flat_bytes(mb);
+  std::string out(frame_prefix_bytes, '\0');
+  const auto n = static_cast<std::uint32_t>(flat.size());
+  out[0] = static_cast<char>(n >> 24);
+  out[1] = static_cast<char>(n >> 16);
+  out[2] = static_cast<char>(n >> 8);
+  out[3] = static_cast<char>(n);
+  out += flat;
+  return out;
+}
+
+std::uint32_t decode_frame_length(const unsigned char p[frame_prefix_bytes]) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         std::uint32_t{p[3]};
+}
+
+std::variant<transport_frame, frame_error> decode_frame(const std::string& body,
+                                                        std::size_t bytes_max) {
+  schema::flat_frame frame;
+  std::string why;
+  try {
+    if (!frame.open(body, bytes_max, why)) return frame_error{why};
+    auto root = frame.reader->getRoot<schema::Frame>();
+    if (root.getVersion() != transport_version)
+      return frame_error{"unsupported transport version " + std::to_string(root.getVersion())};
+    transport_frame f;
+    f.from = root.getFrom();
+    switch (root.which()) {
+      case schema::Frame::RAFT: {
+        raft_batch b;
+        auto list = root.getRaft();
+        b.messages.reserve(list.size());
+        for (auto m : list)
+          b.messages.push_back(shard_message{m.getShard(), schema::to_std_string(m.getFrame())});
+        f.body = std::move(b);
+        break;
+      }
+      case schema::Frame::PING:
+        f.body = ping{root.getPing()};
+        break;
+      case schema::Frame::PONG:
+        f.body = pong{root.getPong()};
+        break;
+      case schema::Frame::JOIN:
+        f.body = join_request{get_address(root.getJoin().getNode())};
+        break;
+      case schema::Frame::JOIN_REPLY: {
+        auto r = root.getJoinReply();
+        join_reply jr;
+        jr.accepted = r.getAccepted();
+        jr.reason = r.getReason().cStr();
+        for (auto n : r.getNodes()) jr.nodes.push_back(get_address(n));
+        f.body = std::move(jr);
+        break;
+      }
+      default:
+        return frame_error{"unknown frame kind"};
+    }
+    return f;
+  } catch (const kj::Exception& e) {
+    return frame_error{std::string("malformed frame: ") + e.getDescription().cStr()};
+  }
+}
+
+}  // namespace cairn::runtime
