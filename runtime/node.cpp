@@ -645,7 +645,7 @@ struct node::impl {
         wanted.insert(m.shard);
         continue;
       }
-      caf::anon_send(it->second->actor, shard::raft_atom::value, std::move(m.frame));
+      caf::anon_send(it->second->actor, shard::raft_atom::value, from, std::move(m.frame));
     }
   }
 
@@ -882,7 +882,10 @@ json node::impl::nodes_json() const {
            {"system_role", contains(sys_voters, id)     ? "voter"
                            : contains(sys_learners, id) ? "learner"
                                                         : "none"},
-           {"shards", map.shards_of(id).size()}};
+           {"shards", std::count_if(map.shards.begin(), map.shards.end(), [&](const auto& kv) {
+              const auto& r = kv.second.replicas;
+              return std::find(r.begin(), r.end(), id) != r.end();
+            })}};
     if (id == cfg.node_id) {
       e["reachable"] = "self";
     } else if (auto p = peers.find(id); p != peers.end()) {
@@ -1016,12 +1019,10 @@ void node::impl::handle(http::request<http::string_body>&& req, respond_fn respo
   }
   if (target == "/metrics" && get)
     return reply(http::status::ok, metrics_text(), "text/plain; version=0.0.4");
-  if ((target == "/v1/status" || target == "/status") && get)
-    return reply_json(http::status::ok, status_json());
+  if (target == "/v1/status" && get) return reply_json(http::status::ok, status_json());
   if (target == "/v1/nodes" && get) return reply_json(http::status::ok, nodes_json());
   if (target == "/v1/shards" && get) return reply_json(http::status::ok, shards_json());
   if (target.rfind("/v1/kv/", 0) == 0) return handle_kv(std::move(req), target.substr(7), respond);
-  if (target.rfind("/kv/", 0) == 0) return handle_kv(std::move(req), target.substr(4), respond);
   if (target == "/v1/shards" && post) {
     std::size_t replicas = 3;
     if (!req.body().empty()) {
@@ -1183,6 +1184,10 @@ void node::start() {
   auto& d = *impl_;
   validate(d.cfg);
   d.caf_cfg.set("logger.verbosity", caf::atom("quiet"));
+  if (const char* policy = std::getenv("CAIRN_EXPERIMENT_CAF_POLICY"))
+    d.caf_cfg.set("scheduler.policy", caf::atom_from_string(policy));
+  if (const char* threads = std::getenv("CAIRN_EXPERIMENT_CAF_THREADS"))
+    d.caf_cfg.set("scheduler.max-threads", std::atoi(threads));
   d.sys = std::make_unique<caf::actor_system>(d.caf_cfg);
   d.lmdb = std::make_unique<lmdb_environment>(d.cfg.data_dir + "/raft", d.cfg.storage_map_mb << 20);
   if (!d.cfg.listen.empty()) {

@@ -73,6 +73,14 @@ void replica::tick() {
 }
 
 void replica::receive(const bytes& frame) {
+  receive_checked(std::nullopt, frame);
+}
+
+void replica::receive_from(node_id sender, const bytes& frame) {
+  receive_checked(sender, frame);
+}
+
+void replica::receive_checked(std::optional<node_id> sender, const bytes& frame) {
   if (failed_) return;
   ++metrics_.messages_received;
   auto decoded = decode_message(frame);
@@ -81,7 +89,14 @@ void replica::receive(const bytes& frame) {
     log(log_level::warn, "dropped malformed raft frame: " + err->reason);
     return;
   }
-  auto r = core_.step(std::get<message>(decoded));
+  const message& m = std::get<message>(decoded);
+  if (sender && m.from != *sender) {
+    ++metrics_.messages_rejected;
+    log(log_level::warn, "rejected a raft message from node " + std::to_string(sender->value) +
+                             " claiming to come from node " + std::to_string(m.from.value));
+    return;
+  }
+  auto r = core_.step(m);
   if (r.error == step_error::invalid_message) {
     ++metrics_.messages_rejected;
     log(log_level::warn, std::string("rejected raft message: ") + r.reason);

@@ -82,6 +82,9 @@ class replica {
   void tick();
   /// A frame from a peer; malformed frames are logged and dropped.
   void receive(const raft::bytes& frame);
+  /// A frame that arrived from node `sender` (authenticated by the
+  /// transport); a message claiming another origin is rejected.
+  void receive_from(raft::node_id sender, const raft::bytes& frame);
   void put(std::string key, std::string value, reply_fn reply);
   void compare_and_set(std::string key, std::optional<std::string> expected, std::string value,
                        reply_fn reply);
@@ -119,6 +122,7 @@ class replica {
     raft::log_index index;
   };
 
+  void receive_checked(std::optional<raft::node_id> sender, const raft::bytes& frame);
   void propose_command(kv_command cmd, reply_fn reply);
   void process_ready();
   void apply_entry(const raft::entry& e);

@@ -103,6 +103,10 @@ caf::behavior shard_actor(self_ptr self, replica_options opts, environment env) 
         self->state.rep->receive(frame);
         after_input(self);
       },
+      [=](raft_atom, std::uint64_t sender, const std::string& frame) {
+        self->state.rep->receive_from(raft::node_id{sender}, frame);
+        after_input(self);
+      },
       [=](put_atom, std::string key, std::string value) {
         auto rp = self->make_response_promise();
         self->state.rep->put(std::move(key), std::move(value), promise_reply(rp));

@@ -8,6 +8,8 @@
 // registering):
 //   (tick)                               -> ()      one Raft tick
 //   (raft, std::string frame)            -> ()      a frame from a peer
+//   (raft, uint64 sender, std::string frame) -> ()  one the transport
+//                                           authenticated as from `sender`
 //   (put, key, value)                    -> (uint8 code, std::string value)
 //   (cas, key, bool expect_absent, expected, value) -> (code, value)
 //   (get, key)                           -> (code, value)   linearizable

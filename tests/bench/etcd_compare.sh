@@ -72,23 +72,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# --- cairn (to be wired by the lead when `cairn server` lands) ----------------
-# start_cairn_cluster: start a 3-node cairn cluster on 127.0.0.1 with fsync
-# on, data under "$work_dir/cairn", wait until it serves PUT/GET /v1/kv/<key>,
-# set cairn_endpoints to "http://127.0.0.1:P1,http://127.0.0.1:P2,...", and
-# return 0. Returning non-zero skips the cairn rows.
-# stop_cairn_cluster: stop what start_cairn_cluster started (it is called on
-# every exit, so it must be safe to call when nothing runs).
-cairn_endpoints=""
-
-start_cairn_cluster() {
-  echo "cairn: cluster start not wired yet" >&2
-  return 1
-}
-
-stop_cairn_cluster() {
-  :
-}
+# --- cairn -----------------------------------------------------------------------
+# shellcheck source=tests/bench/cairn_cluster.sh
+. "$root/tests/bench/cairn_cluster.sh"
 
 # --- etcd ----------------------------------------------------------------------
 etcd_client_ports=(23791 23792 23793)
@@ -174,6 +160,11 @@ build_kv_load() {
 # case names and their kv_load arguments; the order is the table's order.
 case_names=("put, 1 client" "put, 64 clients" "linearizable get, 64 clients")
 case_args=("--op put --clients 1" "--op put --clients 64" "--op get --clients 64 --prefill")
+if [ -n "${BENCH_CASES:-}" ]; then  # e.g. BENCH_CASES=1 runs only "put, 64 clients"
+  names=() args=()
+  for i in $BENCH_CASES; do names+=("${case_names[$i]}"); args+=("${case_args[$i]}"); done
+  case_names=("${names[@]}") case_args=("${args[@]}")
+fi
 
 run_cases() {
   local target=$1 endpoints=$2 i status output

@@ -48,16 +48,16 @@ for line in admin-endpoint health metrics data-dir; do
 done
 
 # A write and a linearizable read.
-[[ "$(curl -s -X PUT --data-binary 'hello world' "$endpoint/kv/greeting")" == "stored" ]] || fail "PUT"
-[[ "$(curl -s "$endpoint/kv/greeting")" == "hello world" ]] || fail "GET after PUT"
-[[ "$(curl -s -o /dev/null -w '%{http_code}' "$endpoint/kv/missing")" == 404 ]] || fail "missing key is not 404"
+[[ "$(curl -s -X PUT --data-binary 'hello world' "$endpoint/v1/kv/greeting")" == "stored" ]] || fail "PUT"
+[[ "$(curl -s "$endpoint/v1/kv/greeting")" == "hello world" ]] || fail "GET after PUT"
+[[ "$(curl -s -o /dev/null -w '%{http_code}' "$endpoint/v1/kv/missing")" == 404 ]] || fail "missing key is not 404"
 
 # Bad input gets a clear error and changes nothing.
 head -c 70000 /dev/zero | tr '\0' x > "$work/big"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$work/big" "$endpoint/kv/big")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$work/big" "$endpoint/v1/kv/big")
 [[ "$code" == 413 ]] || fail "oversized body gave $code, not 413"
-[[ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$endpoint/kv/greeting")" == 405 ]] || fail "DELETE not 405"
-[[ "$(curl -s "$endpoint/kv/greeting")" == "hello world" ]] || fail "value changed by bad requests"
+[[ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$endpoint/v1/kv/greeting")" == 405 ]] || fail "DELETE not 405"
+[[ "$(curl -s "$endpoint/v1/kv/greeting")" == "hello world" ]] || fail "value changed by bad requests"
 
 # Metrics in Prometheus text format, checked by promtool.
 curl -s "$endpoint/metrics" > "$work/metrics"
@@ -72,6 +72,6 @@ fi
 # Durable across a restart.
 stop
 start
-[[ "$(curl -s "$endpoint/kv/greeting")" == "hello world" ]] || fail "value lost across restart"
+[[ "$(curl -s "$endpoint/v1/kv/greeting")" == "hello world" ]] || fail "value lost across restart"
 stop
 echo "cairn dev: endpoints, kv, bad input, metrics (promtool) and restart all ok"

@@ -100,6 +100,7 @@ start_node() {  # start_node ID [--bootstrap]
   ((netns)) && prefix=(ip netns exec "cairn-t$i")
   "${prefix[@]}" "$cairn" server --config "$work/n$i/cairn.toml" "$@" >>"$work/n$i/out" 2>>"$work/n$i/err" &
   pid[$i]=$!
+  disown "${pid[$i]}"  # no job-control chatter when a node is killed
 }
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
@@ -227,7 +228,9 @@ scenario_kill() {
   local load=$!
   sleep 3
   log "kill -9 node $leader"
-  kill -KILL "${pid[$leader]}"; wait "${pid[$leader]}" 2>/dev/null || true; pid[$leader]=""
+  kill -KILL "${pid[$leader]}"
+  while kill -0 "${pid[$leader]}" 2>/dev/null; do sleep 0.05; done
+  pid[$leader]=""
   wait_for 30 "a new leader for shard $s" bash -c "l=\$(curl -s $(admin "${others[0]}")/v1/shards | $py -c \"import json,sys; j=json.load(sys.stdin); print([s for s in j['shards'] if s['id']==$s][0]['local']['leader'])\"); [[ -n \$l && \$l != 0 && \$l != $leader ]]"
   log "new leader elected: $(shard_leader "${others[0]}" "$s")"
   wait $load; cat "$work/load.out"
