@@ -58,7 +58,6 @@ std::optional<std::uint64_t> certificate_file_node_id(const std::string& path) {
 
 constexpr auto controller_period = std::chrono::milliseconds(100);
 constexpr auto request_timeout = std::chrono::seconds(10);
-constexpr auto describe_every = std::chrono::milliseconds(500);
 constexpr auto join_retry = std::chrono::seconds(1);
 
 class shard_log final : public shard::log_sink {
@@ -127,10 +126,48 @@ caf::behavior ticker(caf::stateful_actor<ticker_state>* self, std::chrono::milli
         for (const auto& r : self->state.replicas) self->send(r, shard::tick_atom::value);
         self->delayed_send(self, period, ticker_atom::value);
       },
-      [=](add_atom, caf::actor a) { self->state.replicas.push_back(a); },
+      [=](add_atom, caf::actor a) {
+        if (std::find(self->state.replicas.begin(), self->state.replicas.end(), a) ==
+            self->state.replicas.end())
+          self->state.replicas.push_back(a);
+      },
       [=](remove_atom, caf::actor a) { std::erase(self->state.replicas, a); },
   };
 }
+
+/// The latest summary a replica published (after each batch of work).
+class status_slot final : public shard::status_sink {
+ public:
+  void publish(const shard::replica_summary& s) override {
+    std::lock_guard lock(mutex_);
+    summary_ = s;
+  }
+  std::optional<shard::replica_summary> get() const {
+    std::lock_guard lock(mutex_);
+    return summary_;
+  }
+  json describe() const {
+    auto s = get();
+    return s ? json::parse(shard::describe_replica(*s)) : json();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::optional<shard::replica_summary> summary_;
+};
+
+/// Node-level liveness of peers, from the transport (one ping per node
+/// pair stands in for every shard's heartbeats, see replica::wants_ticks).
+class transport_liveness final : public shard::peer_liveness {
+ public:
+  explicit transport_liveness(const transport* t) : transport_(t) {}
+  bool alive(raft::node_id node) const override {
+    return transport_ && transport_->peer_alive(node.value);
+  }
+
+ private:
+  const transport* transport_;
+};
 
 struct hosted_shard {
   std::uint64_t id = 0;
@@ -138,10 +175,27 @@ struct hosted_shard {
   std::unique_ptr<shard_network> net;
   std::unique_ptr<shard_log> log;
   std::unique_ptr<os_random> random;
+  status_slot status;
   caf::actor actor;
-  json last_describe;  // refreshed by the controller
-  std::chrono::steady_clock::time_point described_at;
+  std::atomic<bool> leaving{false};  // set before the node stops it on purpose
+  json last_describe() const { return status.describe(); }
 };
+
+bool conf_matches(const shard::replica_summary& s, const shard::membership_target& t) {
+  auto sorted = [](std::vector<raft::node_id> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  return s.conf.voters_outgoing.empty() && sorted(s.conf.voters) == sorted(t.voters) &&
+         sorted(s.conf.learners) == sorted(t.learners);
+}
+
+bool in_conf(const shard::replica_summary& s, std::uint64_t node) {
+  for (const auto* v : {&s.conf.voters, &s.conf.learners, &s.conf.voters_outgoing})
+    for (auto id : *v)
+      if (id.value == node) return true;
+  return false;
+}
 
 using response = http::response<http::string_body>;
 using respond_fn = std::function<void(response)>;
@@ -157,14 +211,6 @@ response make_response(unsigned version, bool keep_alive, http::status st, std::
   return res;
 }
 
-std::vector<std::uint64_t> json_ids(const json& j, const char* key) {
-  std::vector<std::uint64_t> out;
-  if (j.contains(key) && j[key].is_array())
-    for (const auto& x : j[key])
-      if (x.is_number_unsigned()) out.push_back(x.get<std::uint64_t>());
-  return out;
-}
-
 }  // namespace
 
 struct node::impl {
@@ -176,6 +222,7 @@ struct node::impl {
   std::unique_ptr<lmdb_environment> lmdb;
   std::unique_ptr<asio::ssl::context> tls;
   std::unique_ptr<transport> net;
+  transport_liveness liveness{nullptr};
   caf::actor tick;
 
   // --- shared state, under `mutex`
@@ -193,6 +240,7 @@ struct node::impl {
   std::thread controller;
   std::chrono::steady_clock::time_point last_join_attempt{};
   std::chrono::steady_clock::time_point last_registration{};
+  std::uint64_t map_applied = 0;  // system shard index the cached map reflects
 
   // admin HTTP
   asio::io_context http_io;
@@ -256,8 +304,18 @@ struct node::impl {
     env.net = h->net.get();
     env.random = h->random.get();
     env.log = h->log.get();
-    h->actor = sys->spawn(shard::shard_actor, ro, env);
-    caf::anon_send(tick, add_atom::value, h->actor);
+    env.liveness = &liveness;
+    env.status = &h->status;
+    h->actor = sys->spawn(shard::ticked_shard_actor, ro, env, tick);
+    // A replica that stops on its own failed its storage (fail-stop, S4):
+    // the node stops too, and its supervisor restarts it from what is
+    // durable. Followers elsewhere see the node go and elect.
+    h->actor->attach_functor([h = h.get(), this](const caf::error& reason) {
+      if (h->leaving || stopping) return;
+      spdlog::critical("shard {}: replica stopped ({}); stopping the node", h->id,
+                       sys->render(reason));
+      std::_Exit(3);
+    });
     std::lock_guard lock(mutex);
     shards[id] = h;
     wanted.erase(id);
@@ -269,6 +327,7 @@ struct node::impl {
       std::lock_guard lock(mutex);
       shards.erase(h->id);
     }
+    h->leaving = true;
     caf::anon_send(tick, remove_atom::value, h->actor);
     caf::scoped_actor self_actor{*sys};
     self_actor->send_exit(h->actor, caf::exit_reason::user_shutdown);
@@ -290,15 +349,6 @@ struct node::impl {
               out = {code, std::move(v)};
             },
             [&](caf::error& e) { out.second = sys->render(e); });
-    return out;
-  }
-
-  std::optional<json> describe(const caf::actor& a) {
-    std::optional<json> out;
-    caf::scoped_actor self_actor{*sys};
-    self_actor->request(a, std::chrono::seconds(2), shard::describe_atom::value)
-        .receive([&](std::string s) { out = json::parse(s, nullptr, false); }, [&](caf::error&) {});
-    if (out && out->is_discarded()) out.reset();
     return out;
   }
 
@@ -385,17 +435,19 @@ struct node::impl {
       return;
     }
     const auto now = std::chrono::steady_clock::now();
-    auto sys_desc = describe(sys_host->actor);
-    if (sys_desc) {
+    const auto sys_sum = sys_host->status.get();
+    // The map changes only when the system shard applies something.
+    std::optional<cluster_map> m;
+    const std::uint64_t applied = sys_sum ? sys_sum->applied.value : 0;
+    if (applied != 0 && applied == map_applied) {
       std::lock_guard lock(mutex);
-      sys_host->last_describe = *sys_desc;
-      sys_host->described_at = now;
-    }
-    auto m = read_map(sys_host->actor);
-    if (!m) return;
-    {
+      m = map;
+    } else {
+      m = read_map(sys_host->actor);
+      if (!m) return;
       std::lock_guard lock(mutex);
       map = *m;
+      map_applied = applied;
     }
     // Where the peers are.
     if (net) {
@@ -407,9 +459,9 @@ struct node::impl {
           net->set_peer_address(id, n.transport);
       }
     }
-    const bool sys_member = sys_desc && (!json_ids(*sys_desc, "voters").empty() ||
-                                         !json_ids(*sys_desc, "learners").empty());
-    const bool sys_leader = sys_desc && sys_desc->value("role", "") == std::string("leader");
+    const bool sys_member =
+        sys_sum && (!sys_sum->conf.voters.empty() || !sys_sum->conf.learners.empty());
+    const bool sys_leader = sys_sum && sys_sum->role == raft::role::leader;
     // Register (or re-register a changed address of) this node.
     auto me = m->nodes.find(self());
     if (sys_member &&
@@ -460,33 +512,19 @@ struct node::impl {
       for (auto& [id, h] : shards) local.push_back(h);
     }
     for (auto& h : local) {
-      std::optional<json> desc;
-      if (h->id == system_shard) {
-        desc = sys_desc;
-      } else if (now - h->described_at > describe_every) {
-        desc = describe(h->actor);
-        if (desc) {
-          std::lock_guard lock(mutex);
-          h->last_describe = *desc;
-          h->described_at = now;
-        }
-      } else {
-        std::lock_guard lock(mutex);
-        desc = h->last_describe;
-      }
-      if (!desc || desc->is_null()) continue;
+      const auto sum = h->status.get();
+      if (!sum) continue;
       auto target = m->target_of(h->id);
       if (h->id == system_shard) {
         // A member the map does not list yet (a join or a registration in
         // flight) is not unwanted: only a node marked removed is.
-        for (const char* k : {"voters", "learners"})
-          for (auto n : json_ids(*desc, k))
-            if (!m->nodes.count(n)) {
-              auto& side = std::string(k) == "voters" ? target.voters : target.learners;
-              side.push_back(raft::node_id{n});
-            }
+        for (auto n : sum->conf.voters)
+          if (!m->nodes.count(n.value)) target.voters.push_back(n);
+        for (auto n : sum->conf.learners)
+          if (!m->nodes.count(n.value)) target.learners.push_back(n);
       }
-      if (desc->value("role", "") == std::string("leader") && !target.voters.empty()) {
+      if (sum->role == raft::role::leader && !target.voters.empty() &&
+          !conf_matches(*sum, target)) {
         std::vector<std::uint64_t> voters, learners;
         for (auto v : target.voters) voters.push_back(v.value);
         for (auto l : target.learners) learners.push_back(l.value);
@@ -504,17 +542,11 @@ struct node::impl {
                                            [&](raft::node_id n) { return n.value == self(); }) ||
                                std::any_of(target.learners.begin(), target.learners.end(),
                                            [&](raft::node_id n) { return n.value == self(); });
-      auto in_group = [&](const json& d) {
-        for (const char* k : {"voters", "learners", "voters_outgoing"})
-          for (auto n : json_ids(d, k))
-            if (n == self()) return true;
-        return false;
-      };
       // The system replica goes only with this node (marked removed); a
       // data replica once the map and its group both let go of it.
       const bool let_go = h->id == system_shard ? (me != m->nodes.end() && me->second.removed)
                                                 : m->shards.count(h->id) != 0;
-      if (let_go && !wanted_here && !in_group(*desc) && desc->value("applied_index", 0) > 1)
+      if (let_go && !wanted_here && !in_conf(*sum, self()) && sum->applied.value > 1)
         destroy_replica(h);
     }
   }
@@ -681,11 +713,6 @@ struct node::impl {
         shard_actor);
   }
 
-  json cached(const std::shared_ptr<hosted_shard>& h) const {
-    std::lock_guard lock(mutex);
-    return h->last_describe;
-  }
-
   bool ready(std::string& why) const {
     std::lock_guard lock(mutex);
     if (removed) {
@@ -697,7 +724,7 @@ struct node::impl {
       why = "not a cluster member yet (joining)";
       return false;
     }
-    const auto& d = it->second->last_describe;
+    const auto& d = it->second->last_describe();
     if (d.is_null() || d.value("leader", 0) == 0) {
       why = "the system shard has no leader yet";
       return false;
@@ -708,7 +735,7 @@ struct node::impl {
     }
     for (const auto& [id, h] : shards) {
       if (id == system_shard) continue;
-      if (h->last_describe.is_null() || h->last_describe.value("leader", 0) == 0) {
+      if (h->last_describe().is_null() || h->last_describe().value("leader", 0) == 0) {
         why = "shard " + std::to_string(id) + " has no leader yet";
         return false;
       }
@@ -740,7 +767,7 @@ std::string node::impl::metrics_text() const {
   std::vector<std::pair<std::uint64_t, json>> descs;
   {
     std::lock_guard lock(mutex);
-    for (const auto& [id, h] : shards) descs.emplace_back(id, h->last_describe);
+    for (const auto& [id, h] : shards) descs.emplace_back(id, h->last_describe());
   }
   auto per_shard = [&](const char* name, const char* help, const char* type, auto get) {
     family(name, help, type);
@@ -840,12 +867,13 @@ json node::impl::status_json() const {
   j["shards_hosted"] = shards.size();
   std::size_t leaders = 0;
   for (const auto& [id, h] : shards)
-    if (h->last_describe.is_object() && h->last_describe.value("role", "") == std::string("leader"))
+    if (h->last_describe().is_object() &&
+        h->last_describe().value("role", "") == std::string("leader"))
       ++leaders;
   j["shards_led"] = leaders;
   auto it = shards.find(system_shard);
-  if (it != shards.end() && it->second->last_describe.is_object()) {
-    const auto& d = it->second->last_describe;
+  if (it != shards.end() && it->second->last_describe().is_object()) {
+    const auto& d = it->second->last_describe();
     j["system_shard"] = {{"leader", d.value("leader", 0)},
                          {"term", d.value("term", 0)},
                          {"commit_index", d.value("commit_index", 0)},
@@ -865,9 +893,9 @@ json node::impl::nodes_json() const {
   std::lock_guard lock(mutex);
   json sys_voters = json::array(), sys_learners = json::array();
   auto it = shards.find(system_shard);
-  if (it != shards.end() && it->second->last_describe.is_object()) {
-    sys_voters = it->second->last_describe["voters"];
-    sys_learners = it->second->last_describe["learners"];
+  if (it != shards.end() && it->second->last_describe().is_object()) {
+    sys_voters = it->second->last_describe()["voters"];
+    sys_learners = it->second->last_describe()["learners"];
   }
   auto contains = [](const json& a, std::uint64_t id) {
     for (const auto& x : a)
@@ -905,8 +933,8 @@ json node::impl::shards_json() const {
   auto add = [&](std::uint64_t id, const json& replicas) {
     json e{{"id", id}, {"replicas", replicas}};
     auto it = shards.find(id);
-    if (it != shards.end() && it->second->last_describe.is_object()) {
-      const auto& d = it->second->last_describe;
+    if (it != shards.end() && it->second->last_describe().is_object()) {
+      const auto& d = it->second->last_describe();
       e["local"] = {{"role", d["role"]},
                     {"term", d["term"]},
                     {"leader", d["leader"]},
@@ -1184,10 +1212,12 @@ void node::start() {
   auto& d = *impl_;
   validate(d.cfg);
   d.caf_cfg.set("logger.verbosity", caf::atom("quiet"));
-  if (const char* policy = std::getenv("CAIRN_EXPERIMENT_CAF_POLICY"))
-    d.caf_cfg.set("scheduler.policy", caf::atom_from_string(policy));
-  if (const char* threads = std::getenv("CAIRN_EXPERIMENT_CAF_THREADS"))
-    d.caf_cfg.set("scheduler.max-threads", std::atoi(threads));
+  // Work sharing: idle workers wait on a condition variable. CAF's default
+  // work stealing polls (spins, then sleeps 50 us at a time for ~25 ms
+  // after every wake-up), which cost an idle node 11% of a core per 100
+  // shards on a 2-core machine against 1.3% with sharing, at the same
+  // write throughput (docs/benchmarks.md).
+  d.caf_cfg.set("scheduler.policy", caf::atom("sharing"));
   d.sys = std::make_unique<caf::actor_system>(d.caf_cfg);
   d.lmdb = std::make_unique<lmdb_environment>(d.cfg.data_dir + "/raft", d.cfg.storage_map_mb << 20);
   if (!d.cfg.listen.empty()) {
@@ -1206,8 +1236,18 @@ void node::start() {
       d.post_job([&d, from, r] { d.handle_join(from, r); });
     };
     h.on_join_reply = [&d](std::uint64_t from, const join_reply& r) { d.on_join_reply(from, r); };
+    // Followers of a leader on a lost node tick again (and elect); idle
+    // leaders heartbeat again when a peer (re)connects, so a restarted
+    // follower learns who leads.
+    auto wake_all = [&d](std::uint64_t) {
+      std::lock_guard lock(d.mutex);
+      for (auto& [id, hs] : d.shards) caf::anon_send(hs->actor, shard::wake_atom::value);
+    };
+    h.on_peer_down = wake_all;
+    h.on_peer_up = wake_all;
     d.net = std::make_unique<transport>(d.cfg.node_id, d.cfg.transport, *d.tls, std::move(h));
     d.net->start(*parse_host_port(d.cfg.listen));
+    d.liveness = transport_liveness(d.net.get());
   }
   d.tick = d.sys->spawn(ticker, std::chrono::milliseconds(d.cfg.raft.tick_ms));
   d.start_http();
@@ -1247,7 +1287,10 @@ void node::stop() {
   caf::anon_send_exit(d.tick, caf::exit_reason::user_shutdown);
   {
     std::lock_guard lock(d.mutex);
-    for (auto& [id, h] : d.shards) caf::anon_send_exit(h->actor, caf::exit_reason::user_shutdown);
+    for (auto& [id, h] : d.shards) {
+      h->leaving = true;
+      caf::anon_send_exit(h->actor, caf::exit_reason::user_shutdown);
+    }
   }
   d.sys->await_all_actors_done();
   d.sys.reset();

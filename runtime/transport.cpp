@@ -381,6 +381,7 @@ struct transport::impl : std::enable_shared_from_this<transport::impl> {
     p->last_heard_ms = now_ms();
     counters.connects++;
     spdlog::info("transport: connected to node {} at {}", *id, p->address);
+    if (h.on_peer_up) h.on_peer_up(*id);
     s->read_next();
     ping_loop(p, s);
     flush(p);
@@ -395,6 +396,7 @@ struct transport::impl : std::enable_shared_from_this<transport::impl> {
       p->current.reset();
       p->connected = false;
       p->in_flight_bytes = 0;
+      if (h.on_peer_down && s->peer_id) h.on_peer_down(s->peer_id);
     } else {
       counters.connect_failures++;
       if (p->backoff_ms == 0 || p->backoff_ms >= settings.reconnect_max_ms)
@@ -710,6 +712,14 @@ std::vector<peer_status> transport::peers() const {
     out.push_back(std::move(s));
   }
   return out;
+}
+
+bool transport::peer_alive(std::uint64_t id) const {
+  auto p = impl_->peer_for_id(id);
+  if (!p || !p->connected) return false;
+  const auto heard = p->last_heard_ms.load();
+  return heard >= 0 && static_cast<std::uint64_t>(impl::now_ms() - heard) <=
+                           impl_->settings.dead_after_ms + impl_->settings.heartbeat_ms;
 }
 
 const transport_counters& transport::counters() const {

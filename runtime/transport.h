@@ -76,6 +76,10 @@ class transport {
     /// A join request from the node `from` (its certificate's id).
     std::function<void(std::uint64_t from, const join_request& request)> on_join;
     std::function<void(std::uint64_t from, const join_reply& reply)> on_join_reply;
+    /// The connection to a peer was lost or went silent.
+    std::function<void(std::uint64_t peer)> on_peer_down;
+    /// An outbound connection to a peer was established.
+    std::function<void(std::uint64_t peer)> on_peer_up;
   };
 
   /// `tls` must outlive the transport.
@@ -103,6 +107,8 @@ class transport {
   void send_join(const std::string& address, const join_request& request);
   void send_join_reply(std::uint64_t to, const join_reply& reply);
 
+  /// Connected, and heard from within dead_after_ms.
+  bool peer_alive(std::uint64_t id) const;
   std::vector<peer_status> peers() const;
   const transport_counters& counters() const;
 

@@ -71,12 +71,34 @@ class replica_observer {
   virtual void on_restore(raft::node_id id, raft::log_index index, std::uint64_t fingerprint) = 0;
 };
 
+/// Whether a peer node is up, as the host's transport sees it (node-level
+/// liveness: one ping per node pair instead of heartbeats per shard).
+class peer_liveness {
+ public:
+  virtual ~peer_liveness() = default;
+  virtual bool alive(raft::node_id node) const = 0;
+};
+
+struct replica_summary;
+
+/// Receives a summary of the replica after every batch of work (for the
+/// host's admin API and metrics, without asking the actor).
+class status_sink {
+ public:
+  virtual ~status_sink() = default;
+  virtual void publish(const replica_summary& s) = 0;
+};
+
 struct environment {
   disk* storage = nullptr;
   network* net = nullptr;
   random_source* random = nullptr;
   log_sink* log = nullptr;
   replica_observer* observer = nullptr;  // may be null
+  /// With liveness, a replica asks for ticks only when it needs them
+  /// (replica::wants_ticks); without (the simulator), it always ticks.
+  const peer_liveness* liveness = nullptr;  // may be null
+  status_sink* status = nullptr;            // may be null
 };
 
 }  // namespace cairn::shard

@@ -69,7 +69,73 @@ void replica::tick() {
   if (failed_) return;
   core_.tick();
   expire_requests();
+  // Idle tracking for wants_ticks (S5): ticks in a row in which a leader
+  // saw nothing change.
+  const auto last = core_.log().last_index();
+  const auto commit = core_.log().committed();
+  if (core_.state() == role::leader && writes_.empty() && reads_.empty() &&
+      last == idle_seen_last_ && commit == idle_seen_commit_) {
+    ++idle_ticks_;
+  } else {
+    idle_ticks_ = 0;
+    idle_seen_last_ = last;
+    idle_seen_commit_ = commit;
+  }
   maybe_flush();
+  publish();
+}
+
+bool replica::wants_ticks() const {
+  if (!env_.liveness) return true;
+  if (failed_) return false;
+  if (!writes_.empty() || !reads_.empty()) return true;  // requests expire by ticks
+  const node_id self = core_.id();
+  switch (core_.state()) {
+    case role::leader: {
+      if (idle_ticks_ < 2 * opts_.raft.heartbeat_interval_ticks + 1) return true;
+      const auto last = core_.log().last_index();
+      if (core_.log().committed() != last || core_.pending_conf_index() > core_.log().applied())
+        return true;
+      for (const auto& [id, pr] : core_.tracker().nodes)
+        if (id != self && (pr.state != progress_state::replicate || pr.match != last)) return true;
+      return false;
+    }
+    case role::follower: {
+      if (!core_.tracker().is_voter(self)) return false;  // learners never campaign
+      const node_id lead = core_.leader();
+      return lead == node_id{0} || !env_.liveness->alive(lead);
+    }
+    default:
+      return true;  // campaigning
+  }
+}
+
+replica_summary replica::summary() const {
+  const auto st = core_.get_status();
+  replica_summary s;
+  s.id = st.id;
+  s.role = st.soft.state;
+  s.term = st.hard.term;
+  s.leader = st.soft.leader;
+  s.commit = st.hard.commit;
+  s.applied = st.applied;
+  s.last_index = st.last_index;
+  s.first_index = st.first_index;
+  s.snapshot_index = core_.latest_snapshot().metadata.index;
+  s.conf = st.conf;
+  if (st.soft.state == role::leader)
+    for (const auto& [id, pr] : core_.tracker().nodes)
+      s.progress.push_back(
+          progress_summary{id, pr.match, pr.next, pr.state, pr.is_learner, pr.recent_active});
+  s.keys = kv_.size();
+  s.failed = failed_;
+  s.wants_ticks = wants_ticks();
+  s.metrics = metrics_;
+  return s;
+}
+
+void replica::publish() {
+  if (env_.status) env_.status->publish(summary());
 }
 
 void replica::receive(const bytes& frame) {
@@ -96,6 +162,10 @@ void replica::receive_checked(std::optional<node_id> sender, const bytes& frame)
                              " claiming to come from node " + std::to_string(m.from.value));
     return;
   }
+  // A peer campaigning or refusing appends needs a leader that ticks.
+  if (m.type == message_type::vote || m.type == message_type::pre_vote ||
+      (m.type == message_type::append_response && m.reject))
+    idle_ticks_ = 0;
   auto r = core_.step(m);
   if (r.error == step_error::invalid_message) {
     ++metrics_.messages_rejected;
@@ -209,6 +279,7 @@ void replica::expire_requests() {
 
 void replica::fail_stop(std::string_view why) {
   failed_ = true;
+  publish();
   log(log_level::error, std::string("replica stopping: ") + std::string(why));
   for (auto& [id, w] : writes_) w.reply({reply_code::timeout, "replica stopped"});
   for (auto& [id, r] : reads_) r.reply({reply_code::dropped, "replica stopped"});
@@ -267,7 +338,9 @@ void replica::serve_reads() {
 }
 
 void replica::process_ready() {
+  bool worked = false;
   while (!failed_ && core_.has_ready()) {
+    worked = true;
     ready rd = core_.get_ready();
     // 1. Messages that depend on nothing local (a leader's appends) go out
     //    while we write, as etcd does.
@@ -319,6 +392,7 @@ void replica::process_ready() {
       }
     }
   }
+  if (worked) publish();
 }
 
 }  // namespace cairn::shard

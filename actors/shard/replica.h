@@ -13,6 +13,9 @@
 //  S3. Pending requests are bounded (requests_max); beyond that new ones
 //      are refused with `overloaded`.
 //  S4. After a failed fsync the replica does nothing more (fail-stop).
+//  S5. A replica that stops asking for ticks (wants_ticks) does so only in
+//      states where a tick could do nothing but heartbeat an idle group or
+//      count toward an election against a leader whose node is up.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +50,43 @@ struct client_reply {
 
 using reply_fn = std::function<void(client_reply)>;
 
+struct replica_metrics {
+  std::uint64_t proposals = 0;
+  std::uint64_t proposals_dropped = 0;
+  std::uint64_t applied_entries = 0;
+  std::uint64_t reads = 0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_received = 0;
+  std::uint64_t messages_rejected = 0;
+  std::uint64_t fsyncs = 0;
+  std::uint64_t snapshots_taken = 0;
+  std::uint64_t snapshots_installed = 0;
+};
+
+struct progress_summary {
+  raft::node_id node;
+  raft::log_index match;
+  raft::log_index next;
+  raft::progress_state state = raft::progress_state::probe;
+  bool learner = false;
+  bool active = false;
+};
+
+/// What a host shows about a replica (status_sink, describe).
+struct replica_summary {
+  raft::node_id id;
+  raft::role role = raft::role::follower;
+  raft::term_t term;
+  raft::node_id leader;
+  raft::log_index commit, applied, last_index, first_index, snapshot_index;
+  raft::conf_state conf;
+  std::vector<progress_summary> progress;  // on the leader
+  std::size_t keys = 0;
+  bool failed = false;
+  bool wants_ticks = true;
+  replica_metrics metrics;
+};
+
 struct replica_options {
   raft::config raft;
   /// Distinguishes incarnations of the same replica (request ids).
@@ -60,19 +100,6 @@ struct replica_options {
   /// Host hint (shard_actor): turn auto_flush off and flush once per batch
   /// of mailbox messages.
   bool batch_inputs = false;
-};
-
-struct replica_metrics {
-  std::uint64_t proposals = 0;
-  std::uint64_t proposals_dropped = 0;
-  std::uint64_t applied_entries = 0;
-  std::uint64_t reads = 0;
-  std::uint64_t messages_sent = 0;
-  std::uint64_t messages_received = 0;
-  std::uint64_t messages_rejected = 0;
-  std::uint64_t fsyncs = 0;
-  std::uint64_t snapshots_taken = 0;
-  std::uint64_t snapshots_installed = 0;
 };
 
 class replica {
@@ -105,6 +132,18 @@ class replica {
   void flush() { process_ready(); }
 
   bool failed() const { return failed_; }
+  /// Whether this replica needs ticks now. Always with no liveness in the
+  /// environment. Otherwise (invariant S5): a leader until it is idle (no
+  /// requests, nothing uncommitted or unacknowledged, every peer caught up,
+  /// and two heartbeats sent since the last change); a voter that follows
+  /// until its leader's node is down; never a learner or a replica that is
+  /// not a member. Skipping ticks only delays elections: it cannot break
+  /// safety, which never depends on time.
+  bool wants_ticks() const;
+  /// The host saw a peer come or go: an idle leader ticks (heartbeats)
+  /// again for a while, so a restarted follower learns who leads.
+  void wake() { idle_ticks_ = 0; }
+  replica_summary summary() const;
   const raft::core& core() const { return core_; }
   const kv_state_machine& state() const { return kv_; }
   const replica_metrics& metrics() const { return metrics_; }
@@ -129,6 +168,7 @@ class replica {
   void serve_reads();
   void expire_requests();
   void fail_stop(std::string_view why);
+  void publish();
   void maybe_flush() {
     if (auto_flush_) process_ready();
   }
@@ -145,6 +185,8 @@ class replica {
   std::uint64_t next_request_ = 1;
   bool failed_ = false;
   bool auto_flush_ = true;
+  std::uint64_t idle_ticks_ = 0;  // leader ticks with nothing changing
+  raft::log_index idle_seen_last_, idle_seen_commit_;
   replica_metrics metrics_;
 };
 

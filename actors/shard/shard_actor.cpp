@@ -16,12 +16,34 @@ reply_fn promise_reply(caf::response_promise rp) {
   };
 }
 
+/// Registers with (or leaves) the ticker when the replica's need changes.
+void update_ticking(self_ptr self) {
+  auto& st = self->state;
+  if (!st.ticker) return;
+  const bool want = st.rep->wants_ticks();
+  if (want == st.ticking) return;
+  st.ticking = want;
+  if (want)
+    self->send(st.ticker, ticker_add_atom::value, caf::actor{self});
+  else
+    self->send(st.ticker, ticker_remove_atom::value, caf::actor{self});
+}
+
+/// Fail-stop: the replica stopped after a storage failure.
+void quit_failed(self_ptr self) {
+  if (self->state.ticker)
+    self->send(self->state.ticker, ticker_remove_atom::value, caf::actor{self});
+  self->quit(caf::sec::runtime_error);
+}
+
 /// After each input: fail-stop, or schedule the batch's flush.
 void after_input(self_ptr self) {
-  if (self->state.rep->failed()) return self->quit(caf::exit_reason::user_shutdown);
+  if (self->state.rep->failed()) return quit_failed(self);
   if (!self->state.flush_pending) {
     self->state.flush_pending = true;
     self->send(self, flush_atom::value);
+  } else {
+    update_ticking(self);
   }
 }
 
@@ -39,34 +61,33 @@ nlohmann::json ids_json(const std::vector<raft::node_id>& v) {
 
 }  // namespace
 
-std::string describe_replica(const replica& r) {
-  const auto& c = r.core();
-  const auto st = c.get_status();
-  const auto& m = r.metrics();
+std::string describe_replica(const replica_summary& s) {
+  const auto& m = s.metrics;
   nlohmann::json j;
-  j["node"] = st.id.value;
-  j["role"] = raft::to_string(st.soft.state);
-  j["term"] = st.hard.term.value;
-  j["leader"] = st.soft.leader.value;
-  j["commit_index"] = st.hard.commit.value;
-  j["applied_index"] = st.applied.value;
-  j["last_index"] = st.last_index.value;
-  j["first_index"] = st.first_index.value;
-  j["snapshot_index"] = c.latest_snapshot().metadata.index.value;
-  j["voters"] = ids_json(st.conf.voters);
-  j["voters_outgoing"] = ids_json(st.conf.voters_outgoing);
-  j["learners"] = ids_json(st.conf.learners);
-  j["keys"] = r.state().size();
-  j["failed"] = r.failed();
-  if (st.soft.state == raft::role::leader) {
+  j["node"] = s.id.value;
+  j["role"] = raft::to_string(s.role);
+  j["term"] = s.term.value;
+  j["leader"] = s.leader.value;
+  j["commit_index"] = s.commit.value;
+  j["applied_index"] = s.applied.value;
+  j["last_index"] = s.last_index.value;
+  j["first_index"] = s.first_index.value;
+  j["snapshot_index"] = s.snapshot_index.value;
+  j["voters"] = ids_json(s.conf.voters);
+  j["voters_outgoing"] = ids_json(s.conf.voters_outgoing);
+  j["learners"] = ids_json(s.conf.learners);
+  j["keys"] = s.keys;
+  j["failed"] = s.failed;
+  j["ticking"] = s.wants_ticks;
+  if (s.role == raft::role::leader) {
     auto progress = nlohmann::json::array();
-    for (const auto& [id, pr] : c.tracker().nodes)
-      progress.push_back({{"node", id.value},
-                          {"match", pr.match.value},
-                          {"next", pr.next.value},
-                          {"state", raft::to_string(pr.state)},
-                          {"learner", pr.is_learner},
-                          {"active", pr.recent_active}});
+    for (const auto& p : s.progress)
+      progress.push_back({{"node", p.node.value},
+                          {"match", p.match.value},
+                          {"next", p.next.value},
+                          {"state", raft::to_string(p.state)},
+                          {"learner", p.learner},
+                          {"active", p.active}});
     j["progress"] = std::move(progress);
   }
   j["metrics"] = {{"proposals", m.proposals},
@@ -83,9 +104,16 @@ std::string describe_replica(const replica& r) {
 }
 
 caf::behavior shard_actor(self_ptr self, replica_options opts, environment env) {
+  return ticked_shard_actor(self, std::move(opts), env, caf::actor{});
+}
+
+caf::behavior ticked_shard_actor(self_ptr self, replica_options opts, environment env,
+                                 caf::actor ticker) {
   const bool batch = opts.batch_inputs;
   self->state.rep = std::make_unique<replica>(std::move(opts), env);
   self->state.rep->set_auto_flush(!batch);
+  self->state.ticker = ticker;
+  update_ticking(self);
   // Without batching the flush message is never sent: after_input only
   // schedules one when auto flush is off.
   if (!batch) self->state.flush_pending = true;
@@ -93,7 +121,12 @@ caf::behavior shard_actor(self_ptr self, replica_options opts, environment env) 
       [=](flush_atom) {
         self->state.flush_pending = false;
         self->state.rep->flush();
-        if (self->state.rep->failed()) self->quit(caf::exit_reason::user_shutdown);
+        if (self->state.rep->failed()) return quit_failed(self);
+        update_ticking(self);
+      },
+      [=](wake_atom) {
+        self->state.rep->wake();
+        update_ticking(self);
       },
       [=](tick_atom) {
         self->state.rep->tick();
@@ -161,7 +194,7 @@ caf::behavior shard_actor(self_ptr self, replica_options opts, environment env) 
         }
         return out;
       },
-      [=](describe_atom) { return describe_replica(*self->state.rep); },
+      [=](describe_atom) { return describe_replica(self->state.rep->summary()); },
       [=](status_atom) {
         const auto st = self->state.rep->core().get_status();
         const auto& m = self->state.rep->metrics();

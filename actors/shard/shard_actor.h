@@ -26,6 +26,7 @@
 //   (reconcile, voters, learners)        -> (std::string what, "" = nothing)
 //   (describe)                           -> (std::string JSON) status,
 //                                           membership, progress, metrics
+//   (wake)                               -> ()      re-check wants_ticks
 // With replica_options::batch_inputs the actor queues inputs in the core
 // and sends itself one (flush) per batch: every message already in the
 // mailbox shares one Ready and one fsync.
@@ -59,16 +60,29 @@ enum class membership_kind : std::uint8_t {
   none = 255
 };
 
+using ticker_add_atom = caf::atom_constant<caf::atom("add")>;
+using ticker_remove_atom = caf::atom_constant<caf::atom("remove")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+
 struct shard_actor_state {
   std::unique_ptr<replica> rep;
   bool flush_pending = false;
+  caf::actor ticker;     // invalid: ticks are managed by the host
+  bool ticking = false;  // registered with the ticker
   static inline const char* name = "cairn.shard";
 };
 
 caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, replica_options opts,
                           environment env);
 
+/// A shard actor that registers itself with `ticker` ((add, self) and
+/// (remove, self)) whenever replica::wants_ticks changes, so idle shards
+/// get no tick messages at all. (wake) makes it look again (the host sends
+/// it when a peer node goes down).
+caf::behavior ticked_shard_actor(caf::stateful_actor<shard_actor_state>* self, replica_options opts,
+                                 environment env, caf::actor ticker);
+
 /// The JSON `describe` returns (exposed for tests and the admin API).
-std::string describe_replica(const replica& r);
+std::string describe_replica(const replica_summary& s);
 
 }  // namespace cairn::shard
