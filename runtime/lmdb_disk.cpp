@@ -5,7 +5,14 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
+#include <string_view>
+
+#include <isa-l/crc.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "actors/raft/codec.h"
 
@@ -77,18 +84,67 @@ std::string meta_key(std::uint64_t shard, const char* name) {
   return be64(shard) + name;
 }
 
+/// Every stored value is framed as CRC32C (4 bytes, little-endian, over
+/// key and payload) + payload (D4): LMDB has no checksums of its own.
+std::uint32_t checksum(std::string_view key, std::string_view payload) {
+  std::uint32_t crc = crc32_iscsi(reinterpret_cast<unsigned char*>(const_cast<char*>(key.data())),
+                                  static_cast<int>(key.size()), 0xffffffffu);
+  return crc32_iscsi(reinterpret_cast<unsigned char*>(const_cast<char*>(payload.data())),
+                     static_cast<int>(payload.size()), crc);
+}
+
+std::string frame_value(std::string_view key, std::string_view payload) {
+  const std::uint32_t crc = checksum(key, payload);
+  std::string out(4, '\0');
+  std::memcpy(out.data(), &crc, 4);
+  out.append(payload);
+  return out;
+}
+
+/// The payload of a stored value, or nullopt if its checksum fails.
+std::optional<std::string_view> unframe_value(const MDB_val& k, const MDB_val& v) {
+  if (v.mv_size < 4) return std::nullopt;
+  const std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
+  const std::string_view payload(static_cast<const char*>(v.mv_data) + 4, v.mv_size - 4);
+  std::uint32_t stored = 0;
+  std::memcpy(&stored, v.mv_data, 4);
+  if (stored != checksum(key, payload)) return std::nullopt;
+  return payload;
+}
+
+std::string hex_key(const MDB_val& k) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  const auto* p = static_cast<const unsigned char*>(k.mv_data);
+  for (std::size_t i = 0; i < k.mv_size && i < 24; ++i) {
+    out += digits[p[i] >> 4];
+    out += digits[p[i] & 15];
+  }
+  return out;
+}
+
+[[noreturn]] void corrupt(const std::string& what) {
+  throw std::runtime_error("lmdb: " + what +
+                           " fails its checksum: the data directory is corrupt; refusing to "
+                           "serve from it (restore the node from its peers: remove the "
+                           "directory and let it rejoin)");
+}
+
 bytes get_meta(MDB_txn* txn, MDB_dbi dbi, std::uint64_t shard, const char* name) {
   const std::string key = meta_key(shard, name);
   MDB_val k = val(key.data(), key.size());
   MDB_val v;
   if (mdb_get(txn, dbi, &k, &v) != MDB_SUCCESS) return {};
-  return bytes(static_cast<const char*>(v.mv_data), v.mv_size);
+  auto payload = unframe_value(k, v);
+  if (!payload) corrupt("the '" + std::string(name) + "' record of shard " + std::to_string(shard));
+  return bytes(*payload);
 }
 
 int put_meta(MDB_txn* txn, MDB_dbi dbi, std::uint64_t shard, const char* name, const bytes& value) {
   const std::string key = meta_key(shard, name);
+  const std::string framed = frame_value(key, value);
   MDB_val k = val(key.data(), key.size());
-  MDB_val v = val(value.data(), value.size());
+  MDB_val v = val(framed.data(), framed.size());
   return mdb_put(txn, dbi, &k, &v, 0);
 }
 
@@ -120,12 +176,13 @@ int delete_log_range(MDB_txn* txn, MDB_dbi dbi, std::uint64_t shard, std::uint64
 
 }  // namespace
 
-lmdb_environment::lmdb_environment(const std::string& dir, std::uint64_t map_bytes) {
-  std::filesystem::create_directories(dir);
+lmdb_environment::lmdb_environment(const std::string& dir, std::uint64_t map_bytes,
+                                   bool read_only) {
+  if (!read_only) std::filesystem::create_directories(dir);
   check(mdb_env_create(&env_), "lmdb: create environment");
   check(mdb_env_set_maxdbs(env_, 4), "lmdb: set max databases");
   check(mdb_env_set_mapsize(env_, map_bytes), "lmdb: set map size");
-  int rc = mdb_env_open(env_, dir.c_str(), MDB_NOSYNC, 0640);
+  int rc = mdb_env_open(env_, dir.c_str(), read_only ? MDB_RDONLY : MDB_NOSYNC, 0640);
   if (rc != MDB_SUCCESS) {
     mdb_env_close(env_);
     env_ = nullptr;
@@ -133,11 +190,12 @@ lmdb_environment::lmdb_environment(const std::string& dir, std::uint64_t map_byt
   }
   try {
     txn_guard t;
-    check(mdb_txn_begin(env_, nullptr, 0, &t.txn), "lmdb: begin");
-    check(mdb_dbi_open(t.txn, "raft_log", MDB_CREATE, &log_), "lmdb: open raft_log");
-    check(mdb_dbi_open(t.txn, "raft_meta", MDB_CREATE, &meta_), "lmdb: open raft_meta");
+    const unsigned create = read_only ? 0 : MDB_CREATE;
+    check(mdb_txn_begin(env_, nullptr, read_only ? MDB_RDONLY : 0, &t.txn), "lmdb: begin");
+    check(mdb_dbi_open(t.txn, "raft_log", create, &log_), "lmdb: open raft_log");
+    check(mdb_dbi_open(t.txn, "raft_meta", create, &meta_), "lmdb: open raft_meta");
     check(t.commit(), "lmdb: commit");
-    check(mdb_env_sync(env_, 1), "lmdb: sync");
+    if (!read_only) check(mdb_env_sync(env_, 1), "lmdb: sync");
   } catch (const std::exception& e) {
     mdb_env_close(env_);
     env_ = nullptr;
@@ -147,9 +205,88 @@ lmdb_environment::lmdb_environment(const std::string& dir, std::uint64_t map_byt
 
 lmdb_environment::~lmdb_environment() {
   if (env_) {
-    mdb_env_sync(env_, 1);
+    unsigned flags = 0;
+    mdb_env_get_flags(env_, &flags);
+    if (!(flags & MDB_RDONLY)) mdb_env_sync(env_, 1);
     mdb_env_close(env_);
   }
+}
+
+std::string lmdb_environment::verify() const {
+  // D4, part 1: the file holds every page the last committed meta page
+  // names (a truncated file would fault when read).
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(env_, &info);
+  mdb_env_stat(env_, &st);
+  const char* path = nullptr;
+  mdb_env_get_path(env_, &path);
+  struct stat file;
+  const std::string data = std::string(path ? path : ".") + "/data.mdb";
+  if (::stat(data.c_str(), &file) != 0) return data + ": cannot stat";
+  const auto needed = static_cast<std::uint64_t>(info.me_last_pgno + 1) * st.ms_psize;
+  if (static_cast<std::uint64_t>(file.st_size) < needed)
+    return data + " is truncated: " + std::to_string(file.st_size) +
+           " bytes, the last commit needs " + std::to_string(needed);
+  // Part 2: every record in both databases passes its checksum.
+  txn_guard t;
+  if (mdb_txn_begin(env_, nullptr, MDB_RDONLY, &t.txn) != MDB_SUCCESS) return "cannot begin a read";
+  std::uint64_t records = 0;
+  for (MDB_dbi dbi : {log_, meta_}) {
+    MDB_cursor* cur = nullptr;
+    if (mdb_cursor_open(t.txn, dbi, &cur) != MDB_SUCCESS) return "cannot open a cursor";
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == MDB_SUCCESS) {
+      ++records;
+      if (!unframe_value(k, v)) {
+        mdb_cursor_close(cur);
+        return std::string(dbi == log_ ? "raft_log" : "raft_meta") + " record " + hex_key(k) +
+               " fails its checksum";
+      }
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) return std::string("reading the database failed: ") + mdb_strerror(rc);
+  }
+  return "";
+}
+
+void verify_in_child(const std::string& dir, std::uint64_t map_bytes) {
+  if (!std::filesystem::exists(dir + "/data.mdb")) return;
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("verify: pipe failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("verify: fork failed");
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string problem;
+    try {
+      lmdb_environment env(dir, map_bytes, /*read_only=*/true);
+      problem = env.verify();
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    if (!problem.empty()) [[maybe_unused]]
+      auto n = ::write(fds[1], problem.data(), problem.size());
+    ::_exit(problem.empty() ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string message;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+    message.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string where = "the Raft store in " + dir + " is damaged: ";
+  if (WIFSIGNALED(status))
+    throw std::runtime_error(where + "reading it crashed (signal " +
+                             std::to_string(WTERMSIG(status)) +
+                             "); refusing to start (remove the directory and let the node rejoin "
+                             "to restore it from its peers)");
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+    throw std::runtime_error(where + message + "; refusing to start");
 }
 
 std::vector<std::uint64_t> lmdb_environment::stored_shards() const {
@@ -294,7 +431,10 @@ restored_state lmdb_disk::load() {
   int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
   while (rc == MDB_SUCCESS && k.mv_size == 16 && from_be64(k.mv_data) == shard_) {
     const std::uint64_t idx = from_be64(static_cast<const char*>(k.mv_data) + 8);
-    auto e = decode_entry(bytes(static_cast<const char*>(v.mv_data), v.mv_size));
+    auto payload = unframe_value(k, v);
+    if (!payload)
+      corrupt("log entry " + std::to_string(idx) + " of shard " + std::to_string(shard_));
+    auto e = decode_entry(bytes(*payload));
     // D1: a gap or an undecodable record ends the log.
     if (idx != expect || !e || e->index.value != idx) break;
     st.entries.push_back(std::move(*e));
@@ -335,7 +475,7 @@ shard::io_status lmdb_disk::write(const ready& rd) {
     for (const auto& e : rd.entries) {
       if (rc != MDB_SUCCESS) break;
       const std::string key = log_key(shard_, e.index.value);
-      const bytes enc = encode_entry(e);
+      const std::string enc = frame_value(key, encode_entry(e));
       written += enc.size();
       MDB_val k = val(key.data(), key.size());
       MDB_val v = val(enc.data(), enc.size());

@@ -16,6 +16,11 @@
 //  D2. sync() returns ok only after every write() that returned before the
 //      call is durable.
 //  D3. A shard with a tombstone is never bootstrapped again on this node.
+//  D4. Corruption is detected, never served: every value carries a CRC32C
+//      over its key and payload (ISA-L), checked on every read; verify()
+//      also checks that the file is not shorter than the last commit needs.
+//      A failed check throws (load) or is reported (verify), and the node
+//      refuses to start.
 #pragma once
 
 #include <lmdb.h>
@@ -45,13 +50,20 @@ class lmdb_environment {
   /// Opens (creating) the environment in `dir`. Throws std::runtime_error
   /// naming the directory and LMDB's reason on failure (including a file
   /// that is not an LMDB environment or is corrupt).
-  explicit lmdb_environment(const std::string& dir, std::uint64_t map_bytes = 1ULL << 30);
+  /// `read_only` opens an existing environment without changing it.
+  explicit lmdb_environment(const std::string& dir, std::uint64_t map_bytes = 1ULL << 30,
+                            bool read_only = false);
   ~lmdb_environment();
   lmdb_environment(const lmdb_environment&) = delete;
   lmdb_environment& operator=(const lmdb_environment&) = delete;
   MDB_env* get() const { return env_; }
   MDB_dbi log_dbi() const { return log_; }
   MDB_dbi meta_dbi() const { return meta_; }
+
+  /// Walks every record (D4). Returns "" if all is well, else what is wrong.
+  /// Run it in a child process first (runtime/node.cpp): reading a
+  /// damaged LMDB file can fault.
+  std::string verify() const;
 
   /// Shards with any stored state (tombstoned ones excluded).
   std::vector<std::uint64_t> stored_shards() const;
@@ -78,6 +90,12 @@ class lmdb_environment {
   fsync_histogram fsyncs_;
   std::uint64_t bytes_written_ = 0;
 };
+
+/// Checks the environment in `dir` (if there is one) in a child process,
+/// so that a fault while reading a damaged file cannot take this process
+/// down. Throws std::runtime_error naming the problem; returns if all is
+/// well or there is nothing yet. Call before starting threads.
+void verify_in_child(const std::string& dir, std::uint64_t map_bytes);
 
 class lmdb_disk final : public shard::disk {
  public:

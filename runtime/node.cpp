@@ -1211,6 +1211,8 @@ node::~node() {
 void node::start() {
   auto& d = *impl_;
   validate(d.cfg);
+  // Before any thread starts: a damaged store is refused, never served (D4).
+  verify_in_child(d.cfg.data_dir + "/raft", d.cfg.storage_map_mb << 20);
   d.caf_cfg.set("logger.verbosity", caf::atom("quiet"));
   // Work sharing: idle workers wait on a condition variable. CAF's default
   // work stealing polls (spins, then sleeps 50 us at a time for ~25 ms

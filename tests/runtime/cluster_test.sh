@@ -214,6 +214,26 @@ PY
   healthy 1 || fail "node 1 unhealthy after bad input"
   $kv load --endpoints "$(endpoints 1 2 3)" --seconds 1 --threads 2 --prefix after --acked "$work/acked2"
   $kv verify --endpoints "$(endpoints 1 2 3)" --acked "$work/acked2"
+  # A damaged store: node 3 refuses to start, naming the problem; the
+  # other two carry on.
+  kill -TERM "${pid[3]}"
+  while kill -0 "${pid[3]}" 2>/dev/null; do sleep 0.05; done
+  pid[3]=""
+  $py - "$work/n3/data/raft/data.mdb" <<'PY'
+import sys
+p = sys.argv[1]
+data = bytearray(open(p, "rb").read())
+at = data.find(b"v-0-1")
+assert at > 0, "no record to corrupt"
+data[at] ^= 0x20
+open(p, "wb").write(data)
+PY
+  if "$cairn" server --config "$work/n3/cairn.toml" 2>"$work/damaged.err"; then fail "node 3 started on a damaged store"; fi
+  grep -q "is damaged: .*fails its checksum; refusing to start" "$work/damaged.err" ||
+    fail "damaged store message: $(cat "$work/damaged.err")"
+  log "node 3 refused its damaged store: $(tail -1 "$work/damaged.err")"
+  $kv load --endpoints "$(endpoints 1 2)" --seconds 1 --threads 2 --prefix degraded --acked "$work/acked3"
+  $kv verify --endpoints "$(endpoints 1 2)" --acked "$work/acked3"
 }
 
 scenario_kill() {

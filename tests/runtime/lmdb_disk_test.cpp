@@ -152,3 +152,88 @@ TEST(LmdbDisk, ConcurrentSyncsShareFsyncs) {
 
 }  // namespace
 }  // namespace cairn::runtime
+
+namespace cairn::runtime {
+namespace {
+
+using namespace cairn::raft;
+
+/// Flips one byte of the first occurrence of `needle` in `file`.
+bool flip_byte_of(const std::filesystem::path& file, const std::string& needle) {
+  std::FILE* f = std::fopen(file.c_str(), "r+b");
+  if (!f) return false;
+  std::string data;
+  char buf[65536];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) data.append(buf, n);
+  const auto at = data.find(needle);
+  bool ok = false;
+  if (at != std::string::npos) {
+    std::fseek(f, static_cast<long>(at), SEEK_SET);
+    const char flipped = static_cast<char>(data[at] ^ 0x20);
+    ok = std::fwrite(&flipped, 1, 1, f) == 1;
+  }
+  std::fclose(f);
+  return ok;
+}
+
+class LmdbCorruption : public ::testing::Test {
+ protected:
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("cairn-lmdb-corrupt-" + std::to_string(::getpid()) + "-" +
+                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  void SetUp() override {
+    std::filesystem::remove_all(dir);
+    lmdb_environment env(dir.string());
+    lmdb_disk disk(env, 5);
+    disk.bootstrap(conf_state{{node_id{1}}, {}, {}, {}, false}, "");
+    ready rd;
+    for (std::uint64_t i = 2; i <= 20; ++i) {
+      entry e;
+      e.index = log_index{i};
+      e.term = term_t{1};
+      e.data = "precious-record-" + std::to_string(i);
+      rd.entries.push_back(e);
+    }
+    ASSERT_EQ(disk.write(rd), shard::io_status::ok);
+    ASSERT_EQ(disk.sync(), shard::io_status::ok);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+};
+
+TEST_F(LmdbCorruption, AFlippedByteIsDetectedNeverReturned) {
+  ASSERT_TRUE(flip_byte_of(dir / "data.mdb", "precious-record-7"));
+  lmdb_environment env(dir.string(), 1ULL << 30, /*read_only=*/true);
+  const std::string problem = env.verify();
+  EXPECT_NE(problem.find("fails its checksum"), std::string::npos) << problem;
+  lmdb_disk disk(env, 5);
+  try {
+    disk.load();
+    FAIL() << "a corrupt record was loaded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("log entry 7 of shard 5 fails its checksum"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(verify_in_child(dir.string(), 1ULL << 30), std::runtime_error);
+}
+
+TEST_F(LmdbCorruption, ATruncatedFileIsRefused) {
+  const auto size = std::filesystem::file_size(dir / "data.mdb");
+  std::filesystem::resize_file(dir / "data.mdb", size / 2);
+  try {
+    verify_in_child(dir.string(), 1ULL << 30);
+    FAIL() << "a truncated store was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("refusing to start"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(LmdbCorruption, AHealthyStoreVerifies) {
+  EXPECT_NO_THROW(verify_in_child(dir.string(), 1ULL << 30));
+  lmdb_environment env(dir.string());
+  EXPECT_EQ(env.verify(), "");
+  EXPECT_EQ(lmdb_disk(env, 5).load().entries.size(), 19u);
+}
+
+}  // namespace
+}  // namespace cairn::runtime
