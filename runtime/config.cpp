@@ -72,6 +72,8 @@ const std::vector<option>& options() {
       {"bootstrap", B([](node_config & c) -> auto& { return c.bootstrap; })},
       {"log_level", S([](node_config & c) -> auto& { return c.log_level; })},
       {"storage.map_mb", U([](node_config & c) -> auto& { return c.storage_map_mb; })},
+      {"storage.reserve_mb", U([](node_config & c) -> auto& { return c.storage_reserve_mb; })},
+      {"storage.full_percent", U([](node_config & c) -> auto& { return c.storage_full_percent; })},
       {"tls.ca_cert", S([](node_config & c) -> auto& { return c.tls.ca_cert; })},
       {"tls.cert", S([](node_config & c) -> auto& { return c.tls.cert; })},
       {"tls.key", S([](node_config & c) -> auto& { return c.tls.key; })},
@@ -286,6 +288,8 @@ void validate(const node_config& cfg) {
         "log_level", "'" + cfg.log_level + "' is not one of trace, debug, info, warn, error, off");
   if (cfg.storage_map_mb < 16 || cfg.storage_map_mb > (1ull << 24))
     throw config_error("storage.map_mb", "must be between 16 and 16777216");
+  if (cfg.storage_full_percent < 50 || cfg.storage_full_percent > 99)
+    throw config_error("storage.full_percent", "must be between 50 and 99");
   if (cfg.raft.tick_ms < 1 || cfg.raft.tick_ms > 10'000)
     throw config_error("raft.tick_ms", "must be between 1 and 10000");
   if (cfg.raft.heartbeat_ticks < 1)

@@ -68,6 +68,11 @@ struct node_config {
   bool bootstrap = false;
   std::string log_level = "info";
   std::uint64_t storage_map_mb = 4096;
+  /// New client writes are refused while less than this is free on the
+  /// data directory's file system...
+  std::uint64_t storage_reserve_mb = 256;
+  /// ...or while the LMDB map is at least this full.
+  std::uint64_t storage_full_percent = 95;
   tls_config tls;
   raft_settings raft;
   transport_settings transport;

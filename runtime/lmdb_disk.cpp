@@ -5,12 +5,14 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
 
 #include <isa-l/crc.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -176,8 +178,8 @@ int delete_log_range(MDB_txn* txn, MDB_dbi dbi, std::uint64_t shard, std::uint64
 
 }  // namespace
 
-lmdb_environment::lmdb_environment(const std::string& dir, std::uint64_t map_bytes,
-                                   bool read_only) {
+lmdb_environment::lmdb_environment(const std::string& dir, std::uint64_t map_bytes, bool read_only)
+    : dir_(dir) {
   if (!read_only) std::filesystem::create_directories(dir);
   check(mdb_env_create(&env_), "lmdb: create environment");
   check(mdb_env_set_maxdbs(env_, 4), "lmdb: set max databases");
@@ -201,6 +203,52 @@ lmdb_environment::lmdb_environment(const std::string& dir, std::uint64_t map_byt
     env_ = nullptr;
     throw std::runtime_error(std::string(e.what()) + " (in " + dir + ")");
   }
+}
+
+void lmdb_environment::set_space_limits(unsigned full_percent, std::uint64_t reserve_bytes) {
+  std::lock_guard lock(mutex_);
+  full_percent_ = full_percent;
+  reserve_bytes_ = reserve_bytes;
+}
+
+lmdb_environment::space_report lmdb_environment::refresh_space() {
+  space_report r;
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(env_, &info);
+  mdb_env_stat(env_, &st);
+  r.map_bytes = info.me_mapsize;
+  r.map_used_bytes = static_cast<std::uint64_t>(info.me_last_pgno + 1) * st.ms_psize;
+  struct statvfs fs;
+  if (::statvfs(dir_.c_str(), &fs) == 0)
+    r.fs_free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  std::lock_guard lock(mutex_);
+  // LMDB reuses freed pages, so last_pgno overstates use after compaction;
+  // it never understates it.
+  if (r.map_used_bytes * 100 >= r.map_bytes * full_percent_) {
+    r.full = true;
+    r.why = "the Raft store is " + std::to_string(r.map_used_bytes * 100 / r.map_bytes) +
+            "% of storage.map_mb (refusing new writes from " + std::to_string(full_percent_) + "%)";
+  } else if (r.fs_free_bytes < reserve_bytes_) {
+    r.full = true;
+    r.why = "the file system of " + dir_ + " has " + std::to_string(r.fs_free_bytes >> 20) +
+            " MiB free, below the " + std::to_string(reserve_bytes_ >> 20) +
+            " MiB reserve (storage.reserve_mb)";
+  }
+  space_ = r;
+  return r;
+}
+
+lmdb_environment::space_report lmdb_environment::space() const {
+  std::lock_guard lock(mutex_);
+  return space_;
+}
+
+bool lmdb_environment::accepting_writes(std::string& why) const {
+  std::lock_guard lock(mutex_);
+  if (!space_.full) return true;
+  why = space_.why;
+  return false;
 }
 
 lmdb_environment::~lmdb_environment() {
@@ -425,6 +473,8 @@ restored_state lmdb_disk::load() {
   }
   MDB_cursor* cur = nullptr;
   check(mdb_cursor_open(t.txn, env_.log_dbi(), &cur), "lmdb: cursor");
+  // Closed on every path, including a checksum failure (which throws).
+  std::unique_ptr<MDB_cursor, void (*)(MDB_cursor*)> cursor_guard(cur, &mdb_cursor_close);
   std::uint64_t expect = st.log_offset.value + 1;
   const std::string first = log_key(shard_, expect);
   MDB_val k = val(first.data(), first.size()), v;
@@ -441,7 +491,6 @@ restored_state lmdb_disk::load() {
     ++expect;
     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
   }
-  mdb_cursor_close(cur);
   return st;
 }
 

@@ -73,6 +73,20 @@ class lmdb_environment {
   /// Called by writers after each committed transaction.
   void note_write(std::uint64_t bytes);
 
+  /// Space, refreshed by refresh_space() (the node's controller, every
+  /// 100 ms): new client writes are refused while the LMDB map is at least
+  /// `full_percent` used or the file system has less than `reserve_bytes`
+  /// free, and accepted again as soon as that is no longer so.
+  struct space_report {
+    std::uint64_t map_used_bytes = 0, map_bytes = 0, fs_free_bytes = 0;
+    bool full = false;
+    std::string why;
+  };
+  void set_space_limits(unsigned full_percent, std::uint64_t reserve_bytes);
+  space_report refresh_space();
+  space_report space() const;
+  bool accepting_writes(std::string& why) const;
+
   fsync_histogram fsyncs() const;
   std::uint64_t bytes_written() const;
   std::uint64_t syncs_requested() const;
@@ -89,6 +103,10 @@ class lmdb_environment {
   std::uint64_t syncs_requested_ = 0;
   fsync_histogram fsyncs_;
   std::uint64_t bytes_written_ = 0;
+  std::string dir_;
+  unsigned full_percent_ = 95;
+  std::uint64_t reserve_bytes_ = 256ull << 20;
+  space_report space_;
 };
 
 /// Checks the environment in `dir` (if there is one) in a child process,
@@ -118,6 +136,7 @@ class lmdb_disk final : public shard::disk {
   raft::restored_state load() override;
   shard::io_status write(const raft::ready& rd) override;
   shard::io_status sync() override;
+  bool accepting_writes(std::string& why) const override { return env_.accepting_writes(why); }
 
  private:
   lmdb_environment& env_;

@@ -240,7 +240,9 @@ struct node::impl {
   std::thread controller;
   std::chrono::steady_clock::time_point last_join_attempt{};
   std::chrono::steady_clock::time_point last_registration{};
-  std::uint64_t map_applied = 0;  // system shard index the cached map reflects
+  std::uint64_t map_applied = 0;
+  bool storage_full =
+      false;  // controller thread only  // system shard index the cached map reflects
 
   // admin HTTP
   asio::io_context http_io;
@@ -417,6 +419,14 @@ struct node::impl {
   }
 
   void reconcile_once() {
+    const auto space = lmdb->refresh_space();
+    if (space.full != storage_full) {
+      storage_full = space.full;
+      if (space.full)
+        spdlog::error("storage: refusing new writes: {}", space.why);
+      else
+        spdlog::info("storage: space is back; accepting writes again");
+    }
     auto sys_host = host(system_shard);
     if (!sys_host) {
       bool is_joined = false;
@@ -803,6 +813,16 @@ std::string node::impl::metrics_text() const {
             "counter", metric("messages_rejected"));
   per_shard("cairn_raft_snapshots_installed_total", "Snapshots installed from a leader.", "counter",
             metric("snapshots_installed"));
+  const auto space = lmdb->space();
+  family("cairn_storage_map_used_bytes", "Bytes of the LMDB map in use (high-water mark).",
+         "gauge");
+  o << "cairn_storage_map_used_bytes " << space.map_used_bytes << '\n';
+  family("cairn_storage_map_bytes", "Size of the LMDB map (storage.map_mb).", "gauge");
+  o << "cairn_storage_map_bytes " << space.map_bytes << '\n';
+  family("cairn_storage_fs_free_bytes", "Free bytes on the data directory's file system.", "gauge");
+  o << "cairn_storage_fs_free_bytes " << space.fs_free_bytes << '\n';
+  family("cairn_storage_full", "1 while new client writes are refused for lack of space.", "gauge");
+  o << "cairn_storage_full " << (space.full ? 1 : 0) << '\n';
   family("cairn_storage_bytes_written_total", "Bytes written to the Raft log store.", "counter");
   o << "cairn_storage_bytes_written_total " << lmdb->bytes_written() << '\n';
   family("cairn_storage_sync_requests_total",
@@ -881,6 +901,12 @@ json node::impl::status_json() const {
                          {"learners", d["learners"]}};
   }
   j["cluster"] = {{"nodes", map.active_nodes().size()}, {"data_shards", map.shards.size()}};
+  const auto space = lmdb->space();
+  j["storage"] = {{"map_used_bytes", space.map_used_bytes},
+                  {"map_bytes", space.map_bytes},
+                  {"fs_free_bytes", space.fs_free_bytes},
+                  {"accepting_writes", !space.full}};
+  if (space.full) j["storage"]["refusing_because"] = space.why;
   return j;
 }
 
@@ -998,6 +1024,9 @@ void node::impl::handle_kv(http::request<http::string_body>&& req, const std::st
         h->actor,
         [=](std::uint8_t code, std::string v) {
           if (code == 0) return reply(http::status::ok, "stored\n");
+          if (code == static_cast<std::uint8_t>(shard::reply_code::storage_full))
+            return reply(http::status::insufficient_storage,
+                         "not stored: storage full: " + v + "\n");
           reply(http::status::service_unavailable,
                 std::string("not stored: ") +
                     shard::to_string(static_cast<shard::reply_code>(code)) + " " + v + "\n");
@@ -1222,6 +1251,9 @@ void node::start() {
   d.caf_cfg.set("scheduler.policy", caf::atom("sharing"));
   d.sys = std::make_unique<caf::actor_system>(d.caf_cfg);
   d.lmdb = std::make_unique<lmdb_environment>(d.cfg.data_dir + "/raft", d.cfg.storage_map_mb << 20);
+  d.lmdb->set_space_limits(static_cast<unsigned>(d.cfg.storage_full_percent),
+                           d.cfg.storage_reserve_mb << 20);
+  d.lmdb->refresh_space();
   if (!d.cfg.listen.empty()) {
     d.tls = std::make_unique<asio::ssl::context>(
         make_node_tls_context(tls_paths{d.cfg.tls.ca_cert, d.cfg.tls.cert, d.cfg.tls.key}));

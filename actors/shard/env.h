@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "actors/raft/core.h"
@@ -33,6 +34,11 @@ class disk {
   /// Makes every write so far durable. A failure is fatal for the replica
   /// (it stops and is restarted from what is durable: never retry fsync).
   virtual io_status sync() = 0;
+  /// Whether new client writes may be proposed. A store that is nearly
+  /// full refuses them (with `why`) and keeps its reserve for Raft's own
+  /// traffic, so what was acknowledged stays replicated and the replica
+  /// recovers by itself when space returns.
+  virtual bool accepting_writes(std::string& why) const { return true; }
 };
 
 /// Sends an encoded Raft frame to a peer replica of the same shard. Best

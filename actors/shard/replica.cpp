@@ -26,6 +26,8 @@ const char* to_string(reply_code c) {
       return "invalid";
     case reply_code::failed:
       return "failed";
+    case reply_code::storage_full:
+      return "storage_full";
   }
   return "?";
 }
@@ -179,6 +181,10 @@ void replica::propose_command(kv_command cmd, reply_fn reply) {
   if (writes_.size() + reads_.size() >= opts_.requests_max) {
     ++metrics_.proposals_dropped;
     return reply({reply_code::dropped, "overloaded"});
+  }
+  if (std::string why; !env_.storage->accepting_writes(why)) {
+    ++metrics_.proposals_dropped;
+    return reply({reply_code::storage_full, why});
   }
   cmd.request_id = next_request_++;
   cmd.proposer = core_.id().value;

@@ -33,12 +33,13 @@ namespace cairn::shard {
 
 enum class reply_code : std::uint8_t {
   ok = 0,
-  not_found = 1,   // get: no such key
-  cas_failed = 2,  // compare-and-set: condition did not hold
-  dropped = 3,     // not accepted (no leader, overloaded); did not happen
-  timeout = 4,     // outcome unknown: may or may not have happened
-  invalid = 5,     // malformed request
-  failed = 6,      // the replica stopped (fsync failure)
+  not_found = 1,     // get: no such key
+  cas_failed = 2,    // compare-and-set: condition did not hold
+  dropped = 3,       // not accepted (no leader, overloaded); did not happen
+  timeout = 4,       // outcome unknown: may or may not have happened
+  invalid = 5,       // malformed request
+  failed = 6,        // the replica stopped (fsync failure)
+  storage_full = 7,  // refused: the store is nearly full; did not happen
 };
 
 const char* to_string(reply_code c);

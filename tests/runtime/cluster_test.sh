@@ -16,6 +16,10 @@
 #   partition   (network namespaces + nftables) the leader is cut off; the
 #               majority elects a new one; no write is acknowledged on both
 #               sides; after healing every node converges.
+#   full        one node whose data directory is a small tmpfs: when free
+#               space drops below storage.reserve_mb, writes get 507 with
+#               the reason, reads go on, nothing acknowledged is lost, and
+#               writes are accepted again once space returns.
 # Exits 77 (skipped) when a scenario needs something the machine lacks.
 # Uses Debian's /usr/bin/python3 (tests/runtime/kv_client.py).
 set -euo pipefail
@@ -33,6 +37,7 @@ case "$scenario" in
   kill) base=21200 ;;
   membership) base=21300 ;;
   partition) base=21400 ;;
+  full) base=21500 ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
 
@@ -41,6 +46,10 @@ cleanup() {
   for i in "${!pid[@]}"; do
     if [[ -n "${pid[$i]}" ]] && kill -0 "${pid[$i]}" 2>/dev/null; then kill -KILL "${pid[$i]}" 2>/dev/null || true; fi
   done
+  for i in "${!pid[@]}"; do
+    while [[ -n "${pid[$i]}" ]] && kill -0 "${pid[$i]}" 2>/dev/null; do sleep 0.05; done
+  done
+  if [[ -n "${small_fs:-}" ]]; then umount "$small_fs" 2>/dev/null || true; fi
   if ((netns)); then
     for i in 1 2 3; do ip netns del "cairn-t$i" 2>/dev/null || true; done
     ip link del cairn-tbr 2>/dev/null || true
@@ -327,6 +336,42 @@ NFT
   $kv verify --endpoints "$(endpoints 1 2 3)" --acked "$work/acked"
   # Same applied state everywhere: equal key counts once caught up.
   wait_for 30 "all replicas hold the same keys" same_key_counts "$s"
+}
+
+scenario_full() {
+  small_fs="$work/small"
+  mkdir -p "$small_fs"
+  mount -t tmpfs -o size=96m tmpfs "$small_fs" 2>/dev/null || { small_fs=""; echo "SKIP: cannot mount a tmpfs"; exit 77; }
+  ip[1]=127.0.0.1; aport[1]=$((base + 51)); mkdir -p "$work/n1"
+  cat >"$work/n1/cairn.toml" <<TOML
+node_id = 1
+data_dir = "$small_fs/data"
+admin_listen = "127.0.0.1:${aport[1]}"
+[storage]
+map_mb = 64
+reserve_mb = 32
+[raft]
+tick_ms = 20
+election_ticks = 25
+TOML
+  start_node 1 --bootstrap
+  wait_for 60 "node 1 healthy" healthy 1
+  "$cairn" admin shards create --replicas 1 --endpoint "$(admin 1)" >/dev/null
+  wait_for 60 "the data shard has a leader" healthy 1
+  $kv load --endpoints "$(admin 1)" --seconds 1 --threads 2 --prefix before --acked "$work/acked"
+  local free_kb; free_kb=$(df -k --output=avail "$small_fs" | tail -1)
+  log "filling the file system (${free_kb} KiB free) down to 16 MiB"
+  fallocate -l "$(((free_kb - 16 * 1024) * 1024))" "$small_fs/ballast"
+  put_code() { curl -s -o "$work/put.out" -w '%{http_code}' -X PUT --data-binary v "$(admin 1)/v1/kv/$1"; }
+  wait_for 10 "writes refused with 507" bash -c "[[ \$(curl -s -o $work/put.out -w '%{http_code}' -X PUT --data-binary v $(admin 1)/v1/kv/probe) == 507 ]]"
+  grep -q "storage full: the file system of .* MiB reserve (storage.reserve_mb)" "$work/put.out" || fail "507 without the reason: $(cat "$work/put.out")"
+  log "refused: $(cat "$work/put.out")"
+  curl -s "$(admin 1)/metrics" | grep -q '^cairn_storage_full 1' || fail "cairn_storage_full is not 1"
+  $kv verify --endpoints "$(admin 1)" --acked "$work/acked"  # reads go on
+  rm -f "$small_fs/ballast"
+  wait_for 10 "writes accepted again" bash -c "[[ \$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary v $(admin 1)/v1/kv/probe2) == 200 ]]"
+  $kv load --endpoints "$(admin 1)" --seconds 1 --threads 2 --prefix after --acked "$work/acked"
+  $kv verify --endpoints "$(admin 1)" --acked "$work/acked"
 }
 
 "scenario_$scenario"

@@ -114,6 +114,7 @@ TEST(Config, ValidationNamesTheField) {
   EXPECT_EQ(bad([](node_config& c) { c.log_level = "loud"; }), "log_level");
   EXPECT_EQ(bad([](node_config& c) { c.raft.election_ticks = 2; }), "raft.election_ticks");
   EXPECT_EQ(bad([](node_config& c) { c.raft.tick_ms = 0; }), "raft.tick_ms");
+  EXPECT_EQ(bad([](node_config& c) { c.storage_full_percent = 100; }), "storage.full_percent");
   EXPECT_EQ(bad([](node_config& c) { c.transport.frame_bytes_max = 10; }),
             "transport.frame_bytes_max");
   EXPECT_EQ(bad([](node_config& c) { c.transport.dead_after_ms = 1; }), "transport.dead_after_ms");
