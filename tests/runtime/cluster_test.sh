@@ -298,6 +298,11 @@ scenario_membership() {
 scenario_partition() {
   command -v nft >/dev/null || { echo "SKIP: nft not installed"; exit 77; }
   ip netns add cairn-tprobe 2>/dev/null || { echo "SKIP: cannot create network namespaces"; exit 77; }
+  if ! ip netns exec cairn-tprobe true 2>"$work/netns.err"; then
+    ip netns del cairn-tprobe
+    echo "SKIP: cannot run processes in a network namespace here: $(head -1 "$work/netns.err")"
+    exit 77
+  fi
   ip netns del cairn-tprobe
   netns=1
   ip link add cairn-tbr type bridge && ip addr add 10.199.0.254/24 dev cairn-tbr && ip link set cairn-tbr up
