@@ -146,6 +146,15 @@ class status_slot final : public shard::status_sink {
     std::lock_guard lock(mutex_);
     return summary_;
   }
+  /// The known leader (0 = none) without copying the summary.
+  std::uint64_t leader() const {
+    std::lock_guard lock(mutex_);
+    return summary_ ? summary_->leader.value : 0;
+  }
+  bool is_leader() const {
+    std::lock_guard lock(mutex_);
+    return summary_ && summary_->role == raft::role::leader;
+  }
   json describe() const {
     auto s = get();
     return s ? json::parse(shard::describe_replica(*s)) : json();
@@ -734,8 +743,7 @@ struct node::impl {
       why = "not a cluster member yet (joining)";
       return false;
     }
-    const auto& d = it->second->last_describe();
-    if (d.is_null() || d.value("leader", 0) == 0) {
+    if (it->second->status.leader() == 0) {
       why = "the system shard has no leader yet";
       return false;
     }
@@ -745,7 +753,7 @@ struct node::impl {
     }
     for (const auto& [id, h] : shards) {
       if (id == system_shard) continue;
-      if (h->last_describe().is_null() || h->last_describe().value("leader", 0) == 0) {
+      if (h->status.leader() == 0) {
         why = "shard " + std::to_string(id) + " has no leader yet";
         return false;
       }
@@ -887,9 +895,7 @@ json node::impl::status_json() const {
   j["shards_hosted"] = shards.size();
   std::size_t leaders = 0;
   for (const auto& [id, h] : shards)
-    if (h->last_describe().is_object() &&
-        h->last_describe().value("role", "") == std::string("leader"))
-      ++leaders;
+    if (h->status.is_leader()) ++leaders;
   j["shards_led"] = leaders;
   auto it = shards.find(system_shard);
   if (it != shards.end() && it->second->last_describe().is_object()) {
