@@ -253,6 +253,12 @@ struct node::impl {
   bool storage_full =
       false;  // controller thread only  // system shard index the cached map reflects
 
+  // requests from the HTTP thread to shard actors (ask_shard)
+  caf::actor bridge;
+  std::mutex tickets_mutex;
+  std::map<std::uint64_t, std::function<void(std::uint8_t, std::string)>> tickets;
+  std::uint64_t next_ticket = 1;
+
   // admin HTTP
   asio::io_context http_io;
   std::unique_ptr<tcp::acceptor> acceptor;
@@ -716,20 +722,32 @@ struct node::impl {
 
   /// Asks a shard actor from a short-lived actor and answers on the HTTP
   /// thread; no thread blocks while Raft commits.
+  /// Asks a shard actor through the node's long-lived bridge actor and
+  /// answers on the HTTP thread; no thread blocks while Raft commits, and
+  /// no actor is spawned per request.
   template <class Atom, class... Ts>
   void ask_shard(caf::actor shard_actor, std::function<void(std::uint8_t, std::string)> done,
                  Atom atom, Ts... xs) {
-    // The target travels as a spawn argument: CAF 0.17 dereferences a null
-    // argument tuple when a function actor is spawned without arguments.
-    sys->spawn(
-        [=, this](caf::event_based_actor* self_actor, caf::actor target) {
-          self_actor->request(target, request_timeout, atom, xs...)
-              .then([=](std::uint8_t code, std::string v) { done(code, std::move(v)); },
-                    [=, this](caf::error& e) {
-                      done(static_cast<std::uint8_t>(shard::reply_code::timeout), sys->render(e));
-                    });
-        },
-        shard_actor);
+    std::uint64_t ticket;
+    {
+      std::lock_guard lock(tickets_mutex);
+      ticket = next_ticket++;
+      tickets.emplace(ticket, std::move(done));
+    }
+    caf::anon_send(bridge, atom, std::move(shard_actor), std::move(xs)..., ticket);
+  }
+
+  /// Called by the bridge actor with a shard's answer.
+  void complete(std::uint64_t ticket, std::uint8_t code, std::string value) {
+    std::function<void(std::uint8_t, std::string)> done;
+    {
+      std::lock_guard lock(tickets_mutex);
+      auto it = tickets.find(ticket);
+      if (it == tickets.end()) return;
+      done = std::move(it->second);
+      tickets.erase(it);
+    }
+    done(code, std::move(value));
   }
 
   bool ready(std::string& why) const {
@@ -774,6 +792,32 @@ struct node::impl {
                  respond_fn respond);
   void start_http();
 };
+
+/// Forwards key-value requests from the HTTP thread to shard actors and
+/// hands each answer to node::impl::complete (one actor for the node).
+caf::behavior kv_bridge(caf::event_based_actor* self, node::impl* n) {
+  auto fail = [n](std::uint64_t ticket) {
+    return [n, ticket](caf::error& e) {
+      n->complete(ticket, static_cast<std::uint8_t>(shard::reply_code::timeout), n->sys->render(e));
+    };
+  };
+  return {
+      [=](shard::put_atom, const caf::actor& target, std::string& key, std::string& value,
+          std::uint64_t ticket) {
+        self->request(target, request_timeout, shard::put_atom::value, std::move(key),
+                      std::move(value))
+            .then(
+                [=](std::uint8_t code, std::string& v) { n->complete(ticket, code, std::move(v)); },
+                fail(ticket));
+      },
+      [=](shard::get_atom, const caf::actor& target, std::string& key, std::uint64_t ticket) {
+        self->request(target, request_timeout, shard::get_atom::value, std::move(key))
+            .then(
+                [=](std::uint8_t code, std::string& v) { n->complete(ticket, code, std::move(v)); },
+                fail(ticket));
+      },
+  };
+}
 
 // --- metrics and JSON views -------------------------------------------------------
 
@@ -1290,6 +1334,7 @@ void node::start() {
     d.liveness = transport_liveness(d.net.get());
   }
   d.tick = d.sys->spawn(ticker, std::chrono::milliseconds(d.cfg.raft.tick_ms));
+  d.bridge = d.sys->spawn(kv_bridge, &d);
   d.start_http();
   // Replicas stored here come back first, exactly as they were.
   for (auto id : d.lmdb->stored_shards()) d.create_replica(id, nullptr);
@@ -1325,6 +1370,7 @@ void node::stop() {
   if (d.http_thread.joinable()) d.http_thread.join();
   if (d.net) d.net->stop();
   caf::anon_send_exit(d.tick, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(d.bridge, caf::exit_reason::user_shutdown);
   {
     std::lock_guard lock(d.mutex);
     for (auto& [id, h] : d.shards) {
