@@ -592,9 +592,13 @@ void transport::stop() {
       p->reconnect_timer.cancel();
       p->ping_timer.cancel();
       if (p->current) {
+        // Break the peer <-> session reference cycle (on_written captures
+        // the peer) so both are freed.
         auto s = p->current;
         s->on_closed = nullptr;
+        s->on_written = nullptr;
         s->close("stopping");
+        p->current.reset();
       }
     }
     d.work.reset();

@@ -228,6 +228,7 @@ PY
   kill -TERM "${pid[3]}"
   while kill -0 "${pid[3]}" 2>/dev/null; do sleep 0.05; done
   pid[3]=""
+  if grep -q "Sanitizer" "$work/n3/err"; then fail "node 3 stopped with a sanitizer report"; fi
   $py - "$work/n3/data/raft/data.mdb" <<'PY'
 import sys
 p = sys.argv[1]
@@ -250,7 +251,8 @@ PY
   grep -q "is damaged: .*fails its checksum; refusing to start" "$work/damaged.err" ||
     fail "damaged store message: $(cat "$work/damaged.err")"
   log "node 3 refused its damaged store: $(tail -1 "$work/damaged.err")"
-  $kv load --endpoints "$(endpoints 1 2)" --seconds 1 --threads 2 --prefix degraded --acked "$work/acked3"
+  wait_for 30 "shard $s led by node 1 or 2" bash -c "l=\$(curl -s $(admin 1)/v1/shards | $py -c \"import json,sys; j=json.load(sys.stdin); print([s for s in j['shards'] if s['id']==$s][0]['local']['leader'])\"); [[ \$l == 1 || \$l == 2 ]]"
+  $kv load --endpoints "$(endpoints 1 2)" --seconds 2 --threads 2 --prefix degraded --acked "$work/acked3"
   $kv verify --endpoints "$(endpoints 1 2)" --acked "$work/acked3"
 }
 
