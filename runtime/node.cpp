@@ -157,7 +157,7 @@ class status_slot final : public shard::status_sink {
   }
   json describe() const {
     auto s = get();
-    return s ? json::parse(shard::describe_replica(*s)) : json();
+    return s ? shard::describe_replica_json(*s) : json();
   }
 
  private:

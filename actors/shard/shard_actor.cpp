@@ -61,7 +61,7 @@ nlohmann::json ids_json(const std::vector<raft::node_id>& v) {
 
 }  // namespace
 
-std::string describe_replica(const replica_summary& s) {
+nlohmann::json describe_replica_json(const replica_summary& s) {
   const auto& m = s.metrics;
   nlohmann::json j;
   j["node"] = s.id.value;
@@ -100,7 +100,11 @@ std::string describe_replica(const replica_summary& s) {
                   {"fsyncs", m.fsyncs},
                   {"snapshots_taken", m.snapshots_taken},
                   {"snapshots_installed", m.snapshots_installed}};
-  return j.dump();
+  return j;
+}
+
+std::string describe_replica(const replica_summary& s) {
+  return describe_replica_json(s).dump();
 }
 
 caf::behavior shard_actor(self_ptr self, replica_options opts, environment env) {

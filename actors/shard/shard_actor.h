@@ -34,6 +34,7 @@
 #pragma once
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include "actors/shard/replica.h"
 
@@ -84,5 +85,6 @@ caf::behavior ticked_shard_actor(caf::stateful_actor<shard_actor_state>* self, r
 
 /// The JSON `describe` returns (exposed for tests and the admin API).
 std::string describe_replica(const replica_summary& s);
+nlohmann::json describe_replica_json(const replica_summary& s);
 
 }  // namespace cairn::shard
