@@ -23,7 +23,11 @@
 #   BENCH_WARMUP_SECONDS [2]   warmup seconds per case
 #   BENCH_VALUE_BYTES [256]    value size
 #   BENCH_KEYS [10000]         key space (and keys prefilled for gets)
-#   BENCH_TARGETS ["etcd cairn"]
+#   BENCH_TARGETS ["etcd etcd-tls cairn"]  etcd-tls is etcd with mutual TLS
+#                              between its members, as cairn's nodes always
+#                              have (certificates from `cairn cert`); clients
+#                              talk plain HTTP to both
+
 #   BENCH_BUILD_DIR [build/release]
 #   KV_LOAD                    a kv_load binary to use instead of building one
 #   BENCH_TMPDIR [$TMPDIR or /tmp]  where data dirs go (must not be tmpfs,
@@ -41,7 +45,7 @@ bench_seconds=${BENCH_SECONDS:-10}
 warmup_seconds=${BENCH_WARMUP_SECONDS:-2}
 value_bytes=${BENCH_VALUE_BYTES:-256}
 keys=${BENCH_KEYS:-10000}
-targets=${BENCH_TARGETS:-etcd cairn}
+targets=${BENCH_TARGETS:-etcd etcd-tls cairn}
 build_dir=${BENCH_BUILD_DIR:-build/release}
 
 work_dir=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/cairn-etcd-compare.XXXXXX")
@@ -98,25 +102,45 @@ install_etcd() {
   fi
 }
 
-start_etcd_cluster() {
-  local cluster="" i
+start_etcd_cluster() {  # start_etcd_cluster [tls]
+  local mode=${1:-plain} cluster="" i scheme=http
+  local -a tls_args=()
+  etcd_endpoints=""
+  rm -rf "$work_dir/etcd"
+  mkdir -p "$work_dir/etcd"
+  if [ "$mode" = tls ]; then
+    # Peer links with mutual TLS, like cairn's transport: a cluster CA and
+    # one certificate per member for 127.0.0.1, made by `cairn cert`.
+    scheme=https
+    ninja -C "$build_dir" cairn >&2 || return 1
+    "$build_dir/cairn" cert ca --out "$work_dir/etcd/ca" --name etcd-bench >/dev/null || return 1
+  fi
   for i in 0 1 2; do
-    cluster+="${cluster:+,}m$((i + 1))=http://127.0.0.1:${etcd_peer_ports[$i]}"
+    cluster+="${cluster:+,}m$((i + 1))=$scheme://127.0.0.1:${etcd_peer_ports[$i]}"
     etcd_endpoints+="${etcd_endpoints:+,}http://127.0.0.1:${etcd_client_ports[$i]}"
   done
-  mkdir -p "$work_dir/etcd"
   for i in 0 1 2; do
     local name="m$((i + 1))"
+    tls_args=()
+    if [ "$mode" = tls ]; then
+      "$build_dir/cairn" cert node --ca "$work_dir/etcd/ca" --id $((i + 1)) --host 127.0.0.1 \
+        --out "$work_dir/etcd/$name-tls" >/dev/null || return 1
+      tls_args=(--peer-client-cert-auth
+        --peer-trusted-ca-file "$work_dir/etcd/$name-tls/ca.pem"
+        --peer-cert-file "$work_dir/etcd/$name-tls/node.pem"
+        --peer-key-file "$work_dir/etcd/$name-tls/node.key")
+    fi
     # Default durability: etcd fsyncs its WAL before acknowledging.
     etcd --name "$name" \
       --data-dir "$work_dir/etcd/$name" \
       --listen-client-urls "http://127.0.0.1:${etcd_client_ports[$i]}" \
       --advertise-client-urls "http://127.0.0.1:${etcd_client_ports[$i]}" \
-      --listen-peer-urls "http://127.0.0.1:${etcd_peer_ports[$i]}" \
-      --initial-advertise-peer-urls "http://127.0.0.1:${etcd_peer_ports[$i]}" \
+      --listen-peer-urls "$scheme://127.0.0.1:${etcd_peer_ports[$i]}" \
+      --initial-advertise-peer-urls "$scheme://127.0.0.1:${etcd_peer_ports[$i]}" \
       --initial-cluster "$cluster" \
       --initial-cluster-token "cairn-bench-$$" \
       --initial-cluster-state new \
+      "${tls_args[@]}" \
       --logger=zap --log-level=error \
       >"$work_dir/etcd/$name.log" 2>&1 &
     etcd_pids+=($!)
@@ -140,6 +164,8 @@ start_etcd_cluster() {
   done
   log "etcd $(etcd --version | head -n 1 | awk '{print $3}'): 3 members healthy at $etcd_endpoints"
   ETCDCTL_API=3 etcdctl --endpoints="$etcd_endpoints" endpoint status -w table >&2 || true
+  # The peer URLs show whether the members talk TLS to each other.
+  ETCDCTL_API=3 etcdctl --endpoints="$etcd_endpoints" member list -w table >&2 || true
 }
 
 # --- kv_load -------------------------------------------------------------------
@@ -172,7 +198,7 @@ run_cases() {
     log "$target: ${case_names[$i]} (${warmup_seconds} s warmup, ${bench_seconds} s measured)"
     status=0
     # shellcheck disable=SC2086  # case_args are word lists on purpose
-    output=$("$kv_load" --target "$target" --endpoints "$endpoints" ${case_args[$i]} \
+    output=$("$kv_load" --target "${target%-tls}" --endpoints "$endpoints" ${case_args[$i]} \
       --value-bytes "$value_bytes" --keys "$keys" \
       --warmup "$warmup_seconds" --duration "$bench_seconds") || status=$?
     if [ -z "$output" ]; then output='{}'; fi
@@ -196,25 +222,29 @@ print_table() {
       ops[n] = field($4, "ops_per_s"); p50[n] = field($4, "p50_ms"); p99[n] = field($4, "p99_ms")
       errors[n] = field($4, "errors")
       if ($1 == "etcd" && $3 == 0) etcd_ops[$2] = ops[n]
+      if ($1 == "etcd-tls" && $3 == 0) etcd_tls_ops[$2] = ops[n]
       if (!($2 in seen)) { seen[$2] = 1; loads[++load_count] = $2 }
     }
     END {
-      # Grouped by load (in the order run), etcd first, then cairn.
-      print "| target | load | ops/s | p50 ms | p99 ms | cairn/etcd ops/s |"
-      print "|---|---|---|---|---|---|"
+      # Grouped by load (in the order run): etcd, etcd-tls, then cairn.
+      print "| target | load | ops/s | p50 ms | p99 ms | cairn/etcd ops/s | cairn/etcd-tls ops/s |"
+      print "|---|---|---|---|---|---|---|"
       rows = 0
+      split("etcd etcd-tls cairn", kinds, " ")
       for (l = 1; l <= load_count; l++)
-        for (t = 1; t <= 2; t++)
+        for (t = 1; t <= 3; t++)
           for (i = 1; i <= n; i++)
-            if (name[i] == loads[l] && target[i] == (t == 1 ? "etcd" : "cairn")) order[++rows] = i
+            if (name[i] == loads[l] && target[i] == kinds[t]) order[++rows] = i
       for (r = 1; r <= rows; r++) {
         i = order[r]
-        ratio = "-"
+        ratio = "-"; ratio_tls = "-"
         if (target[i] == "cairn" && status[i] == 0 && (name[i] in etcd_ops) && etcd_ops[name[i]] > 0)
           ratio = sprintf("%.2f", ops[i] / etcd_ops[name[i]])
+        if (target[i] == "cairn" && status[i] == 0 && (name[i] in etcd_tls_ops) && etcd_tls_ops[name[i]] > 0)
+          ratio_tls = sprintf("%.2f", ops[i] / etcd_tls_ops[name[i]])
         shown = fmt(ops[i], 0)
         if (status[i] != 0) shown = shown " (FAILED, " (errors[i] == "" ? "?" : errors[i]) " errors)"
-        printf "| %s | %s | %s | %s | %s | %s |\n", target[i], name[i], shown, fmt(p50[i], 2), fmt(p99[i], 2), ratio
+        printf "| %s | %s | %s | %s | %s | %s | %s |\n", target[i], name[i], shown, fmt(p50[i], 2), fmt(p99[i], 2), ratio, ratio_tls
       }
     }' "$results"
 }
@@ -236,6 +266,16 @@ for target in $targets; do
       start_etcd_cluster
       run_cases etcd "$etcd_endpoints"
       stop_etcd_cluster
+      ;;
+    etcd-tls)
+      install_etcd
+      if start_etcd_cluster tls; then
+        run_cases etcd-tls "$etcd_endpoints"
+        stop_etcd_cluster
+      else
+        stop_etcd_cluster
+        log "skipping the etcd-tls rows"
+      fi
       ;;
     cairn)
       if start_cairn_cluster; then
