@@ -143,6 +143,27 @@ std::vector<std::uint8_t> erasure_coder::decode_matrix(
   return out;
 }
 
+std::shared_ptr<const std::vector<std::uint8_t>> erasure_coder::decode_tables(
+    std::span<const std::uint32_t> sources, std::span<const std::uint32_t> wanted) const {
+  std::vector<std::uint8_t> key;
+  key.reserve(sources.size() + wanted.size() + 1);
+  for (auto s : sources) key.push_back(static_cast<std::uint8_t>(s));
+  key.push_back(0xff);
+  for (auto w : wanted) key.push_back(static_cast<std::uint8_t>(w));
+  {
+    std::lock_guard lock(decode_cache_mutex_);
+    if (auto it = decode_cache_.find(key); it != decode_cache_.end()) return it->second;
+  }
+  const auto matrix = decode_matrix(sources, wanted);
+  auto tables = std::make_shared<std::vector<std::uint8_t>>(32 * sources.size() * wanted.size());
+  ec_init_tables(static_cast<int>(sources.size()), static_cast<int>(wanted.size()),
+                 const_cast<std::uint8_t*>(matrix.data()), tables->data());
+  std::lock_guard lock(decode_cache_mutex_);
+  if (decode_cache_.size() >= decode_cache_entries_max) decode_cache_.clear();  // bounded
+  decode_cache_.emplace(std::move(key), tables);
+  return tables;
+}
+
 bool erasure_coder::reconstruct(
     std::span<const std::optional<std::span<const std::uint8_t>>> available,
     std::span<const std::uint32_t> wanted, std::span<const std::span<std::uint8_t>> out) const {
@@ -181,16 +202,13 @@ bool erasure_coder::reconstruct(
     }
   }
   if (missing_count == 0) return true;
-  const auto matrix =
-      decode_matrix(std::span(sources.data(), k), std::span(missing.data(), missing_count));
-  std::vector<std::uint8_t> tables(32 * k * missing_count);
-  ec_init_tables(static_cast<int>(k), static_cast<int>(missing_count),
-                 const_cast<std::uint8_t*>(matrix.data()), tables.data());
+  const auto tables =
+      decode_tables(std::span(sources.data(), k), std::span(missing.data(), missing_count));
   std::array<std::uint8_t*, shards_per_stripe_max> source_ptrs{};
   for (std::uint32_t i = 0; i < k; ++i)
     source_ptrs[i] = const_cast<std::uint8_t*>(available[sources[i]]->data());
   ec_encode_data(static_cast<int>(*length), static_cast<int>(k), static_cast<int>(missing_count),
-                 tables.data(), source_ptrs.data(), missing_out.data());
+                 const_cast<std::uint8_t*>(tables->data()), source_ptrs.data(), missing_out.data());
   return true;
 }
 

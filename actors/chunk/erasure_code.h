@@ -14,6 +14,11 @@
 // touches one data shard, and only when that shard is missing or bad the
 // same range of k others.
 //
+// Decode tables depend only on which shards are read and which are rebuilt;
+// the coder caches them (bounded, under a mutex) because one lost device
+// gives the same pattern for every stripe it held, and inverting a 29 x 29
+// matrix costs about as much as decoding a megabyte.
+//
 // Reed-Solomon uses a Cauchy generator matrix (gf_gen_cauchy1_matrix): every
 // k x k sub-matrix is invertible, for all schemes below (k + m <= 32).
 // Replication (1x, 3x) keeps whole copies: k = 1, each "parity" shard is a
@@ -32,6 +37,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -152,7 +160,17 @@ class erasure_coder {
   std::vector<std::uint8_t> decode_matrix(std::span<const std::uint32_t> sources,
                                           std::span<const std::uint32_t> wanted) const;
 
+  /// ISA-L tables rebuilding `wanted` from `sources`, from the cache or
+  /// computed and cached.
+  std::shared_ptr<const std::vector<std::uint8_t>> decode_tables(
+      std::span<const std::uint32_t> sources, std::span<const std::uint32_t> wanted) const;
+
+  static constexpr std::size_t decode_cache_entries_max = 256;
+
   ec_scheme scheme_;
+  mutable std::mutex decode_cache_mutex_;
+  mutable std::map<std::vector<std::uint8_t>, std::shared_ptr<const std::vector<std::uint8_t>>>
+      decode_cache_;                         // key: sources then 0xff then wanted
   std::vector<std::uint8_t> generator_;      // width() x k, row-major; top k rows = identity
   std::vector<std::uint8_t> parity_tables_;  // ISA-L tables for the m parity rows
 };
