@@ -16,9 +16,9 @@ constexpr std::array<std::uint8_t, 8> superblock_magic{'C', 'A', 'I', 'R', 'N', 
 // Record header byte offsets.
 constexpr std::size_t rh_version = 8, rh_type = 10, rh_flags = 11, rh_scheme = 12, rh_index = 16,
                       rh_payload_bytes = 20, rh_sequence = 24, rh_epoch = 32, rh_chunk = 40,
-                      rh_timestamp = 72, rh_payload_crc = 80,
+                      rh_timestamp = 72, rh_payload_crc = 80, rh_segment_stamp = 88,
                       rh_header_crc = record_header_bytes - 4;
-static_assert(rh_payload_crc + 4 <= rh_header_crc);
+static_assert(rh_segment_stamp + 8 <= rh_header_crc);
 
 // Superblock byte offsets.
 constexpr std::size_t sb_version = 8, sb_block_bytes = 12, sb_uuid = 16, sb_device = 32,
@@ -88,6 +88,7 @@ void encode_record_header(record_header h, std::span<const std::uint8_t> payload
   std::memcpy(header.data() + rh_chunk, h.key.chunk.data(), h.key.chunk.size());
   put<std::uint64_t>(header, rh_timestamp, h.timestamp_ms);
   put<std::uint32_t>(header, rh_payload_crc, crc32c(payload));
+  put<std::uint64_t>(header, rh_segment_stamp, h.segment_stamp);
   put<std::uint32_t>(header, rh_header_crc, crc32c(header.first(rh_header_crc)));
 }
 
@@ -125,6 +126,7 @@ format_error decode_record_header(std::span<const std::uint8_t> block, record_he
   std::memcpy(h.key.chunk.data(), block.data() + rh_chunk, h.key.chunk.size());
   h.timestamp_ms = get<std::uint64_t>(block, rh_timestamp);
   h.payload_crc = get<std::uint32_t>(block, rh_payload_crc);
+  h.segment_stamp = get<std::uint64_t>(block, rh_segment_stamp);
   out = h;
   return format_error::none;
 }

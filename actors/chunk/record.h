@@ -64,6 +64,11 @@ struct record_header {
   std::uint64_t epoch = 0;
   std::uint64_t timestamp_ms = 0;
   std::uint32_t payload_crc = 0;
+  /// The open sequence of the segment the record was written into. A
+  /// segment is reused without being erased: replay stops at the first
+  /// record whose stamp differs from the segment header's, so records left
+  /// from an earlier life of the segment are never taken for new ones.
+  std::uint64_t segment_stamp = 0;
   friend bool operator==(const record_header&, const record_header&) = default;
 };
 

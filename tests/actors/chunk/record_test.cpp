@@ -23,6 +23,7 @@ record_header sample_header(std::uint32_t payload_bytes) {
   h.sequence = 123456789;
   h.epoch = 3;
   h.timestamp_ms = 0;
+  h.segment_stamp = 41;
   return h;
 }
 
