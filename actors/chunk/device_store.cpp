@@ -206,6 +206,17 @@ void device_store::replay() {
             [&](auto a, auto b) { return segments_[a].stamp < segments_[b].stamp; });
   for (std::size_t i = 0; i < order.size(); ++i)
     replay_segment(order[i], /*tail=*/i + 2 >= order.size());
+  // Marks and restores whose shard record is gone (reclaimed) are spent.
+  std::vector<shard_key> spent;
+  std::optional<shard_key> after;
+  for (;;) {
+    auto page = index_.scan(after, 1024);
+    if (page.empty()) break;
+    for (const auto& [key, e] : page)
+      if (e.data_sequence == 0) spent.push_back(key);
+    after = page.back().first;
+  }
+  for (const auto& key : spent) index_.erase(key);
   account_live_bytes();
   index_.flush();
 }
@@ -255,53 +266,50 @@ void device_store::replay_segment(std::uint64_t segment, bool tail) {
   if (seg.phase == segment_state::phase::open) seg.append_offset = end_of_valid;
 }
 
+// Replay must give the same index whatever order a key's records are met
+// in: compaction copies keep their sequence but move later in the log, so a
+// delete mark can come before the shard record it deletes. Each record
+// updates only what its sequence says it is newer than; entries created by a
+// mark or restore whose shard record never shows up are spent marks and go
+// after the replay (replay()).
 void device_store::apply_replayed(const record_header& h, std::uint64_t offset) {
   next_sequence_ = std::max(next_sequence_, h.sequence + 1);
   if (h.type == record_type::segment_header) return;
   ++recovery_.records_replayed;
   auto entry = index_.get(h.key);
-  switch (h.type) {
-    case record_type::shard: {
-      if (!entry || (entry->data_sequence < h.sequence && entry->state_sequence < h.sequence)) {
-        index_.put(h.key, index_entry{shard_state::live, offset, h.payload_bytes, h.sequence,
-                                      h.epoch, h.sequence, offset, 0});
-      } else if (entry->data_sequence == h.sequence) {
-        // A compaction copy of the same record, later in the log.
-        entry->data_offset = offset;
-        if (entry->state_sequence == h.sequence) entry->state_offset = offset;
-        index_.put(h.key, *entry);
-      }
-      break;
+  if (h.type == record_type::shard) {
+    if (!entry || h.sequence > entry->state_sequence) {
+      // The newest thing known about the key: live data.
+      index_.put(h.key, index_entry{shard_state::live, offset, h.payload_bytes, h.sequence, h.epoch,
+                                    h.sequence, offset, 0});
+    } else if (h.sequence >= entry->data_sequence) {
+      // Data older than the key's state (a mark or restore came first), or
+      // a later copy of the same record: the data the state refers to.
+      if (entry->state_sequence == h.sequence) entry->state_offset = offset;
+      entry->data_offset = offset;
+      entry->payload_bytes = h.payload_bytes;
+      entry->data_sequence = h.sequence;
+      entry->epoch = h.epoch;
+      index_.put(h.key, *entry);
     }
-    case record_type::delete_mark: {
-      if (!entry) break;  // its shard record was already reclaimed: a spent mark
-      if (entry->state_sequence < h.sequence && entry->data_sequence < h.sequence) {
-        entry->state = shard_state::in_bin;
-        entry->state_sequence = h.sequence;
-        entry->state_offset = offset;
-        entry->deleted_at_ms = h.timestamp_ms;
-        index_.put(h.key, *entry);
-      } else if (entry->state_sequence == h.sequence) {
-        entry->state_offset = offset;
-        index_.put(h.key, *entry);
-      }
-      break;
-    }
-    case record_type::restore: {
-      if (entry && entry->state_sequence < h.sequence && entry->data_sequence < h.sequence) {
-        entry->state = shard_state::live;
-        entry->state_sequence = h.sequence;
-        entry->state_offset = offset;
-        index_.put(h.key, *entry);
-      } else if (entry && entry->state_sequence == h.sequence) {
-        entry->state_offset = offset;
-        index_.put(h.key, *entry);
-      }
-      break;
-    }
-    case record_type::segment_header:
-      break;
+    return;
   }
+  // delete_mark or restore
+  if (entry && h.sequence < entry->state_sequence) return;  // superseded
+  index_entry e = entry.value_or(index_entry{});
+  if (!entry) {
+    e.data_sequence = 0;  // no shard record seen yet
+    e.data_offset = 0;
+  }
+  if (entry && h.sequence == entry->state_sequence) {
+    e.state_offset = offset;  // a later copy of the same record
+  } else {
+    e.state = h.type == record_type::delete_mark ? shard_state::in_bin : shard_state::live;
+    e.state_sequence = h.sequence;
+    e.state_offset = offset;
+    e.deleted_at_ms = h.type == record_type::delete_mark ? h.timestamp_ms : 0;
+  }
+  index_.put(h.key, e);
 }
 
 void device_store::account_live_bytes() {
@@ -333,7 +341,7 @@ bool device_store::above_warn_threshold() const {
          options_.warn_used_ratio * static_cast<double>(sb_.segment_count);
 }
 
-std::optional<std::uint64_t> device_store::reserve(std::uint64_t blocks,
+std::optional<std::uint64_t> device_store::reserve(std::uint64_t blocks, reservation who,
                                                    std::vector<aligned_buffer>& buffers,
                                                    std::vector<write_request>& writes) {
   const std::uint64_t bytes = blocks * block_bytes;
@@ -346,13 +354,16 @@ std::optional<std::uint64_t> device_store::reserve(std::uint64_t blocks,
       return at;
     }
   }
-  // Open a new segment, within the refuse threshold (CD6).
-  if (static_cast<double>(segments_in_use() + 1) >
-      options_.refuse_used_ratio * static_cast<double>(sb_.segment_count))
+  // Open a new segment, within the refuse threshold for clients (CD6).
+  if (who == reservation::client &&
+      static_cast<double>(segments_in_use() + 1) >
+          options_.refuse_used_ratio * static_cast<double>(sb_.segment_count))
     return std::nullopt;
   std::optional<std::uint64_t> next;
   for (std::uint64_t s = 0; s < sb_.segment_count && !next; ++s)
-    if (segments_[s].phase == segment_state::phase::free) next = s;
+    if (segments_[s].phase == segment_state::phase::free &&
+        !(compaction_ && compaction_->segment == s))
+      next = s;
   if (!next) return std::nullopt;
   if (open_segment_) segments_[*open_segment_].phase = segment_state::phase::sealed;
   open_segment_ = *next;
@@ -401,7 +412,7 @@ std::vector<device_status> device_store::append(std::span<const append_request> 
       ++counters_.appends_deduplicated;  // same key, same bytes: already stored
       continue;
     }
-    const auto at = reserve(record_blocks(r.payload.size()), buffers, writes);
+    const auto at = reserve(record_blocks(r.payload.size()), reservation::client, buffers, writes);
     if (!at) {
       statuses[i] = device_status::device_full;
       ++counters_.refused_full;
@@ -486,7 +497,7 @@ std::optional<std::uint64_t> device_store::append_marker(record_type type, const
   std::vector<aligned_buffer> buffers;
   std::vector<write_request> writes;
   buffers.reserve(2);
-  const auto at = reserve(1, buffers, writes);
+  const auto at = reserve(1, reservation::internal, buffers, writes);
   if (!at) return std::nullopt;
   record_header h;
   h.type = type;
@@ -561,6 +572,179 @@ std::uint64_t device_store::purge_expired(std::uint64_t now_ms, std::size_t max)
     after = page.back().first;
   }
   return purged;
+}
+
+std::optional<std::uint64_t> device_store::pick_compaction_victim() const {
+  std::optional<std::uint64_t> best;
+  double best_garbage = 0;
+  for (std::uint64_t s = 0; s < sb_.segment_count; ++s) {
+    const auto& seg = segments_[s];
+    if (seg.phase != segment_state::phase::sealed) continue;
+    const double garbage =
+        1.0 - static_cast<double>(seg.live_bytes) / static_cast<double>(sb_.segment_bytes);
+    if (garbage >= options_.compact_garbage_ratio && (!best || garbage > best_garbage)) {
+      best = s;
+      best_garbage = garbage;
+    }
+  }
+  return best;
+}
+
+bool device_store::older_segment_in_use(std::uint64_t sequence, std::uint64_t except) const {
+  for (std::uint64_t s = 0; s < sb_.segment_count; ++s)
+    if (s != except && segments_[s].phase != segment_state::phase::free &&
+        segments_[s].stamp < sequence)
+      return true;
+  return false;
+}
+
+bool device_store::record_is_live(const record_header& h, std::uint64_t offset) const {
+  const auto entry = index_.get(h.key);
+  // A spent delete mark (its entry is gone with the shard record it
+  // deleted) still shadows any older record of the key in an older segment:
+  // kept until no segment older than it is left (CD3).
+  if (!entry)
+    return h.type == record_type::delete_mark &&
+           older_segment_in_use(h.sequence, segment_of(offset));
+  switch (h.type) {
+    case record_type::shard:
+      return entry->data_offset == offset && entry->data_sequence == h.sequence &&
+             entry->state != shard_state::purged;
+    case record_type::delete_mark:
+      // Needed while it is the key's state and the shard it deletes is
+      // still in the bin or, purged, still on the device.
+      if (entry->state_offset != offset || entry->state_sequence != h.sequence) return false;
+      if (entry->state == shard_state::in_bin) return true;
+      return entry->state == shard_state::purged &&
+             (segment_of(entry->data_offset) != segment_of(offset) ||
+              older_segment_in_use(h.sequence, segment_of(offset)));
+    case record_type::restore:
+      return entry->state_offset == offset && entry->state_sequence == h.sequence;
+    case record_type::segment_header:
+      return false;
+  }
+  return false;
+}
+
+compaction_progress device_store::compact_step(std::uint64_t copy_bytes_max) {
+  compaction_progress progress;
+  if (failed_) return progress;
+  if (!compaction_) {
+    const auto victim = pick_compaction_victim();
+    if (!victim) return progress;
+    compaction_ = compaction_cursor{*victim, block_bytes, {}};
+  }
+  auto& c = *compaction_;
+  progress.segment = c.segment;
+  const auto& victim = segments_[c.segment];
+  const std::uint64_t base = segment_offset(c.segment);
+
+  struct copy {
+    shard_key key;
+    record_type type;
+    std::uint64_t from;
+    std::uint64_t to;
+    std::uint64_t bytes;
+  };
+  std::vector<copy> copies;
+  std::vector<aligned_buffer> buffers;
+  std::vector<write_request> writes;
+  std::uint64_t budget = 0;
+  aligned_buffer block(block_bytes);
+  while (c.offset + block_bytes <= sb_.segment_bytes && budget < copy_bytes_max) {
+    std::array<read_request, 1> r{{{base + c.offset, block.span()}}};
+    record_header h;
+    if (device_.read(r) != io_result::ok ||
+        decode_record_header(block.span(), h) != format_error::none ||
+        h.segment_stamp != victim.stamp ||
+        record_bytes(h.payload_bytes) > sb_.segment_bytes - c.offset) {
+      c.offset += block_bytes;  // free space or damage: nothing to keep
+      continue;
+    }
+    const std::uint64_t at = base + c.offset;
+    const std::uint64_t bytes = record_bytes(h.payload_bytes);
+    c.offset += bytes;
+    if (h.type == record_type::shard) {
+      const auto entry = index_.get(h.key);
+      if (entry && entry->state == shard_state::purged && entry->data_offset == at)
+        c.spent.push_back(h.key);  // its delete mark may go once this segment is free
+    }
+    if (!record_is_live(h, at)) continue;
+    // Copy with the same sequence (CD4: the state of a key is its newest
+    // sequence, wherever the record lies) and the new segment's stamp.
+    aligned_buffer whole(bytes);
+    std::array<read_request, 1> rr{{{at, whole.span()}}};
+    if (device_.read(rr) != io_result::ok ||
+        (h.payload_bytes > 0 &&
+         check_payload(h, whole.span().subspan(record_header_bytes, h.payload_bytes)) !=
+             format_error::none)) {
+      // A damaged live shard is not copied: mark it for repair instead.
+      if (h.type == record_type::shard) {
+        auto entry = index_.get(h.key);
+        entry->state = shard_state::corrupt;
+        index_.put(h.key, *entry);
+      }
+      continue;
+    }
+    buffers.reserve(buffers.size() + 2);
+    const auto to = reserve(record_blocks(h.payload_bytes), reservation::internal, buffers, writes);
+    if (!to) {  // no free segment to copy into: try again after deletes
+      c.offset -= bytes;
+      break;
+    }
+    h.segment_stamp = segments_[segment_of(*to)].stamp;
+    encode_record_header(h, whole.span().subspan(record_header_bytes, h.payload_bytes),
+                         whole.span());
+    buffers.push_back(std::move(whole));
+    writes.push_back({*to, buffers.back().span()});
+    copies.push_back({h.key, h.type, at, *to, bytes});
+    budget += bytes;
+  }
+  if (!writes.empty()) {
+    if (device_.write(writes) != io_result::ok || device_.sync() != io_result::ok) {
+      fail("compaction");
+      return progress;
+    }
+  }
+  for (const auto& cp : copies) {  // synced: point the index at the copies
+    auto entry = index_.get(cp.key);
+    if (!entry) continue;
+    if (cp.type == record_type::shard && entry->data_offset == cp.from) {
+      entry->data_offset = cp.to;
+      if (entry->state_offset == cp.from) entry->state_offset = cp.to;
+      segments_[c.segment].live_bytes -= std::min(segments_[c.segment].live_bytes, cp.bytes);
+      segments_[segment_of(cp.to)].live_bytes += cp.bytes;
+    } else if (cp.type != record_type::shard && entry->state_offset == cp.from) {
+      entry->state_offset = cp.to;
+    }
+    index_.put(cp.key, *entry);
+    ++progress.records_copied;
+    progress.bytes_copied += cp.bytes;
+    ++counters_.compaction_records_copied;
+  }
+  if (c.offset + block_bytes > sb_.segment_bytes) {
+    // Every live record has a synced copy the index points at (CD5): the
+    // segment's header goes, and with it every record in it.
+    for (const auto& key : c.spent) {
+      auto entry = index_.get(key);
+      if (entry && entry->state == shard_state::purged &&
+          segment_of(entry->data_offset) == c.segment)
+        index_.erase(key);
+    }
+    aligned_buffer zero(block_bytes);
+    std::memset(zero.data(), 0, block_bytes);
+    const std::array<write_request, 1> w{{{base, zero.span()}}};
+    if (device_.write(w) != io_result::ok || device_.sync() != io_result::ok) {
+      fail("compaction");
+      return progress;
+    }
+    segments_[c.segment] = segment_state{};
+    progress.segment_freed = true;
+    ++counters_.segments_freed;
+    compaction_.reset();
+  }
+  check_invariants();
+  return progress;
 }
 
 std::optional<shard_state> device_store::state_of(const shard_key& key) const {

@@ -45,6 +45,16 @@ struct device_options {
   /// are checked as "opening one more segment would cross it".
   double warn_used_ratio = 0.95;
   double refuse_used_ratio = 0.99;
+  /// A sealed segment whose share of dead bytes reaches this is compacted.
+  double compact_garbage_ratio = 0.5;
+};
+
+/// What one compaction step did.
+struct compaction_progress {
+  std::optional<std::uint64_t> segment;  // the segment being compacted, if any
+  std::uint64_t records_copied = 0;
+  std::uint64_t bytes_copied = 0;
+  bool segment_freed = false;  // the step finished the segment
 };
 
 struct format_options {
@@ -83,6 +93,8 @@ struct device_counters {
   std::uint64_t restores = 0;
   std::uint64_t purges = 0;
   std::uint64_t refused_full = 0;
+  std::uint64_t compaction_records_copied = 0;
+  std::uint64_t segments_freed = 0;
   std::uint64_t io_errors = 0;
 };
 
@@ -112,6 +124,12 @@ class device_store {
   /// Phase 2: purges up to `max` shards whose retention ended. Returns how
   /// many were purged.
   std::uint64_t purge_expired(std::uint64_t now_ms, std::size_t max);
+
+  /// Background compaction, bounded: copies at most about `copy_bytes_max`
+  /// of live records out of the sealed segment with the most garbage (at
+  /// least compact_garbage_ratio), then frees it once empty (CD5). Appends
+  /// may run between steps. A step with nothing to do returns no segment.
+  compaction_progress compact_step(std::uint64_t copy_bytes_max);
 
   std::optional<shard_state> state_of(const shard_key& key) const;
 
@@ -150,10 +168,20 @@ class device_store {
   std::uint64_t segment_of(std::uint64_t device_offset) const {
     return (device_offset - sb_.data_offset) / sb_.segment_bytes;
   }
+  /// Who asks for space: client shards respect the refuse threshold;
+  /// delete marks and compaction copies may use any free segment, or a
+  /// full device could never free space.
+  enum class reservation : std::uint8_t { client, internal };
   /// Reserves room for `blocks` in the open segment, opening a new one
   /// (whose header goes into `writes`) when needed; nullopt when full.
-  std::optional<std::uint64_t> reserve(std::uint64_t blocks, std::vector<aligned_buffer>& buffers,
+  std::optional<std::uint64_t> reserve(std::uint64_t blocks, reservation who,
+                                       std::vector<aligned_buffer>& buffers,
                                        std::vector<write_request>& writes);
+  std::optional<std::uint64_t> pick_compaction_victim() const;
+  /// Whether the record at `offset` is still needed (see docs/chunk.md).
+  bool record_is_live(const record_header& h, std::uint64_t offset) const;
+  /// Whether a segment other than `except`, opened before `sequence`, is in use.
+  bool older_segment_in_use(std::uint64_t sequence, std::uint64_t except) const;
   /// Writes one small record (delete mark, restore) durably.
   std::optional<std::uint64_t> append_marker(record_type type, const shard_key& key,
                                              std::uint64_t timestamp_ms, std::uint64_t& sequence);
@@ -167,6 +195,12 @@ class device_store {
   std::vector<segment_state> segments_;
   std::optional<std::uint64_t> open_segment_;
   std::uint64_t next_sequence_ = 1;
+  struct compaction_cursor {
+    std::uint64_t segment = 0;
+    std::uint64_t offset = block_bytes;  // next record to look at
+    std::vector<shard_key> spent;        // purged keys whose data was here
+  };
+  std::optional<compaction_cursor> compaction_;
   bool failed_ = false;
   recovery_report recovery_;
   device_counters counters_;
