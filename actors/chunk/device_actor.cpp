@@ -1,0 +1,165 @@
+// actors/chunk/device_actor.cpp — see device_actor.h.
+#include "actors/chunk/device_actor.h"
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace cairn::chunk {
+namespace {
+
+std::uint8_t code(device_status s) {
+  return static_cast<std::uint8_t>(s);
+}
+
+void put_be32(char* out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(v >> (8 * (3 - i)));
+}
+std::uint32_t get_be32(const char* in) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<std::uint8_t>(in[i]);
+  return v;
+}
+
+void flush_pending(device_actor_state& st) {
+  if (st.pending.empty()) return;
+  std::vector<append_request> batch;
+  batch.reserve(st.pending.size());
+  for (const auto& p : st.pending)
+    batch.push_back(
+        {p.key, p.epoch,
+         std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(p.payload.data()),
+                                       p.payload.size())});
+  const auto statuses = st.store->append(batch);
+  for (std::size_t i = 0; i < st.pending.size(); ++i)
+    st.pending[i].reply.deliver(code(statuses[i]));
+  st.pending.clear();
+  st.pending_bytes = 0;
+}
+
+}  // namespace
+
+const char* device_actor_state::name = "chunk_device";
+
+std::string encode_shard_key(const shard_key& key) {
+  std::string out(shard_key_bytes, '\0');
+  std::memcpy(out.data(), key.chunk.data(), key.chunk.size());
+  put_be32(out.data() + 32, key.scheme);
+  put_be32(out.data() + 36, key.index);
+  return out;
+}
+
+std::optional<shard_key> decode_shard_key(const std::string& bytes) {
+  if (bytes.size() != shard_key_bytes) return std::nullopt;
+  shard_key key;
+  std::memcpy(key.chunk.data(), bytes.data(), key.chunk.size());
+  key.scheme = get_be32(bytes.data() + 32);
+  key.index = get_be32(bytes.data() + 36);
+  return key;
+}
+
+std::string describe_device_json(const device_store& store) {
+  const auto& sb = store.super();
+  const auto& r = store.recovery();
+  const auto& c = store.counters();
+  nlohmann::json j;
+  j["device_id"] = sb.device_id;
+  j["node_id"] = sb.node_id;
+  j["capacity_bytes"] = sb.capacity_bytes;
+  j["segment_bytes"] = sb.segment_bytes;
+  j["segment_count"] = sb.segment_count;
+  j["segments_in_use"] = store.segments_in_use();
+  j["above_warn_threshold"] = store.above_warn_threshold();
+  j["failed"] = store.failed();
+  j["recovery"] = {{"level", std::string(to_string(r.how))},
+                   {"used_backup_superblock", r.used_backup_superblock},
+                   {"records_replayed", r.records_replayed},
+                   {"torn_records_discarded", r.torn_records_discarded},
+                   {"unreadable_blocks_skipped", r.unreadable_blocks_skipped}};
+  j["counters"] = {{"appends", c.appends},
+                   {"appends_deduplicated", c.appends_deduplicated},
+                   {"append_batches", c.append_batches},
+                   {"bytes_appended", c.bytes_appended},
+                   {"reads", c.reads},
+                   {"corrupt_reads", c.corrupt_reads},
+                   {"deletes", c.deletes},
+                   {"restores", c.restores},
+                   {"purges", c.purges},
+                   {"refused_full", c.refused_full},
+                   {"compaction_records_copied", c.compaction_records_copied},
+                   {"segments_freed", c.segments_freed},
+                   {"io_errors", c.io_errors}};
+  return j.dump();
+}
+
+caf::behavior device_actor(caf::stateful_actor<device_actor_state>* self,
+                           std::shared_ptr<device_store> store, device_actor_options options) {
+  if (!options.clock)
+    options.clock = [] {
+      return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+    };
+  self->state.store = store;
+  self->state.options = std::move(options);
+  // A clean close (L0 marker) when the actor goes, whatever the reason.
+  self->attach_functor([store](const caf::error&) {
+    if (!store->failed()) store->close();
+  });
+  self->delayed_send(self, self->state.options.maintain_interval, maintain_timer_atom::value);
+  auto maintain = [self] {
+    auto& st = self->state;
+    st.store->purge_expired(st.options.clock(), st.options.purge_step_max);
+    st.store->compact_step(st.options.compaction_step_bytes);
+  };
+  return {
+      [self](put_atom, const std::string& key, std::uint64_t epoch,
+             std::string& payload) -> caf::result<std::uint8_t> {
+        auto& st = self->state;
+        auto k = decode_shard_key(key);
+        if (!k) return code(device_status::invalid);
+        auto rp = self->make_response_promise();
+        st.pending_bytes += payload.size();
+        st.pending.push_back({*k, epoch, std::move(payload), rp});
+        if (st.pending.size() >= st.options.batch_appends_max ||
+            st.pending_bytes >= st.options.batch_bytes_max) {
+          flush_pending(st);
+        } else if (!st.flush_scheduled) {
+          st.flush_scheduled = true;
+          self->send(self, flush_atom::value);  // after what is already queued
+        }
+        return caf::delegated<std::uint8_t>{};
+      },
+      [self](flush_atom) {
+        self->state.flush_scheduled = false;
+        flush_pending(self->state);
+      },
+      [self](get_atom,
+             const std::string& key) -> caf::result<std::uint8_t, std::string, std::uint64_t> {
+        auto k = decode_shard_key(key);
+        if (!k) return {code(device_status::invalid), std::string{}, std::uint64_t{0}};
+        std::vector<std::uint8_t> out;
+        std::uint64_t epoch = 0;
+        const auto s = self->state.store->read(*k, out, &epoch);
+        return {code(s), std::string(out.begin(), out.end()), epoch};
+      },
+      [self](delete_atom, const std::string& key) -> std::uint8_t {
+        auto k = decode_shard_key(key);
+        if (!k) return code(device_status::invalid);
+        flush_pending(self->state);  // a delete never overtakes a queued put
+        return code(self->state.store->remove(*k, self->state.options.clock()));
+      },
+      [self](restore_atom, const std::string& key) -> std::uint8_t {
+        auto k = decode_shard_key(key);
+        if (!k) return code(device_status::invalid);
+        return code(self->state.store->restore(*k));
+      },
+      [maintain](maintain_atom) { maintain(); },
+      [self, maintain](maintain_timer_atom) {
+        maintain();
+        self->delayed_send(self, self->state.options.maintain_interval, maintain_timer_atom::value);
+      },
+      [self](describe_atom) { return describe_device_json(*self->state.store); },
+  };
+}
+
+}  // namespace cairn::chunk
