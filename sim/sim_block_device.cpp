@@ -40,6 +40,9 @@ io_result sim_block_device::write(std::span<const chunk::write_request> requests
         offset = static_cast<std::uint64_t>(target);
     }
     std::memcpy(current_.data() + offset, r.bytes.data(), r.bytes.size());
+    // A drive remaps a sector with a media error when it is written again.
+    for (std::uint64_t b = offset / block_bytes; b < (offset + r.bytes.size()) / block_bytes; ++b)
+      bad_blocks_.erase(b);
     pending_.push_back({offset, std::vector<std::uint8_t>(r.bytes.begin(), r.bytes.end())});
     ++writes_;
   }
@@ -73,7 +76,10 @@ io_result sim_block_device::sync() {
     fail_sync_ = false;
     return io_result::io_error;
   }
-  durable_ = current_;
+  // Only what changed since the last sync is copied (a whole-device copy
+  // per sync would make every simulated fsync cost megabytes).
+  for (const auto& w : pending_)
+    std::memcpy(durable_.data() + w.offset, w.bytes.data(), w.bytes.size());
   pending_.clear();
   return io_result::ok;
 }

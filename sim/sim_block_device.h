@@ -35,7 +35,8 @@ class sim_block_device final : public chunk::block_device {
   void crash();
   /// Flips one bit of the stored bytes (durable and cached alike).
   void flip_bit(std::uint64_t byte_offset, unsigned bit);
-  /// Reads touching this block fail with io_error until cleared.
+  /// Reads touching this block fail with io_error until the block is
+  /// written again (a drive remaps the sector) or cleared.
   void fail_reads_of_block(std::uint64_t block_index) { bad_blocks_.insert(block_index); }
   void clear_read_failures() { bad_blocks_.clear(); }
   /// The next write request lands this many bytes away from its offset.

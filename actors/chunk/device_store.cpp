@@ -221,12 +221,22 @@ void device_store::replay() {
   index_.flush();
 }
 
+// Walks one segment's records. Damage in the middle of the log (a bit flip
+// in an old record) and a torn tail (the unsynced end of the last batch)
+// look alike record by record; what tells them apart is whether a valid
+// record follows. So a record that fails its checks is held back: if a
+// valid record comes after it, it was damage and is indexed as corrupt
+// (never returned, repaired); if nothing valid follows, it was the torn
+// tail and is discarded. Payloads are checked only in the two newest
+// segments (`tail`), the only ones an unsynced batch can have touched;
+// elsewhere reads find bad payloads.
 void device_store::replay_segment(std::uint64_t segment, bool tail) {
   auto& seg = segments_[segment];
   const std::uint64_t base = segment_offset(segment);
   std::uint64_t at = 0;
   std::uint64_t end_of_valid = block_bytes;
   std::uint64_t skipped_run = 0;  // unreadable blocks since the last valid record
+  std::vector<std::pair<record_header, std::uint64_t>> held;  // bad payloads, not yet judged
   aligned_buffer block(block_bytes);
   while (at + block_bytes <= sb_.segment_bytes) {
     std::array<read_request, 1> r{{{base + at, block.span()}}};
@@ -235,34 +245,35 @@ void device_store::replay_segment(std::uint64_t segment, bool tail) {
                            decode_record_header(block.span(), h) == format_error::none &&
                            h.segment_stamp == seg.stamp &&
                            record_bytes(h.payload_bytes) <= sb_.segment_bytes - at;
-    if (!header_ok) {
-      if (tail) break;  // the end of the log, or a torn header
-      // A sealed segment: free space after its last record, or a damaged
-      // header in the middle. Look for the next valid record.
+    if (!header_ok) {  // free space, a torn or a damaged header: look further
       at += block_bytes;
       ++skipped_run;
       continue;
     }
+    if (at > 0 && h.type == record_type::segment_header) break;
+    bool payload_ok = true;
     if (tail && h.payload_bytes > 0) {
       aligned_buffer whole(record_bytes(h.payload_bytes));
       std::array<read_request, 1> rr{{{base + at, whole.span()}}};
-      const bool payload_ok =
-          device_.read(rr) == io_result::ok &&
-          check_payload(h, whole.span().subspan(record_header_bytes, h.payload_bytes)) ==
-              format_error::none;
-      if (!payload_ok) {
-        ++recovery_.torn_records_discarded;  // never acknowledged: its sync did not finish
-        break;
-      }
+      payload_ok = device_.read(rr) == io_result::ok &&
+                   check_payload(h, whole.span().subspan(record_header_bytes, h.payload_bytes)) ==
+                       format_error::none;
     }
-    if (at > 0 && h.type == record_type::segment_header) break;
-    // Blocks skipped before a valid record were damage, not free space.
-    recovery_.unreadable_blocks_skipped += skipped_run;
+    if (!payload_ok) {
+      held.emplace_back(h, base + at);
+      at += record_bytes(h.payload_bytes);
+      continue;
+    }
+    // A valid record: whatever was skipped or held before it was damage.
+    recovery_.unreadable_blocks_skipped += skipped_run + held.size();
     skipped_run = 0;
-    apply_replayed(h, base + at);
+    for (const auto& [bad, offset] : held) apply_replayed(bad, offset, /*corrupt=*/true);
+    held.clear();
+    apply_replayed(h, base + at, /*corrupt=*/false);
     at += record_bytes(h.payload_bytes);
     end_of_valid = at;
   }
+  recovery_.torn_records_discarded += held.size();  // nothing valid after them: the torn tail
   if (seg.phase == segment_state::phase::open) seg.append_offset = end_of_valid;
 }
 
@@ -272,7 +283,7 @@ void device_store::replay_segment(std::uint64_t segment, bool tail) {
 // updates only what its sequence says it is newer than; entries created by a
 // mark or restore whose shard record never shows up are spent marks and go
 // after the replay (replay()).
-void device_store::apply_replayed(const record_header& h, std::uint64_t offset) {
+void device_store::apply_replayed(const record_header& h, std::uint64_t offset, bool corrupt) {
   next_sequence_ = std::max(next_sequence_, h.sequence + 1);
   if (h.type == record_type::segment_header) return;
   ++recovery_.records_replayed;
@@ -467,8 +478,14 @@ device_status device_store::read(const shard_key& key, std::vector<std::uint8_t>
   if (entry->state == shard_state::corrupt) return device_status::corrupt;
   aligned_buffer buffer(record_bytes(entry->payload_bytes));
   std::array<read_request, 1> r{{{entry->data_offset, buffer.span()}}};
-  if (device_.read(r) != io_result::ok) {
+  if (const auto io = device_.read(r); io != io_result::ok) {
     ++counters_.io_errors;
+    if (io == io_result::gone) return fail("read");
+    // A media error on this record: the copy is not to be trusted any more;
+    // marking it lets repair rewrite it (an append does not dedup a corrupt
+    // shard). A transient error costs one needless rewrite.
+    entry->state = shard_state::corrupt;
+    index_.put(key, *entry);
     return device_status::io_error;
   }
   record_header h;

@@ -159,7 +159,8 @@ class device_store {
   void scan_segments();
   void replay();
   void replay_segment(std::uint64_t segment, bool tail);
-  void apply_replayed(const record_header& h, std::uint64_t offset);
+  /// `corrupt`: the record's payload failed its check (damage, not the tail).
+  void apply_replayed(const record_header& h, std::uint64_t offset, bool corrupt);
   void account_live_bytes();
 
   std::uint64_t segment_offset(std::uint64_t segment) const {
