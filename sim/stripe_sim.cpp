@@ -11,6 +11,7 @@
 
 #include "actors/chunk/device_store.h"
 #include "actors/chunk/erasure_code.h"
+#include "actors/chunk/stripe_codec.h"
 #include "actors/keys/seal.h"
 #include "actors/placement/placement.h"
 #include "actors/repair/repair_planner.h"
@@ -176,35 +177,14 @@ class stripe_world {
     return out;
   }
 
-  /// The stored form of a chunk (ADR 0004): k sealed data shards, then m
-  /// parity shards over them.
+  /// The stored form of a chunk (ADR 0004).
   std::vector<std::vector<std::uint8_t>> encode(const keys::chunk_id& id,
                                                 const std::vector<std::uint8_t>& plaintext) {
-    const auto k = scheme_.data_shards;
-    const std::uint64_t piece = coder_.shard_bytes(plaintext.size());
-    const auto chunk_key =
-        keys::derive_chunk_key(data_key_, id, static_cast<std::uint32_t>(scheme_.id));
-    std::vector<std::vector<std::uint8_t>> shards(scheme_.width());
-    for (std::uint32_t i = 0; i < k; ++i) {
-      std::vector<std::uint8_t> slice(piece, 0);
-      const std::uint64_t begin = std::min<std::uint64_t>(plaintext.size(), i * piece);
-      const std::uint64_t end = std::min<std::uint64_t>(plaintext.size(), begin + piece);
-      std::copy(plaintext.begin() + static_cast<std::ptrdiff_t>(begin),
-                plaintext.begin() + static_cast<std::ptrdiff_t>(end), slice.begin());
-      shards[i] = keys::seal_shard(chunk_key, address(id, i), slice);
-    }
-    const std::uint64_t sealed = shards[0].size();
-    for (std::uint32_t j = k; j < scheme_.width(); ++j) shards[j].assign(sealed, 0);
-    std::vector<std::span<const std::uint8_t>> data(shards.begin(), shards.begin() + k);
-    std::vector<std::span<std::uint8_t>> parity(shards.begin() + k, shards.end());
-    coder_.encode_parity(data, parity);
-    return shards;
+    return chunk::encode_stripe(coder_, chunk_key_of(id), {id, tenant_epoch}, plaintext);
   }
-  keys::shard_address address(const keys::chunk_id& id, std::uint32_t index) const {
-    return keys::shard_address{id, static_cast<std::uint32_t>(scheme_.id), index,
-                               keys::key_epoch{tenant_epoch}};
+  keys::secret_bytes chunk_key_of(const keys::chunk_id& id) const {
+    return keys::derive_chunk_key(data_key_, id, static_cast<std::uint32_t>(scheme_.id));
   }
-
   /// Reads one shard copy from its device; nullopt if not readable.
   std::optional<std::vector<std::uint8_t>> read_shard(const stripe& s, std::uint32_t index,
                                                       device_status* status = nullptr) {
@@ -221,7 +201,7 @@ class stripe_world {
   }
 
   /// The read path: data shards first, parity only for missing or bad
-  /// ones; every data shard opened (its tag checks it, rebuilt or not).
+  /// ones (stripe_codec authenticates every data shard, rebuilt or not).
   std::optional<std::vector<std::uint8_t>> read_stripe(const stripe& s, bool* degraded) {
     const auto k = scheme_.data_shards;
     std::vector<std::optional<std::vector<std::uint8_t>>> got(scheme_.width());
@@ -229,33 +209,20 @@ class stripe_world {
     for (std::uint32_t i = 0; i < k; ++i)
       if ((got[i] = read_shard(s, i))) ++have;
     *degraded = have < k;
-    for (std::uint32_t j = k; j < scheme_.width() && have < k; ++j)
-      if ((got[j] = read_shard(s, j))) ++have;
-    if (have < k) return std::nullopt;
-    const auto chunk_key =
-        keys::derive_chunk_key(data_key_, s.id, static_cast<std::uint32_t>(scheme_.id));
-    const std::uint64_t piece = coder_.shard_bytes(s.plaintext.size());
-    std::vector<std::uint8_t> plaintext(piece * k);
-    for (std::uint32_t i = 0; i < k; ++i) {
-      std::vector<std::uint8_t> sealed;
-      if (got[i]) {
-        sealed = *got[i];
-      } else {
-        std::vector<std::optional<std::span<const std::uint8_t>>> available(scheme_.width());
-        for (std::uint32_t j = 0; j < scheme_.width(); ++j)
-          if (got[j]) available[j] = std::span<const std::uint8_t>(*got[j]);
-        sealed.assign(piece + keys::gcm_tag_bytes, 0);
-        const std::uint32_t wanted[] = {i};
-        const std::span<std::uint8_t> outs[] = {sealed};
-        if (!coder_.reconstruct(available, wanted, outs)) return std::nullopt;
-      }
-      if (sealed.size() != piece + keys::gcm_tag_bytes) return std::nullopt;
-      if (keys::open_shard(chunk_key, address(s.id, i), sealed,
-                           std::span<std::uint8_t>(plaintext).subspan(i * piece, piece)) !=
-          keys::open_status::ok)
-        return std::nullopt;  // a bad shard slipped past the device: never returned
+    std::uint32_t next_parity = k;
+    for (; next_parity < scheme_.width() && have < k; ++next_parity)
+      if ((got[next_parity] = read_shard(s, next_parity))) ++have;
+    const auto key = chunk_key_of(s.id);
+    chunk::decode_report report;
+    auto plaintext =
+        chunk::decode_stripe(coder_, key, {s.id, tenant_epoch}, s.plaintext.size(), got, &report);
+    if (!plaintext && next_parity < scheme_.width()) {  // a shard failed its tag: more parity
+      *degraded = true;
+      for (; next_parity < scheme_.width(); ++next_parity)
+        got[next_parity] = read_shard(s, next_parity);
+      plaintext =
+          chunk::decode_stripe(coder_, key, {s.id, tenant_epoch}, s.plaintext.size(), got, &report);
     }
-    plaintext.resize(s.plaintext.size());
     return plaintext;
   }
 
@@ -339,8 +306,8 @@ class stripe_world {
     if (now_ms_ >= s.deleted_at_ms + retention_ms - step_ms) return;  // too close to purge
     for (std::uint32_t i = 0; i < scheme_.width(); ++i) {
       auto& dev = device(s.devices[i]);
-      if (!dev.lost && dev.store && dev.store->restore(key_of(s, i)) != device_status::ok &&
-          !s.bad[i])
+      if (!dev.lost && dev.store &&
+          dev.store->restore(key_of(s, i), now_ms_) != device_status::ok && !s.bad[i])
         return fail("AckedStripeReadable",
                     "restoring shard " + std::to_string(i) + " out of the recycle bin failed");
     }

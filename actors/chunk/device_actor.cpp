@@ -151,7 +151,7 @@ caf::behavior device_actor(caf::stateful_actor<device_actor_state>* self,
       [self](restore_atom, const std::string& key) -> std::uint8_t {
         auto k = decode_shard_key(key);
         if (!k) return code(device_status::invalid);
-        return code(self->state.store->restore(*k));
+        return code(self->state.store->restore(*k, self->state.options.clock()));
       },
       [maintain](maintain_atom) { maintain(); },
       [self, maintain](maintain_timer_atom) {

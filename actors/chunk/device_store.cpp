@@ -153,26 +153,40 @@ bool device_store::write_superblocks() {
 // with its own sequence) means the segment is in use. The newest one is
 // the open segment; its records are walked to find the append offset.
 void device_store::scan_segments() {
+  // Two blocks per segment: the segment header and the first record. A
+  // damaged header is not a free segment: the first record's stamp still
+  // names the segment (freeing a segment zeroes both blocks, so a freed
+  // segment never looks used).
   std::vector<aligned_buffer> blocks;
   std::vector<read_request> reads;
-  blocks.reserve(sb_.segment_count);
+  blocks.reserve(2 * sb_.segment_count);
   for (std::uint64_t s = 0; s < sb_.segment_count; ++s) {
-    blocks.emplace_back(block_bytes);
-    reads.push_back({segment_offset(s), blocks.back().span()});
+    for (std::uint64_t b = 0; b < 2; ++b) {
+      blocks.emplace_back(block_bytes);
+      reads.push_back({segment_offset(s) + b * block_bytes, blocks.back().span()});
+    }
   }
   device_.read(reads);
   std::optional<std::uint64_t> newest;
   for (std::uint64_t s = 0; s < sb_.segment_count; ++s) {
     record_header h;
-    if (reads[s].result != io_result::ok ||
-        decode_record_header(blocks[s].span(), h) != format_error::none ||
-        h.type != record_type::segment_header || h.segment_stamp != h.sequence)
-      continue;
+    std::optional<std::uint64_t> stamp;
+    if (reads[2 * s].result == io_result::ok &&
+        decode_record_header(blocks[2 * s].span(), h) == format_error::none &&
+        h.type == record_type::segment_header && h.segment_stamp == h.sequence) {
+      stamp = h.sequence;
+    } else if (reads[2 * s + 1].result == io_result::ok &&
+               decode_record_header(blocks[2 * s + 1].span(), h) == format_error::none &&
+               h.type != record_type::segment_header && h.segment_stamp != 0) {
+      stamp = h.segment_stamp;
+      ++recovery_.damaged_segment_headers;
+    }
+    if (!stamp) continue;
     segments_[s].phase = segment_state::phase::sealed;
-    segments_[s].stamp = h.sequence;
+    segments_[s].stamp = *stamp;
     segments_[s].append_offset = sb_.segment_bytes;
-    next_sequence_ = std::max(next_sequence_, h.sequence + 1);
-    if (!newest || h.sequence > segments_[*newest].stamp) newest = s;
+    next_sequence_ = std::max(next_sequence_, *stamp + 1);
+    if (!newest || *stamp > segments_[*newest].stamp) newest = s;
   }
   if (!newest) return;
   open_segment_ = *newest;
@@ -333,7 +347,14 @@ void device_store::account_live_bytes() {
       if (!counts_as_live(e.state)) continue;
       if (e.data_offset < sb_.data_offset) continue;
       const auto s = segment_of(e.data_offset);
-      if (s < segments_.size()) segments_[s].live_bytes += record_bytes(e.payload_bytes);
+      if (s >= segments_.size()) continue;
+      segments_[s].live_bytes += record_bytes(e.payload_bytes);
+      // Never hand out a segment the index still points into, whatever its
+      // header block says.
+      if (segments_[s].phase == segment_state::phase::free) {
+        segments_[s].phase = segment_state::phase::sealed;
+        segments_[s].append_offset = sb_.segment_bytes;
+      }
     }
     after = page.back().first;
   }
@@ -551,10 +572,12 @@ device_status device_store::remove(const shard_key& key, std::uint64_t now_ms) {
   return device_status::ok;
 }
 
-device_status device_store::restore(const shard_key& key) {
+device_status device_store::restore(const shard_key& key, std::uint64_t now_ms) {
   if (failed_) return device_status::io_error;
   auto entry = index_.get(key);
-  if (!entry || entry->state != shard_state::in_bin) return device_status::not_found;
+  if (!entry || entry->state != shard_state::in_bin ||
+      entry->deleted_at_ms + options_.retention_ms <= now_ms)
+    return device_status::not_found;
   std::uint64_t sequence = 0;
   const auto at = append_marker(record_type::restore, key, 0, sequence);
   if (!at) return failed_ ? device_status::io_error : device_status::device_full;
@@ -748,8 +771,8 @@ compaction_progress device_store::compact_step(std::uint64_t copy_bytes_max) {
           segment_of(entry->data_offset) == c.segment)
         index_.erase(key);
     }
-    aligned_buffer zero(block_bytes);
-    std::memset(zero.data(), 0, block_bytes);
+    aligned_buffer zero(2 * block_bytes);  // header and first record (scan_segments)
+    std::memset(zero.data(), 0, 2 * block_bytes);
     const std::array<write_request, 1> w{{{base, zero.span()}}};
     if (device_.write(w) != io_result::ok || device_.sync() != io_result::ok) {
       fail("compaction");

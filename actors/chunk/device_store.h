@@ -72,6 +72,7 @@ struct recovery_report {
   std::uint64_t records_replayed = 0;   // L2
   std::uint64_t torn_records_discarded = 0;
   std::uint64_t unreadable_blocks_skipped = 0;
+  std::uint64_t damaged_segment_headers = 0;  // in use, found by their first record
   std::uint64_t segments_in_use = 0;
 };
 std::string_view to_string(recovery_report::level l);
@@ -119,8 +120,10 @@ class device_store {
 
   /// Phase 1 of a delete: into the recycle bin (durable before returning).
   device_status remove(const shard_key& key, std::uint64_t now_ms);
-  /// Back out of the recycle bin.
-  device_status restore(const shard_key& key);
+  /// Back out of the recycle bin, while its retention window lasts (a
+  /// purge is not persisted: after a crash an expired shard is in the bin
+  /// again until the next purge_expired(), and must not be restorable).
+  device_status restore(const shard_key& key, std::uint64_t now_ms);
   /// Phase 2: purges up to `max` shards whose retention ended. Returns how
   /// many were purged.
   std::uint64_t purge_expired(std::uint64_t now_ms, std::size_t max);

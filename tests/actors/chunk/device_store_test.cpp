@@ -246,6 +246,32 @@ TEST(DeviceStore, BothSuperblocksDamagedIsAClearError) {
   EXPECT_NE(error.find("both superblocks"), std::string::npos) << error;
 }
 
+// A bit flip in a segment header must not make the segment look free:
+// replay would lose its records and appends would overwrite them.
+TEST(DeviceStore, ADamagedSegmentHeaderLosesNothing) {
+  for (bool clean : {true, false}) {
+    harness h;
+    ASSERT_EQ(h.reopen(true), "");
+    for (std::uint64_t n = 0; n < 40; ++n) ASSERT_EQ(h.put(n, 20'000), device_status::ok);
+    ASSERT_GT(h.store->segments_in_use(), 3u);
+    if (clean) {
+      ASSERT_EQ(h.store->close(), device_status::ok);
+    } else {
+      h.crash();
+    }
+    for (std::uint64_t seg = 0; seg < 3; ++seg)  // the first three segments' headers
+      h.device.flip_bit(block_bytes /* data_offset */ + seg * segment_bytes + 30, 2);
+    ASSERT_EQ(h.reopen(), "");
+    EXPECT_EQ(h.store->recovery().damaged_segment_headers, 3u);
+    for (std::uint64_t n = 40; n < 80; ++n) ASSERT_EQ(h.put(n, 20'000), device_status::ok);
+    for (std::uint64_t n = 0; n < 80; ++n) {
+      std::vector<std::uint8_t> out;
+      ASSERT_EQ(h.get(n, out), device_status::ok) << n << (clean ? " after L0" : " after L2");
+      EXPECT_EQ(out, payload_of(n, 20'000));
+    }
+  }
+}
+
 TEST(DeviceStore, TheRecycleBinRestoresUntilRetentionThenPurges) {
   harness h;
   h.options.retention_ms = 1000;
@@ -256,7 +282,7 @@ TEST(DeviceStore, TheRecycleBinRestoresUntilRetentionThenPurges) {
   ASSERT_EQ(h.store->remove(key_of(2), 10'000), device_status::ok);
   std::vector<std::uint8_t> out;
   EXPECT_EQ(h.get(1, out), device_status::not_found);
-  ASSERT_EQ(h.store->restore(key_of(1)), device_status::ok);
+  ASSERT_EQ(h.store->restore(key_of(1), 10'600), device_status::ok);
   ASSERT_EQ(h.get(1, out), device_status::ok);
   EXPECT_EQ(out, payload_of(1, 3000));
   EXPECT_EQ(h.store->purge_expired(10'500, 100), 0u);  // within retention
@@ -267,7 +293,7 @@ TEST(DeviceStore, TheRecycleBinRestoresUntilRetentionThenPurges) {
   EXPECT_EQ(h.store->state_of(key_of(1)), shard_state::live);
   EXPECT_EQ(h.store->purge_expired(11'000, 100), 1u);
   EXPECT_EQ(h.store->state_of(key_of(2)), shard_state::purged);
-  EXPECT_EQ(h.store->restore(key_of(2)), device_status::not_found);
+  EXPECT_EQ(h.store->restore(key_of(2), 11'000), device_status::not_found);
   // CD3: a purged shard does not come back through replay.
   h.crash();
   ASSERT_EQ(h.reopen(), "");
@@ -358,7 +384,7 @@ TEST(DeviceStore, CompactionFreesGarbageAndKeepsEveryLiveShard) {
   ASSERT_EQ(h.reopen(), "");
   h.store->purge_expired(500, 1000);
   check();
-  ASSERT_EQ(h.store->restore(key_of(1)), device_status::ok);
+  ASSERT_EQ(h.store->restore(key_of(1), 1'050), device_status::ok);  // deleted at 1000
   std::vector<std::uint8_t> out;
   ASSERT_EQ(h.get(1, out), device_status::ok);
   EXPECT_EQ(out, payload_of(1, 20'000));
@@ -393,6 +419,7 @@ RC_GTEST_PROP(DeviceStoreProperty, AcknowledgedShardsSurviveAnyHistory, ()) {
   RC_ASSERT(h.reopen(true).empty());
   std::map<std::uint64_t, std::size_t> live;  // model: n -> bytes
   std::map<std::uint64_t, std::size_t> binned;
+  std::uint64_t now = 1;  // recycle-bin clock: only moves forward
   const auto steps = *rc::gen::inRange(10, 80);
   for (int step = 0; step < steps; ++step) {
     const auto op = *rc::gen::inRange(0, 12);
@@ -407,7 +434,7 @@ RC_GTEST_PROP(DeviceStoreProperty, AcknowledgedShardsSurviveAnyHistory, ()) {
         binned.erase(n);
       }
     } else if (op == 5) {
-      const auto s = h.store->remove(key_of(n), 1);
+      const auto s = h.store->remove(key_of(n), now);
       if (live.count(n)) {
         RC_ASSERT(s == device_status::ok || s == device_status::device_full);
         if (s == device_status::ok) {
@@ -418,7 +445,7 @@ RC_GTEST_PROP(DeviceStoreProperty, AcknowledgedShardsSurviveAnyHistory, ()) {
         RC_ASSERT(s == device_status::not_found);
       }
     } else if (op == 6) {
-      const auto s = h.store->restore(key_of(n));
+      const auto s = h.store->restore(key_of(n), now);
       if (binned.count(n) && s == device_status::ok) {
         live[n] = binned[n];
         binned.erase(n);
@@ -430,7 +457,8 @@ RC_GTEST_PROP(DeviceStoreProperty, AcknowledgedShardsSurviveAnyHistory, ()) {
       RC_ASSERT(h.store->close() == device_status::ok);
       RC_ASSERT(h.reopen().empty());
     } else if (op == 10) {
-      h.store->purge_expired(2'000'000, 1000);  // past every retention window
+      now += 2'000'000;  // past every retention window
+      h.store->purge_expired(now, 1000);
       binned.clear();
     } else if (op == 11) {
       for (int i = 0; i < 20; ++i)
