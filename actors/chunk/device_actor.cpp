@@ -103,7 +103,7 @@ caf::behavior device_actor(caf::stateful_actor<device_actor_state>* self,
   self->state.options = std::move(options);
   // A clean close (L0 marker) when the actor goes, whatever the reason.
   self->attach_functor([store](const caf::error&) {
-    if (!store->failed()) store->close();
+    if (!store->failed() && !store->closed()) store->close();
   });
   self->delayed_send(self, self->state.options.maintain_interval, maintain_timer_atom::value);
   auto maintain = [self] {
@@ -159,6 +159,10 @@ caf::behavior device_actor(caf::stateful_actor<device_actor_state>* self,
         self->delayed_send(self, self->state.options.maintain_interval, maintain_timer_atom::value);
       },
       [self](describe_atom) { return describe_device_json(*self->state.store); },
+      [self](close_atom) -> std::uint8_t {
+        flush_pending(self->state);
+        return code(self->state.store->close());
+      },
   };
 }
 

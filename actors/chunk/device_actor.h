@@ -16,6 +16,13 @@
 //   (maintain)                           -> ()  purge + one compaction step;
 //                                              the actor also sends it to
 //                                              itself every maintain_interval
+//   (close)                              -> (uint8 status) queued puts, then a
+//                                           clean close; afterwards every
+//                                           request answers io_error. Owners
+//                                           that release the block device and
+//                                           index must close first (the exit
+//                                           handler closes too, but runs after
+//                                           the actor is reported down)
 //   (describe)                           -> (std::string JSON) geometry,
 //                                           recovery, usage, counters
 // Time for the recycle bin comes from the `clock` given at spawn (the
@@ -40,6 +47,7 @@ using maintain_atom = caf::atom_constant<caf::atom("maintain")>;
 using describe_atom = caf::atom_constant<caf::atom("describe")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using maintain_timer_atom = caf::atom_constant<caf::atom("mtimer")>;
+using close_atom = caf::atom_constant<caf::atom("close")>;
 
 inline constexpr std::size_t shard_key_bytes = 40;
 std::string encode_shard_key(const shard_key& key);

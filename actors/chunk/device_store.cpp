@@ -794,11 +794,14 @@ std::optional<shard_state> device_store::state_of(const shard_key& key) const {
 }
 
 device_status device_store::close() {
+  if (closed_) return device_status::ok;
   if (failed_) return device_status::io_error;
   if (!index_.flush()) return fail("index flush");
   sb_.clean_shutdown = true;
   sb_.last_sequence = next_sequence_ - 1;
   if (!write_superblocks()) return device_status::io_error;
+  closed_ = true;
+  failed_ = true;  // no more I/O through this instance (the owner may release the device)
   return device_status::ok;
 }
 

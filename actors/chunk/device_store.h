@@ -136,8 +136,11 @@ class device_store {
 
   std::optional<shard_state> state_of(const shard_key& key) const;
 
-  /// Clean shutdown: flushes the index and sets the L0 marker.
+  /// Clean shutdown: flushes the index and sets the L0 marker. Afterwards
+  /// the store does no more I/O (every call answers io_error); a second
+  /// close() is a no-op.
   device_status close();
+  bool closed() const { return closed_; }
 
   bool failed() const { return failed_; }
   bool above_warn_threshold() const;
@@ -206,6 +209,7 @@ class device_store {
   };
   std::optional<compaction_cursor> compaction_;
   bool failed_ = false;
+  bool closed_ = false;
   recovery_report recovery_;
   device_counters counters_;
 };
