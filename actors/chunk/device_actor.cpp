@@ -20,6 +20,41 @@ std::uint32_t get_be32(const char* in) {
   return v;
 }
 
+device_stats stats_of(const device_store& store) {
+  device_stats s;
+  s.device_id = store.super().device_id;
+  s.counters = store.counters();
+  s.segment_bytes = store.super().segment_bytes;
+  s.segment_count = store.segment_count();
+  s.segments_in_use = store.segments_in_use();
+  s.above_warn_threshold = store.above_warn_threshold();
+  s.failed = store.failed();
+  return s;
+}
+
+/// Tells the observer what changed: events on transitions, then figures.
+void report(device_actor_state& st, const std::optional<shard_key>& corrupt = std::nullopt) {
+  if (!st.options.observer) return;
+  auto& obs = *st.options.observer;
+  const auto stats = stats_of(*st.store);
+  auto event = [&](device_event::kind k, std::optional<shard_key> key = std::nullopt) {
+    obs.on_event(device_event{k, stats.device_id, key});
+  };
+  if (corrupt) event(device_event::kind::corrupt_shard, corrupt);
+  if (stats.failed && !st.reported_failed) event(device_event::kind::device_failed);
+  if (stats.above_warn_threshold && !st.reported_warn) event(device_event::kind::capacity_warning);
+  // Refusals: one event until usage drops below the warn threshold again.
+  if (stats.counters.refused_full > st.refused_seen && !st.reported_refusing) {
+    event(device_event::kind::capacity_refused);
+    st.reported_refusing = true;
+  }
+  if (!stats.above_warn_threshold) st.reported_refusing = false;
+  st.reported_failed = stats.failed;
+  st.reported_warn = stats.above_warn_threshold;
+  st.refused_seen = stats.counters.refused_full;
+  obs.on_stats(stats);
+}
+
 void flush_pending(device_actor_state& st) {
   if (st.pending.empty()) return;
   std::vector<append_request> batch;
@@ -34,11 +69,26 @@ void flush_pending(device_actor_state& st) {
     st.pending[i].reply.deliver(code(statuses[i]));
   st.pending.clear();
   st.pending_bytes = 0;
+  report(st);
 }
 
 }  // namespace
 
 const char* device_actor_state::name = "chunk_device";
+
+std::string_view to_string(device_event::kind k) {
+  switch (k) {
+    case device_event::kind::corrupt_shard:
+      return "corrupt_shard";
+    case device_event::kind::device_failed:
+      return "device_failed";
+    case device_event::kind::capacity_warning:
+      return "capacity_warning";
+    case device_event::kind::capacity_refused:
+      return "capacity_refused";
+  }
+  return "unknown";
+}
 
 std::string encode_shard_key(const shard_key& key) {
   std::string out(shard_key_bytes, '\0');
@@ -106,10 +156,12 @@ caf::behavior device_actor(caf::stateful_actor<device_actor_state>* self,
     if (!store->failed() && !store->closed()) store->close();
   });
   self->delayed_send(self, self->state.options.maintain_interval, maintain_timer_atom::value);
+  report(self->state);  // the figures after recovery
   auto maintain = [self] {
     auto& st = self->state;
     st.store->purge_expired(st.options.clock(), st.options.purge_step_max);
     st.store->compact_step(st.options.compaction_step_bytes);
+    report(st);
   };
   return {
       [self](put_atom, const std::string& key, std::uint64_t epoch,
@@ -140,13 +192,19 @@ caf::behavior device_actor(caf::stateful_actor<device_actor_state>* self,
         std::vector<std::uint8_t> out;
         std::uint64_t epoch = 0;
         const auto s = self->state.store->read(*k, out, &epoch);
+        if (s == device_status::corrupt)
+          report(self->state, k);
+        else if (s == device_status::io_error)
+          report(self->state);
         return {code(s), std::string(out.begin(), out.end()), epoch};
       },
       [self](delete_atom, const std::string& key) -> std::uint8_t {
         auto k = decode_shard_key(key);
         if (!k) return code(device_status::invalid);
         flush_pending(self->state);  // a delete never overtakes a queued put
-        return code(self->state.store->remove(*k, self->state.options.clock()));
+        const auto s = self->state.store->remove(*k, self->state.options.clock());
+        report(self->state);
+        return code(s);
       },
       [self](restore_atom, const std::string& key) -> std::uint8_t {
         auto k = decode_shard_key(key);

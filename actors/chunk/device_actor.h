@@ -25,6 +25,9 @@
 //                                           the actor is reported down)
 //   (describe)                           -> (std::string JSON) geometry,
 //                                           recovery, usage, counters
+// An optional observer hears device_events (a corrupt shard, the device
+// failing, capacity thresholds crossed) and fresh device_stats after each
+// operation: the node turns them into its event log and /metrics.
 // Time for the recycle bin comes from the `clock` given at spawn (the
 // simulator passes a virtual one).
 #pragma once
@@ -33,6 +36,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "actors/chunk/device_store.h"
@@ -53,6 +57,47 @@ inline constexpr std::size_t shard_key_bytes = 40;
 std::string encode_shard_key(const shard_key& key);
 std::optional<shard_key> decode_shard_key(const std::string& bytes);
 
+/// Something an operator must hear about (the node's event log).
+struct device_event {
+  enum class kind : std::uint8_t {
+    /// A shard failed its CRC (or the read failed): never returned, marked
+    /// for repair (the read is served from parity by the caller).
+    corrupt_shard,
+    /// The device failed an I/O and stopped (fail-stop); its shards need
+    /// repair elsewhere.
+    device_failed,
+    /// Usage crossed the warn threshold (95%).
+    capacity_warning,
+    /// A write was refused: the device is full (99%).
+    capacity_refused,
+  };
+  kind what = kind::corrupt_shard;
+  std::uint64_t device_id = 0;
+  /// The shard concerned (corrupt_shard).
+  std::optional<shard_key> key;
+};
+std::string_view to_string(device_event::kind k);
+
+/// A device's figures for /metrics, published after every operation.
+struct device_stats {
+  std::uint64_t device_id = 0;
+  device_counters counters;
+  std::uint64_t segment_bytes = 0;
+  std::uint64_t segment_count = 0;
+  std::uint64_t segments_in_use = 0;
+  bool above_warn_threshold = false;
+  bool failed = false;
+};
+
+/// The device actor's owner hears events and figures through this. Called
+/// on the actor's thread: implementations must be thread-safe and quick.
+class device_observer {
+ public:
+  virtual ~device_observer() = default;
+  virtual void on_event(const device_event& event) = 0;
+  virtual void on_stats(const device_stats& stats) = 0;
+};
+
 struct device_actor_options {
   /// Appends taken into one batch at most (bounds memory per batch).
   std::size_t batch_appends_max = 64;
@@ -63,6 +108,8 @@ struct device_actor_options {
   std::size_t purge_step_max = 1024;
   /// Milliseconds since the epoch (recycle-bin timestamps).
   std::function<std::uint64_t()> clock;
+  /// Optional; must outlive the actor.
+  std::shared_ptr<device_observer> observer;
 };
 
 /// Owns the block device and index through the store's lifetime; they must
@@ -79,6 +126,11 @@ struct device_actor_state {
   std::vector<pending_put> pending;
   std::uint64_t pending_bytes = 0;
   bool flush_scheduled = false;
+  /// What the observer was last told (events fire on transitions).
+  bool reported_failed = false;
+  bool reported_warn = false;
+  bool reported_refusing = false;
+  std::uint64_t refused_seen = 0;
   static const char* name;
 };
 

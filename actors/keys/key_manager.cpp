@@ -289,6 +289,13 @@ key_result<const secret_bytes*> key_manager::data_key_ref(tenant_id tenant, key_
   return usable_key(tenant, key_purpose::data, epoch, it->second);
 }
 
+std::vector<tenant_id> key_manager::tenants() const {
+  std::vector<tenant_id> out;
+  out.reserve(tenants_.size());
+  for (const auto& [t, keys] : tenants_) out.push_back(t);
+  return out;
+}
+
 void key_manager::forget_cached_keys(tenant_id tenant) {
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return;

@@ -155,6 +155,8 @@ class key_manager {
   void forget_cached_keys(tenant_id tenant);
   std::size_t cached_key_count() const;
   std::size_t tenant_count() const { return tenants_.size(); }
+  /// Every tenant the core tracks (shredded ones included), ascending.
+  std::vector<tenant_id> tenants() const;
 
   /// Checks K3, K7, K8 and the bookkeeping K2 rests on (every queued put
   /// is a pending record; a key without a durable record stays in memory)

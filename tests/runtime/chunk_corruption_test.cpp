@@ -11,8 +11,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -131,6 +133,28 @@ class ChunkCorruption : public ::testing::Test {
     return plain;
   }
 
+  /// Seals and encodes one chunk and sends shard i to device i; the
+  /// acknowledgements are collected by await_acks().
+  void send_chunk(caf::scoped_actor& self, std::vector<std::uint8_t> plain) {
+    const auto id = keys::chunk_id_of(dedup_key_, plain);
+    const auto key =
+        keys::derive_chunk_key(data_key_, id, static_cast<std::uint32_t>(coder_.scheme().id));
+    const auto shards = chunk::encode_stripe(coder_, key, {id, 1}, plain);
+    for (std::uint32_t i = 0; i < width; ++i)
+      self->send(actors_[i], chunk::put_atom::value, chunk::encode_shard_key(key_of(id, i)),
+                 std::uint64_t{1}, std::string(shards[i].begin(), shards[i].end()));
+    ids_.push_back(id);
+    plaintexts_.push_back(std::move(plain));
+    ++unacked_chunks_;
+  }
+  void await_acks(caf::scoped_actor& self) {
+    std::uint64_t acks = 0;
+    self->receive_for(acks, unacked_chunks_ * width)([&](std::uint8_t status) {
+      ASSERT_EQ(status, static_cast<std::uint8_t>(device_status::ok));
+    });
+    unacked_chunks_ = 0;
+  }
+
   /// Every shard record in the device files, by key (an offline scan).
   std::map<chunk::shard_key, extent> scan_records() {
     std::map<chunk::shard_key, extent> out;
@@ -171,6 +195,7 @@ class ChunkCorruption : public ::testing::Test {
   std::vector<keys::chunk_id> ids_;
   std::vector<std::vector<std::uint8_t>> plaintexts_;
   std::uint64_t degraded_reads_ = 0;
+  std::uint64_t unacked_chunks_ = 0;
 };
 
 TEST_F(ChunkCorruption, RandomFlipsInDeviceFilesUnderRunningActorsNeverLoseOrCorruptAChunk) {
@@ -183,20 +208,9 @@ TEST_F(ChunkCorruption, RandomFlipsInDeviceFilesUnderRunningActorsNeverLoseOrCor
   for (std::uint64_t c = 0; c < chunks; ++c) {
     std::vector<std::uint8_t> plain(1 + rng() % 100'000);
     for (auto& b : plain) b = static_cast<std::uint8_t>(rng());
-    const auto id = keys::chunk_id_of(dedup_key_, plain);
-    const auto key =
-        keys::derive_chunk_key(data_key_, id, static_cast<std::uint32_t>(coder_.scheme().id));
-    const auto shards = chunk::encode_stripe(coder_, key, {id, 1}, plain);
-    for (std::uint32_t i = 0; i < width; ++i)
-      self->send(actors_[i], chunk::put_atom::value, chunk::encode_shard_key(key_of(id, i)),
-                 std::uint64_t{1}, std::string(shards[i].begin(), shards[i].end()));
-    ids_.push_back(id);
-    plaintexts_.push_back(std::move(plain));
+    send_chunk(self, std::move(plain));
   }
-  std::uint64_t acks = 0;
-  self->receive_for(acks, chunks * width)([&](std::uint8_t status) {
-    ASSERT_EQ(status, static_cast<std::uint8_t>(device_status::ok));
-  });
+  await_acks(self);
 
   // Corrupt, while the actors run.
   const auto records = scan_records();
@@ -257,6 +271,49 @@ TEST_F(ChunkCorruption, RandomFlipsInDeviceFilesUnderRunningActorsNeverLoseOrCor
     ASSERT_EQ(*got, plaintexts_[c]) << "chunk " << c << " after restart";
   }
   stop(self);
+}
+
+/// Issue 4, deliverable 3: after a workload of recognisable plaintext, no
+/// file the devices wrote (device files, LMDB indexes) holds any of it.
+TEST_F(ChunkCorruption, NoPlaintextReachesAnyDeviceFile) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  start(sys, /*format=*/true);
+  const std::string marker = "cairn-plaintext-marker-0b5e2c";
+  for (std::uint64_t c = 0; c < 40; ++c) {
+    // Small (one block) to large (many stripes of a segment), text-like;
+    // every chunk starts with the marker and repeats it.
+    std::string text;
+    const std::size_t bytes = c == 0 ? 32 : (std::size_t{1} << (c % 18)) * 3 + 32;
+    while (text.size() < bytes)
+      text +=
+          marker + " chunk " + std::to_string(c) + " line " + std::to_string(text.size()) + "\n";
+    text.resize(bytes);
+    send_chunk(self, std::vector<std::uint8_t>(text.begin(), text.end()));
+  }
+  await_acks(self);
+  for (std::uint64_t c = 0; c < ids_.size(); ++c) {
+    const auto got = read_chunk(self, c);
+    ASSERT_TRUE(got && *got == plaintexts_[c]) << "chunk " << c;
+  }
+  stop(self);  // flushes the indexes too
+  // Any 16 bytes of the marker: a shard holding plaintext holds them.
+  const std::string needle = marker.substr(4, 16);
+  const std::boyer_moore_horspool_searcher search(needle.begin(), needle.end());
+  std::uint64_t files = 0, bytes_scanned = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_)) {
+    if (!entry.is_regular_file()) continue;
+    std::string content(entry.file_size(), '\0');
+    std::ifstream(entry.path(), std::ios::binary)
+        .read(content.data(), static_cast<std::streamsize>(content.size()));
+    EXPECT_EQ(std::search(content.begin(), content.end(), search), content.end())
+        << "plaintext found in " << entry.path();
+    ++files;
+    bytes_scanned += content.size();
+  }
+  EXPECT_GE(files, 2 * width);  // device files and their indexes
+  EXPECT_GE(bytes_scanned, width * device_bytes);
 }
 
 }  // namespace
