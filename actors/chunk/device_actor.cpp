@@ -1,6 +1,7 @@
 // actors/chunk/device_actor.cpp — see device_actor.h.
 #include "actors/chunk/device_actor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -217,6 +218,26 @@ caf::behavior device_actor(caf::stateful_actor<device_actor_state>* self,
         self->delayed_send(self, self->state.options.maintain_interval, maintain_timer_atom::value);
       },
       [self](describe_atom) { return describe_device_json(*self->state.store); },
+      [self](stat_atom, const std::string& key) -> std::uint8_t {
+        auto k = decode_shard_key(key);
+        if (!k) return 0;
+        const auto state = self->state.store->state_of(*k);
+        return state ? static_cast<std::uint8_t>(*state) : 0;
+      },
+      [self](list_atom, const std::string& after, std::uint32_t max) -> std::string {
+        std::optional<shard_key> from;
+        if (!after.empty()) {
+          from = decode_shard_key(after);
+          if (!from) return {};
+        }
+        std::string out;
+        for (const auto& [k, state] :
+             self->state.store->list(from, std::min(max, list_entries_max))) {
+          out += encode_shard_key(k);
+          out.push_back(static_cast<char>(state));
+        }
+        return out;
+      },
       [self](close_atom) -> std::uint8_t {
         flush_pending(self->state);
         return code(self->state.store->close());

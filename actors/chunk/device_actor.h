@@ -23,6 +23,11 @@
 //                                           index must close first (the exit
 //                                           handler closes too, but runs after
 //                                           the actor is reported down)
+//   (stat, key)                          -> (uint8 shard_state; 0 = not stored)
+//   (list, after_key, uint32 max)        -> (std::string) up to max (at most
+//                                           list_entries_max) shards after
+//                                           after_key ("" = from the start),
+//                                           list_entry_bytes each
 //   (describe)                           -> (std::string JSON) geometry,
 //                                           recovery, usage, counters
 // An optional observer hears device_events (a corrupt shard, the device
@@ -52,6 +57,13 @@ using describe_atom = caf::atom_constant<caf::atom("describe")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using maintain_timer_atom = caf::atom_constant<caf::atom("mtimer")>;
 using close_atom = caf::atom_constant<caf::atom("close")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using stat_atom = caf::atom_constant<caf::atom("stat")>;
+
+/// One entry of a (list) reply: the 40-byte key, then the shard_state.
+inline constexpr std::size_t list_entry_bytes = 41;
+/// Most entries one (list) reply carries.
+inline constexpr std::uint32_t list_entries_max = 4096;
 
 inline constexpr std::size_t shard_key_bytes = 40;
 std::string encode_shard_key(const shard_key& key);

@@ -793,6 +793,20 @@ std::optional<shard_state> device_store::state_of(const shard_key& key) const {
   return e->state;
 }
 
+std::vector<std::pair<shard_key, shard_state>> device_store::list(
+    const std::optional<shard_key>& after, std::size_t max) const {
+  std::vector<std::pair<shard_key, shard_state>> out;
+  auto from = after;
+  while (out.size() < max) {
+    const auto page = index_.scan(from, max - out.size());
+    if (page.empty()) break;
+    for (const auto& [k, e] : page)
+      if (e.state != shard_state::purged) out.emplace_back(k, e.state);
+    from = page.back().first;
+  }
+  return out;
+}
+
 device_status device_store::close() {
   if (closed_) return device_status::ok;
   if (failed_) return device_status::io_error;

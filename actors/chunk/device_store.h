@@ -135,6 +135,11 @@ class device_store {
   compaction_progress compact_step(std::uint64_t copy_bytes_max);
 
   std::optional<shard_state> state_of(const shard_key& key) const;
+  /// Up to `max` stored shards in key order, strictly after `after` if
+  /// given, with their states (the repair actor's inventory). Purged
+  /// entries (kept only for their delete marks) are skipped.
+  std::vector<std::pair<shard_key, shard_state>> list(const std::optional<shard_key>& after,
+                                                      std::size_t max) const;
 
   /// Clean shutdown: flushes the index and sets the L0 marker. Afterwards
   /// the store does no more I/O (every call answers io_error); a second
