@@ -8,8 +8,11 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <sstream>
+#include <thread>
 
 #include "runtime/config.h"
 
@@ -199,6 +202,99 @@ int admin_create_shard(const admin_options& o, std::size_t replicas) {
 int admin_remove_node(const admin_options& o, std::uint64_t id) {
   return print_or_fail(
       o, call(o.endpoint, http::verb::post, "/v1/nodes/" + std::to_string(id) + "/remove"));
+}
+
+std::string progress_bar(std::uint64_t done, std::uint64_t total, std::size_t width) {
+  const double share = total == 0 ? 1.0 : std::min(1.0, static_cast<double>(done) / total);
+  const auto filled = static_cast<std::size_t>(share * width + 0.5);
+  char pct[16];
+  std::snprintf(pct, sizeof pct, "%3.0f%%", share * 100);
+  return "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] " + pct;
+}
+
+namespace {
+
+std::string human_bytes(std::uint64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string repair_line(const json& j) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "%s slices %s/%s, %s stripes seen, %s degraded, %s unrecoverable, %s/%s shards "
+                "rebuilt (%s)",
+                progress_bar(j.value("slices_done", 0), j.value("slices", 256)).c_str(),
+                str(j, "slices_done").c_str(), str(j, "slices").c_str(),
+                str(j, "stripes_seen").c_str(), str(j, "stripes_degraded").c_str(),
+                str(j, "stripes_unrecoverable").c_str(), str(j, "shards_rebuilt").c_str(),
+                str(j, "shards_planned").c_str(),
+                human_bytes(j.value("bytes_rebuilt", std::uint64_t{0})).c_str());
+  return buf;
+}
+
+}  // namespace
+
+int admin_devices(const admin_options& o) {
+  auto j = get_json(o, "/v1/devices");
+  if (o.json) return std::printf("%s\n", j.dump(2).c_str()), 0;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& d : j["devices"]) {
+    const auto cap = d.value("capacity_bytes", std::uint64_t{0});
+    const auto used = d.value("used_bytes", std::uint64_t{0});
+    rows.push_back({str(d, "id"), str(d, "state"), progress_bar(used, cap, 10),
+                    human_bytes(used) + " / " + human_bytes(cap), str(d, "shards_written"),
+                    str(d, "corrupt_reads"), str(d, "io_errors"), str(d, "recovery"),
+                    str(d, "path") + (d.contains("error") ? "  (" + str(d, "error") + ")" : "")});
+  }
+  std::printf("%s", format_table({"DEVICE", "STATE", "USED", "BYTES", "SHARDS", "CORRUPT", "IO ERR",
+                                  "RECOVERY", "PATH"},
+                                 rows)
+                        .c_str());
+  return 0;
+}
+
+int admin_events(const admin_options& o, std::uint64_t after) {
+  auto j = get_json(o, "/v1/events?after=" + std::to_string(after) + "&limit=1000");
+  if (o.json) return std::printf("%s\n", j.dump(2).c_str()), 0;
+  for (const auto& e : j["events"])
+    std::printf("%6s  %s  %-7s  %-24s %-14s %s\n", str(e, "seq").c_str(), str(e, "time").c_str(),
+                str(e, "severity").c_str(), str(e, "kind").c_str(), str(e, "source").c_str(),
+                str(e, "message").c_str());
+  return 0;
+}
+
+int admin_repair(const admin_options& o, bool start, bool wait) {
+  json j;
+  std::uint64_t before = 0;
+  if (start) {
+    before = get_json(o, "/v1/repair").value("passes_finished", std::uint64_t{0});
+    auto r = call(o.endpoint, http::verb::post, "/v1/repair");
+    if (r.status != 202) throw std::runtime_error("/v1/repair: HTTP " + std::to_string(r.status));
+  }
+  j = get_json(o, "/v1/repair");
+  if (o.json && !wait) return std::printf("%s\n", j.dump(2).c_str()), 0;
+  const bool tty = ::isatty(1);
+  while (wait && j.value("passes_finished", std::uint64_t{0}) <= before) {
+    std::printf(tty ? "\r%s" : "%s\n", repair_line(j).c_str());
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 250 : 2000));
+    j = get_json(o, "/v1/repair");
+  }
+  if (tty && wait) std::printf("\r");
+  std::printf("%s%s\n", repair_line(j).c_str(), j.value("running", false) ? " (running)" : "");
+  std::printf("totals: %s passes, %s shards rebuilt (%s)\n", str(j, "passes_finished").c_str(),
+              str(j, "shards_rebuilt_total").c_str(),
+              human_bytes(j.value("bytes_rebuilt_total", std::uint64_t{0})).c_str());
+  return j.value("stripes_unrecoverable", 0) > 0 ? 1 : 0;
 }
 
 }  // namespace cairn::runtime

@@ -22,6 +22,15 @@ int admin_nodes(const admin_options& o);
 int admin_shards(const admin_options& o);
 int admin_create_shard(const admin_options& o, std::size_t replicas);
 int admin_remove_node(const admin_options& o, std::uint64_t id);
+/// The node's chunk devices as a table (usage bar, state, corrupt reads).
+int admin_devices(const admin_options& o);
+/// The node's event log, oldest first.
+int admin_events(const admin_options& o, std::uint64_t after);
+/// Repair progress; `start` starts a pass, `wait` redraws a progress bar
+/// until it ends (exit status 1 if it found unrecoverable stripes).
+int admin_repair(const admin_options& o, bool start, bool wait);
+/// "[#####.....]  50%" for done/total.
+std::string progress_bar(std::uint64_t done, std::uint64_t total, std::size_t width = 20);
 
 /// Lays out rows under a header with aligned columns (exposed for tests).
 std::string format_table(const std::vector<std::string>& header,

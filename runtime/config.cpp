@@ -74,6 +74,9 @@ const std::vector<option>& options() {
       {"storage.map_mb", U([](node_config & c) -> auto& { return c.storage_map_mb; })},
       {"storage.reserve_mb", U([](node_config & c) -> auto& { return c.storage_reserve_mb; })},
       {"storage.full_percent", U([](node_config & c) -> auto& { return c.storage_full_percent; })},
+      {"chunk.devices", L([](node_config & c) -> auto& { return c.chunk.devices; })},
+      {"chunk.device_mb", U([](node_config & c) -> auto& { return c.chunk.device_mb; })},
+      {"chunk.dev_devices", U([](node_config & c) -> auto& { return c.chunk.dev_devices; })},
       {"tls.ca_cert", S([](node_config & c) -> auto& { return c.tls.ca_cert; })},
       {"tls.cert", S([](node_config & c) -> auto& { return c.tls.cert; })},
       {"tls.key", S([](node_config & c) -> auto& { return c.tls.key; })},
@@ -288,6 +291,13 @@ void validate(const node_config& cfg) {
         "log_level", "'" + cfg.log_level + "' is not one of trace, debug, info, warn, error, off");
   if (cfg.storage_map_mb < 16 || cfg.storage_map_mb > (1ull << 24))
     throw config_error("storage.map_mb", "must be between 16 and 16777216");
+  if (cfg.chunk.device_mb < 16 || cfg.chunk.device_mb > (1ull << 30))
+    throw config_error("chunk.device_mb", "must be between 16 and 2^30 (MiB)");
+  if (cfg.chunk.dev_devices > 64) throw config_error("chunk.dev_devices", "must be at most 64");
+  if (cfg.chunk.devices.size() > 65536)
+    throw config_error("chunk.devices", "at most 65536 devices per node");
+  for (const auto& d : cfg.chunk.devices)
+    if (d.empty()) throw config_error("chunk.devices", "an entry is empty");
   if (cfg.storage_full_percent < 50 || cfg.storage_full_percent > 99)
     throw config_error("storage.full_percent", "must be between 50 and 99");
   if (cfg.raft.tick_ms < 1 || cfg.raft.tick_ms > 10'000)

@@ -53,6 +53,17 @@ struct transport_settings {
   std::uint64_t reconnect_max_ms = 2000;
 };
 
+struct chunk_settings {
+  /// Device files or block devices, one chunk device actor each. Empty:
+  /// no chunk storage, except under `cairn dev` (dev_devices files).
+  std::vector<std::string> devices;
+  /// Size of a device file created on first start (MiB; sparse).
+  std::uint64_t device_mb = 1024;
+  /// Device files `cairn dev` creates under <data_dir>/devices when
+  /// chunk.devices is empty: 6 hold an RS 4+2 stripe on one node.
+  std::uint64_t dev_devices = 6;
+};
+
 struct node_config {
   std::uint64_t node_id = 0;
   std::string data_dir = "./cairn-data";
@@ -76,6 +87,7 @@ struct node_config {
   tls_config tls;
   raft_settings raft;
   transport_settings transport;
+  chunk_settings chunk;
 };
 
 class config_error : public std::runtime_error {

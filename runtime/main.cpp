@@ -3,13 +3,14 @@
 //   cairn server --config cairn.toml [--bootstrap]
 //       a storage node (options: docs/runtime.md; every option also as a
 //       CAIRN_* environment variable).
-//   cairn dev [--data DIR] [--admin-port P] [--tick-ms T]
+//   cairn dev [--data DIR] [--admin-port P] [--device-mb M] [--tick-ms T]
 //       one process, one node: the same code as a server with no peers.
 //   cairn cert ca --out DIR [--name NAME]
 //   cairn cert node --ca DIR --id N --out DIR [--host H]...
 //       a development cluster CA and node certificates for mutual TLS.
 //   cairn admin status|nodes|shards [--endpoint URL] [--json]
 //   cairn admin shards create [--replicas N] | admin nodes remove ID
+//   cairn admin devices | events [--after N] | repair [start [--wait]]
 //       the operator's view of a running cluster, through any node.
 //   cairn version
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -59,6 +60,10 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
     std::printf("  curl -X PUT --data-binary world %s/v1/kv/hello\n", admin.c_str());
     std::printf("  curl %s/v1/kv/hello\n", admin.c_str());
     std::printf("  cairn admin status --endpoint %s\n", admin.c_str());
+    std::printf("  cairn admin devices --endpoint %s   # %llu chunk devices of %llu MiB\n",
+                admin.c_str(), static_cast<unsigned long long>(cfg.chunk.dev_devices),
+                static_cast<unsigned long long>(cfg.chunk.device_mb));
+    std::printf("  cairn admin events --endpoint %s\n", admin.c_str());
     std::printf("Stop with Ctrl-C.\n");
   }
   std::fflush(stdout);
@@ -94,6 +99,11 @@ int main(int argc, char** argv) {
   auto* dev_cmd = app.add_subcommand("dev", "run an embedded single-node cluster on localhost");
   dev_cmd->add_option("--data", dev.data_dir, "data directory")->capture_default_str();
   dev_cmd->add_option("--admin-port", dev_admin_port, "admin HTTP port (0 = any)")
+      ->capture_default_str();
+  dev_cmd
+      ->add_option("--device-mb", dev.chunk.device_mb,
+                   "size of each chunk device file created under <data>/devices (MiB)")
+      ->check(CLI::Range(16, 1 << 20))
       ->capture_default_str();
   dev_cmd->add_option("--tick-ms", dev.raft.tick_ms, "Raft tick period in milliseconds")
       ->check(CLI::Range(1, 1000))
@@ -133,9 +143,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 7))
       ->capture_default_str();
 
+  auto* admin_devices = admin_cmd->add_subcommand("devices", "this node's chunk devices");
+  auto* admin_events = admin_cmd->add_subcommand("events", "this node's event log");
+  std::uint64_t events_after = 0;
+  admin_events->add_option("--after", events_after, "only events after this sequence number");
+  auto* admin_repair = admin_cmd->add_subcommand("repair", "repair progress on this node");
+  auto* admin_repair_start = admin_repair->add_subcommand("start", "start a repair pass");
+  bool repair_wait = false;
+  admin_repair_start->add_flag("--wait", repair_wait, "show progress until the pass ends");
   // --endpoint and --json go after the last word (`cairn admin nodes --json`).
   for (auto* sub :
-       {admin_status, admin_nodes, admin_nodes_remove, admin_shards, admin_shards_create}) {
+       {admin_status, admin_nodes, admin_nodes_remove, admin_shards, admin_shards_create,
+        admin_devices, admin_events, admin_repair, admin_repair_start}) {
     sub->add_option("--endpoint", admin.endpoint, "any node's admin endpoint")
         ->envname("CAIRN_ADMIN_ENDPOINT")
         ->capture_default_str();
@@ -184,6 +203,11 @@ int main(int argc, char** argv) {
     if (admin_shards_create->parsed())
       return cairn::runtime::admin_create_shard(admin, create_replicas);
     if (admin_shards->parsed()) return cairn::runtime::admin_shards(admin);
+    if (admin_devices->parsed()) return cairn::runtime::admin_devices(admin);
+    if (admin_events->parsed()) return cairn::runtime::admin_events(admin, events_after);
+    if (admin_repair_start->parsed())
+      return cairn::runtime::admin_repair(admin, /*start=*/true, repair_wait);
+    if (admin_repair->parsed()) return cairn::runtime::admin_repair(admin, false, false);
   } catch (const cairn::runtime::config_error& e) {
     std::fprintf(stderr, "cairn: %s\n", e.what());
     return 2;

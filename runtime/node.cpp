@@ -24,6 +24,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <set>
@@ -32,7 +33,9 @@
 
 #include "actors/shard/shard_actor.h"
 #include "runtime/certs.h"
+#include "runtime/chunk_service.h"
 #include "runtime/cluster_map.h"
+#include "runtime/event_log.h"
 #include "runtime/lmdb_disk.h"
 #include "runtime/transport.h"
 
@@ -45,6 +48,23 @@ using tcp = asio::ip::tcp;
 using json = nlohmann::json;
 
 namespace {
+
+/// "a=1&b=2" -> {(a, 1), (b, 2)}; no percent-decoding (admin parameters
+/// are numbers).
+std::vector<std::pair<std::string, std::string>> parse_query(const std::string& query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::size_t at = 0;
+  while (at < query.size()) {
+    auto end = query.find('&', at);
+    if (end == std::string::npos) end = query.size();
+    const auto item = query.substr(at, end - at);
+    const auto eq = item.find('=');
+    if (!item.empty())
+      out.emplace_back(item.substr(0, eq), eq == std::string::npos ? "" : item.substr(eq + 1));
+    at = end + 1;
+  }
+  return out;
+}
 
 /// The node id in a PEM certificate file (see certs.h), if any.
 std::optional<std::uint64_t> certificate_file_node_id(const std::string& path) {
@@ -229,6 +249,8 @@ struct node::impl {
   caf::actor_system_config caf_cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<lmdb_environment> lmdb;
+  std::unique_ptr<event_log> events;
+  std::unique_ptr<chunk_service> chunks;
   std::unique_ptr<asio::ssl::context> tls;
   std::unique_ptr<transport> net;
   transport_liveness liveness{nullptr};
@@ -921,6 +943,7 @@ std::string node::impl::metrics_text() const {
       if (p.id)
         o << "cairn_transport_peer_connected{peer=\"" << p.id << "\"} " << p.connected << '\n';
   }
+  if (chunks) o << chunks->metrics_text();
   return o.str();
 }
 
@@ -1174,9 +1197,31 @@ void node::impl::handle(http::request<http::string_body>&& req, respond_fn respo
     });
     return;
   }
+  if (target == "/v1/devices" && get && chunks)
+    return reply_json(http::status::ok, chunks->devices_json());
+  if (target == "/v1/repair" && get && chunks)
+    return reply_json(http::status::ok, chunks->repair_json());
+  if (target == "/v1/repair" && post && chunks) {
+    chunks->start_repair();
+    return reply_json(http::status::accepted, chunks->repair_json());
+  }
+  if (target == "/v1/events" && get && events) {
+    std::uint64_t after = 0, limit = 100;
+    for (const auto& [name, value] : parse_query(query)) {
+      std::uint64_t* field = name == "after" ? &after : name == "limit" ? &limit : nullptr;
+      if (!field) continue;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), *field);
+      if (ec != std::errc() || end != value.data() + value.size())
+        return reply(http::status::bad_request, name + ": not a number: " + value + "\n");
+    }
+    return reply_json(http::status::ok,
+                      json{{"last_seq", events->last_seq()},
+                           {"events", events->since(after, std::min<std::uint64_t>(limit, 1000))}});
+  }
   reply(http::status::not_found,
         "endpoints: /health /metrics /v1/status /v1/nodes /v1/shards (GET, POST) "
-        "/v1/nodes/<id>/remove (POST) /v1/kv/<key> (GET, PUT)\n");
+        "/v1/nodes/<id>/remove (POST) /v1/kv/<key> (GET, PUT) /v1/devices /v1/events?after=N "
+        "/v1/repair (GET, POST)\n");
 }
 
 /// One admin HTTP connection: reads requests, answers them in order.
@@ -1300,6 +1345,18 @@ void node::start() {
   // write throughput (docs/benchmarks.md).
   d.caf_cfg.set("scheduler.policy", caf::atom("sharing"));
   d.sys = std::make_unique<caf::actor_system>(d.caf_cfg);
+  std::filesystem::create_directories(d.cfg.data_dir);
+  d.events = std::make_unique<event_log>(d.cfg.data_dir + "/events.log");
+  {
+    chunk_service_options co;
+    co.data_dir = d.cfg.data_dir;
+    co.node_id = d.cfg.node_id;
+    co.devices = d.cfg.chunk.devices;
+    co.device_mb = d.cfg.chunk.device_mb;
+    co.dev_devices = d.mode.dev ? d.cfg.chunk.dev_devices : 0;
+    d.chunks = std::make_unique<chunk_service>(*d.sys, std::move(co), *d.events);
+    d.chunks->start();
+  }
   d.lmdb = std::make_unique<lmdb_environment>(d.cfg.data_dir + "/raft", d.cfg.storage_map_mb << 20);
   d.lmdb->set_space_limits(static_cast<unsigned>(d.cfg.storage_full_percent),
                            d.cfg.storage_reserve_mb << 20);
@@ -1369,6 +1426,7 @@ void node::stop() {
   });
   if (d.http_thread.joinable()) d.http_thread.join();
   if (d.net) d.net->stop();
+  if (d.chunks) d.chunks->stop();
   caf::anon_send_exit(d.tick, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(d.bridge, caf::exit_reason::user_shutdown);
   {
@@ -1379,6 +1437,7 @@ void node::stop() {
     }
   }
   d.sys->await_all_actors_done();
+  d.chunks.reset();
   d.sys.reset();
   d.shards.clear();
   d.net.reset();

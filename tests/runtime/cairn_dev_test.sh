@@ -18,7 +18,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [[ -f "$work/out" ]] && sed 's/^/  out: /' "$work/out" >&2; [[ -f "$work/err" ]] && tail -20 "$work/err" | sed 's/^/  err: /' >&2; exit 1; }
 
 start() {
-  "$cairn" dev --data "$work/data" --admin-port 0 >"$work/out" 2>"$work/err" &
+  "$cairn" dev --data "$work/data" --admin-port 0 --device-mb 64 >"$work/out" 2>"$work/err" &
   pid=$!
   for _ in $(seq 1 100); do
     grep -q '^admin-endpoint: ' "$work/out" 2>/dev/null && break
@@ -63,15 +63,35 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$work/big" 
 curl -s "$endpoint/metrics" > "$work/metrics"
 grep -q '^cairn_raft_term{shard="0"} [1-9]' "$work/metrics" || fail "no raft term metric"
 grep -q '^cairn_storage_fsync_seconds_count [1-9]' "$work/metrics" || fail "no fsync histogram"
+[[ $(grep -c '^cairn_device_up{device="[0-9]*"} 1' "$work/metrics") == 6 ]] || fail "not 6 chunk devices up"
 if command -v promtool >/dev/null; then
   promtool check metrics < "$work/metrics" || fail "promtool rejected /metrics"
 else
   fail "promtool not installed (Debian package prometheus)"
 fi
 
-# Durable across a restart.
+# Chunk devices, the event log and repair through the admin CLI.
+"$cairn" admin devices --endpoint "$endpoint" > "$work/devices" || fail "admin devices"
+[[ $(grep -c ' up ' "$work/devices") == 6 ]] || fail "admin devices does not list 6 devices up: $(cat "$work/devices")"
+"$cairn" admin events --endpoint "$endpoint" > "$work/events" || fail "admin events"
+grep -q 'master_key_created' "$work/events" || fail "no master_key_created event"
+[[ $(grep -c 'device_opened' "$work/events") == 6 ]] || fail "not 6 device_opened events"
+"$cairn" admin repair start --wait --endpoint "$endpoint" > "$work/repair" || fail "admin repair start"
+grep -q 'slices 256/256' "$work/repair" || fail "repair pass did not finish: $(cat "$work/repair")"
+[[ "$(curl -s -o /dev/null -w '%{http_code}' "$endpoint/v1/events?after=x")" == 400 ]] || fail "bad after= is not 400"
+stat -c %a "$work/data/keys/master.key" | grep -qx 600 || fail "master key file is not mode 600"
+
+# Durable across a restart; the same master key; devices reopen clean.
+key_before=$(sha256sum "$work/data/keys/master.key")
 stop
 start
 [[ "$(curl -s "$endpoint/v1/kv/greeting")" == "hello world" ]] || fail "value lost across restart"
+[[ "$(sha256sum "$work/data/keys/master.key")" == "$key_before" ]] || fail "master key changed"
+"$cairn" admin devices --endpoint "$endpoint" | grep -c 'L0 clean' | grep -qx 6 || fail "devices did not reopen clean"
 stop
-echo "cairn dev: endpoints, kv, bad input, metrics (promtool) and restart all ok"
+
+# A master key file others can read is refused, naming the file.
+chmod 644 "$work/data/keys/master.key"
+"$cairn" dev --data "$work/data" --admin-port 0 >"$work/out" 2>"$work/err" && fail "started with an exposed master key"
+grep -q "master.key.*chmod 600" "$work/err" || fail "no clear error for the exposed master key: $(cat "$work/err")"
+echo "cairn dev: endpoints, kv, bad input, metrics (promtool), devices, events, repair and restart all ok"

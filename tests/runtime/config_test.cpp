@@ -118,6 +118,20 @@ TEST(Config, ValidationNamesTheField) {
   EXPECT_EQ(bad([](node_config& c) { c.transport.frame_bytes_max = 10; }),
             "transport.frame_bytes_max");
   EXPECT_EQ(bad([](node_config& c) { c.transport.dead_after_ms = 1; }), "transport.dead_after_ms");
+  EXPECT_EQ(bad([](node_config& c) { c.chunk.device_mb = 8; }), "chunk.device_mb");
+  EXPECT_EQ(bad([](node_config& c) { c.chunk.devices = {"/dev/sdb", ""}; }), "chunk.devices");
+  EXPECT_EQ(bad([](node_config& c) { c.chunk.dev_devices = 65; }), "chunk.dev_devices");
+}
+
+TEST(Config, ChunkDevicesFromTomlAndEnvironment) {
+  node_config cfg;
+  apply_toml(cfg, "[chunk]\ndevices = [\"/dev/nvme0n1\", \"/dev/nvme1n1\"]\ndevice_mb = 4096\n",
+             "test");
+  EXPECT_EQ(cfg.chunk.devices, (std::vector<std::string>{"/dev/nvme0n1", "/dev/nvme1n1"}));
+  EXPECT_EQ(cfg.chunk.device_mb, 4096u);
+  apply_environment(cfg, {{"CAIRN_CHUNK_DEVICES", "/srv/d0, /srv/d1,/srv/d2"}});
+  EXPECT_EQ(cfg.chunk.devices.size(), 3u);
+  EXPECT_EQ(cfg.chunk.devices[1], "/srv/d1");
 }
 
 TEST(Config, HostPort) {
