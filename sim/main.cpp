@@ -30,11 +30,13 @@ int run_stripe_seeds(std::uint64_t first, std::uint64_t seeds, std::uint64_t ste
                 r.trace_hash);
     std::printf("stripes: %" PRIu64 " written, %" PRIu64 " purged; reads: %" PRIu64 " ok (%" PRIu64
                 " degraded); faults: %" PRIu64 " flipped shards, %" PRIu64 " read errors, %" PRIu64
-                " crashes, %" PRIu64 " devices lost; repair: %" PRIu64
+                " crashes, %" PRIu64 " devices lost, %" PRIu64 " misdirected writes, %" PRIu64
+                " slow periods (%" PRIu64 " reads waited); repair: %" PRIu64
                 " shards rebuilt; compaction: %" PRIu64 " segments freed\n",
                 r.stripes_written, r.stripes_purged, r.reads_ok, r.reads_degraded,
                 r.shards_corrupted, r.read_errors_injected, r.crashes, r.devices_lost,
-                r.shards_rebuilt, r.segments_compacted);
+                r.writes_misdirected, r.slow_periods, r.reads_waited_on_slow, r.shards_rebuilt,
+                r.segments_compacted);
     if (r.ok) {
       std::printf("result: ok\n");
     } else {

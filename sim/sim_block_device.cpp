@@ -38,7 +38,12 @@ io_result sim_block_device::write(std::span<const chunk::write_request> requests
       misdirect_ = 0;
       if (target >= 0 && static_cast<std::uint64_t>(target) + r.bytes.size() <= current_.size())
         offset = static_cast<std::uint64_t>(target);
+    } else if (misdirect_to_) {
+      if (*misdirect_to_ + r.bytes.size() <= current_.size() && *misdirect_to_ % block_bytes == 0)
+        offset = *misdirect_to_;
+      misdirect_to_.reset();
     }
+    if (offset != r.offset) last_misdirected_ = misdirected_write{r.offset, offset, r.bytes.size()};
     std::memcpy(current_.data() + offset, r.bytes.data(), r.bytes.size());
     // A drive remaps a sector with a media error when it is written again.
     for (std::uint64_t b = offset / block_bytes; b < (offset + r.bytes.size()) / block_bytes; ++b)

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -41,6 +42,20 @@ class sim_block_device final : public chunk::block_device {
   void clear_read_failures() { bad_blocks_.clear(); }
   /// The next write request lands this many bytes away from its offset.
   void misdirect_next_write(std::int64_t delta_bytes) { misdirect_ = delta_bytes; }
+  /// The next write request lands at this device offset instead of its own
+  /// (a firmware bug or a wrong LBA: the drive acknowledges it as written).
+  void misdirect_next_write_to(std::uint64_t offset) { misdirect_to_ = offset; }
+  struct misdirected_write {
+    std::uint64_t intended = 0;
+    std::uint64_t landed = 0;
+    std::uint64_t bytes = 0;
+  };
+  /// The last misdirected write, if any happened since the last call.
+  std::optional<misdirected_write> take_misdirected() {
+    auto out = last_misdirected_;
+    last_misdirected_.reset();
+    return out;
+  }
   /// Every later operation fails with `gone`.
   void vanish() { gone_ = true; }
   /// The next sync() fails (and, like a real failed fsync, leaves the
@@ -63,6 +78,8 @@ class sim_block_device final : public chunk::block_device {
   std::vector<pending_write> pending_;
   std::set<std::uint64_t> bad_blocks_;
   std::int64_t misdirect_ = 0;
+  std::optional<std::uint64_t> misdirect_to_;
+  std::optional<misdirected_write> last_misdirected_;
   bool gone_ = false;
   bool fail_sync_ = false;
   std::uint64_t random_state_;

@@ -53,6 +53,9 @@ struct sim_device {
   std::unique_ptr<chunk::memory_chunk_index> index;
   std::unique_ptr<chunk::device_store> store;
   bool lost = false;
+  /// Slow (a drive retrying, a saturated link) until this virtual time:
+  /// readers treat it as timed out and read parity instead.
+  std::uint64_t slow_until_ms = 0;
 };
 
 enum class life : std::uint8_t { live, in_bin, purged };
@@ -68,7 +71,7 @@ struct stripe {
 };
 
 struct fault_profile {
-  double corrupt = 0, read_error = 0, crash = 0, lose_device = 0;
+  double corrupt = 0, read_error = 0, crash = 0, lose_device = 0, misdirect = 0, slow = 0;
 };
 
 class stripe_world {
@@ -87,6 +90,8 @@ class stripe_world {
       faults_.read_error = 0.1 * static_cast<double>(random_.below(100)) / 100.0;
       faults_.crash = 0.08 * static_cast<double>(random_.below(100)) / 100.0;
       faults_.lose_device = 0.02 * static_cast<double>(random_.below(100)) / 100.0;
+      faults_.misdirect = 0.1 * static_cast<double>(random_.below(100)) / 100.0;
+      faults_.slow = 0.05 * static_cast<double>(random_.below(100)) / 100.0;
     }
     for (std::uint32_t d = 0; d < device_count; ++d) {
       auto dev = std::make_unique<sim_device>();
@@ -202,41 +207,56 @@ class stripe_world {
 
   /// The read path: data shards first, parity only for missing or bad
   /// ones (stripe_codec authenticates every data shard, rebuilt or not).
+  /// Slow devices are hedged: their shards are read last, only when the
+  /// others do not make k (a real reader times out and reads parity).
   std::optional<std::vector<std::uint8_t>> read_stripe(const stripe& s, bool* degraded) {
     const auto k = scheme_.data_shards;
     std::vector<std::optional<std::vector<std::uint8_t>>> got(scheme_.width());
+    std::vector<bool> tried(scheme_.width(), false);
     std::uint32_t have = 0;
-    for (std::uint32_t i = 0; i < k; ++i)
+    auto fetch = [&](std::uint32_t i) {
+      tried[i] = true;
       if ((got[i] = read_shard(s, i))) ++have;
-    *degraded = have < k;
-    std::uint32_t next_parity = k;
-    for (; next_parity < scheme_.width() && have < k; ++next_parity)
-      if ((got[next_parity] = read_shard(s, next_parity))) ++have;
+    };
+    // Data shards first, then parity, each pass skipping slow devices; a
+    // final pass waits for the slow ones.
+    for (const bool wait_for_slow : {false, true}) {
+      for (std::uint32_t i = 0; i < scheme_.width() && have < k; ++i)
+        if (!tried[i] && (wait_for_slow || !slow(s, i))) fetch(i);
+      if (have >= k) break;
+    }
+    *degraded = false;
+    for (std::uint32_t i = 0; i < k; ++i) *degraded |= !got[i].has_value();
     const auto key = chunk_key_of(s.id);
     chunk::decode_report report;
     auto plaintext =
         chunk::decode_stripe(coder_, key, {s.id, tenant_epoch}, s.plaintext.size(), got, &report);
-    if (!plaintext && next_parity < scheme_.width()) {  // a shard failed its tag: more parity
+    if (!plaintext) {  // a shard failed its tag: every remaining shard
       *degraded = true;
-      for (; next_parity < scheme_.width(); ++next_parity)
-        got[next_parity] = read_shard(s, next_parity);
+      for (std::uint32_t i = 0; i < scheme_.width(); ++i)
+        if (!tried[i]) fetch(i);
       plaintext =
           chunk::decode_stripe(coder_, key, {s.id, tenant_epoch}, s.plaintext.size(), got, &report);
     }
+    for (std::uint32_t i = 0; i < scheme_.width(); ++i)
+      if (tried[i] && slow(s, i)) {
+        ++result_.reads_waited_on_slow;
+        break;
+      }
     return plaintext;
   }
 
   // --- workload ---------------------------------------------------------------
   void workload_step(bool faulty) {
     const auto op = random_.below(10);
-    if (op < 3 && stripes_.size() < stripes_max) return write_stripe();
+    if (op < 3 && stripes_.size() < stripes_max) return write_stripe(faulty);
     if (op < 7) return read_some_stripe();
     if (op == 7) return delete_some_stripe();
     if (op == 8) return restore_some_stripe();
     (void)faulty;
   }
 
-  void write_stripe() {
+  void write_stripe(bool faulty) {
     stripe s;
     s.plaintext.resize(1 + random_.below(chunk_bytes_max));
     for (auto& b : s.plaintext) b = static_cast<std::uint8_t>(random_.next());
@@ -251,6 +271,12 @@ class stripe_world {
     s.devices = placed.value;
     s.expected = encode(s.id, s.plaintext);
     s.bad.assign(scheme_.width(), false);
+    // One shard's append may be misdirected (the drive says "written").
+    const std::uint32_t misdirected =
+        faulty && random_.chance(faults_.misdirect)
+            ? static_cast<std::uint32_t>(random_.below(scheme_.width()))
+            : scheme_.width();
+    std::vector<std::pair<std::size_t, std::uint32_t>> victims;
     bool acked = true;
     for (std::uint32_t i = 0; i < scheme_.width(); ++i) {
       auto& dev = device(s.devices[i]);
@@ -258,9 +284,29 @@ class stripe_world {
         acked = false;
         continue;
       }
+      bool armed = false;
+      if (i == misdirected)
+        if (auto v = arm_misdirect(s, i)) {
+          victims = std::move(*v);
+          armed = true;
+        }
       const std::array<chunk::append_request, 1> batch{
           {{key_of(s, i), tenant_epoch, s.expected[i]}}};
       if (dev.store->append(batch)[0] != device_status::ok) acked = false;
+      if (armed) {
+        const auto m = dev.block->take_misdirected();
+        if (!m) {  // the device wrote nothing (dedup): nothing was misdirected
+          victims.clear();
+          continue;
+        }
+        s.bad[i] = true;  // its record (or its segment's header) is not where it should be
+        for (const auto& [t, j] : victims)
+          if (!stripes_[t].bad[j]) stripes_[t].bad[j] = true;
+        ++result_.writes_misdirected;
+        trace("misdirect shard " + std::to_string(i) + " on " + std::to_string(dev.id) + " from " +
+              std::to_string(m->intended) + " to " + std::to_string(m->landed) + ", " +
+              std::to_string(victims.size()) + " shard(s) hit");
+      }
     }
     trace("write " + std::to_string(stripes_.size()) + (acked ? " acked on " : " failed on ") +
           devices_of(s));
@@ -321,6 +367,70 @@ class stripe_world {
     if (random_.chance(faults_.read_error)) corrupt_some_shard(true);
     if (random_.chance(faults_.crash)) crash_some_device();
     if (random_.chance(faults_.lose_device)) lose_some_device();
+    if (random_.chance(faults_.slow)) slow_some_device();
+  }
+
+  void slow_some_device() {
+    auto& dev = *devices_[random_.below(device_count)];
+    if (dev.lost) return;
+    dev.slow_until_ms = now_ms_ + step_ms * (2 + random_.below(20));
+    ++result_.slow_periods;
+    trace("slow " + std::to_string(dev.id) + " until " + std::to_string(dev.slow_until_ms));
+  }
+  bool slow(const stripe& s, std::uint32_t index) {
+    return device(s.devices[index]).slow_until_ms > now_ms_;
+  }
+
+  /// Arms a misdirected write for the next append of shard `index` of `s`
+  /// on its device: it lands on the start of another live shard record of
+  /// that device, chosen so that no stripe goes past m bad shards and no
+  /// delete mark or restore record is hit (their loss is not in the fault
+  /// model: docs/chunk.md). Returns the shards it may overwrite, or nullopt
+  /// when no such target exists (then nothing is armed).
+  std::optional<std::vector<std::pair<std::size_t, std::uint32_t>>> arm_misdirect(
+      const stripe& s, std::uint32_t index) {
+    auto& dev = device(s.devices[index]);
+    const std::uint64_t span_max =
+        chunk::record_blocks(s.expected[index].size()) * chunk::block_bytes;
+    struct extent {
+      std::uint64_t begin, end;
+      std::size_t stripe;
+      std::uint32_t index;
+      bool shard;  // false: a delete mark or restore record
+    };
+    std::vector<extent> extents;
+    for (std::size_t t = 0; t < stripes_.size(); ++t) {
+      for (std::uint32_t j = 0; j < scheme_.width(); ++j) {
+        if (stripes_[t].devices[j] != s.devices[index]) continue;
+        const auto e = dev.index->get(key_of(stripes_[t], j));
+        if (!e) continue;
+        extents.push_back(
+            {e->data_offset,
+             e->data_offset + chunk::record_blocks(e->payload_bytes) * chunk::block_bytes, t, j,
+             true});
+        if (e->state_offset != e->data_offset)
+          extents.push_back({e->state_offset, e->state_offset + chunk::block_bytes, t, j, false});
+      }
+    }
+    std::vector<std::size_t> candidates;
+    for (std::size_t x = 0; x < extents.size(); ++x)
+      if (extents[x].shard && stripes_[extents[x].stripe].state == life::live)
+        candidates.push_back(x);
+    if (candidates.empty()) return std::nullopt;
+    const auto target = extents[candidates[random_.below(candidates.size())]].begin;
+    std::vector<std::pair<std::size_t, std::uint32_t>> victims;
+    std::map<std::size_t, std::uint32_t> extra_bad;
+    for (const auto& e : extents) {
+      if (e.end <= target || e.begin >= target + span_max) continue;
+      if (!e.shard) return std::nullopt;
+      const auto& t = stripes_[e.stripe];
+      if (t.state == life::purged) continue;
+      if (!t.bad[e.index] && ++extra_bad[e.stripe] + bad_count(t) > scheme_.parity_shards)
+        return std::nullopt;
+      victims.emplace_back(e.stripe, e.index);
+    }
+    dev.block->misdirect_next_write_to(target);
+    return victims;
   }
 
   void corrupt_some_shard(bool read_error) {

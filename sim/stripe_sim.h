@@ -56,6 +56,10 @@ struct stripe_sim_result {
   std::uint64_t shards_rebuilt = 0;
   std::uint64_t stripes_purged = 0;
   std::uint64_t segments_compacted = 0;
+  std::uint64_t writes_misdirected = 0;
+  std::uint64_t slow_periods = 0;
+  /// Reads that had to wait for a slow device (fewer than k fast shards).
+  std::uint64_t reads_waited_on_slow = 0;
 };
 
 stripe_sim_result run_stripe_sim(const stripe_sim_options& options);
