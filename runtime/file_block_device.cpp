@@ -246,6 +246,70 @@ io_result file_block_device::read(std::span<chunk::read_request> requests) {
   return first;
 }
 
+io_result file_block_device::finish_write(const chunk::write_request& r, std::uint64_t written) {
+  while (written < r.bytes.size()) {
+    const ssize_t n = ::pwrite(fd_, r.bytes.data() + written, r.bytes.size() - written,
+                               static_cast<off_t>(r.offset + written));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return classify(n < 0 ? errno : EIO);
+    written += static_cast<std::uint64_t>(n);
+  }
+  return io_result::ok;
+}
+
+io_result file_block_device::reap_one() {
+  io_uring_cqe* cqe = nullptr;
+  int rc;
+  do rc = io_uring_wait_cqe(&ring_->ring, &cqe);
+  while (rc == -EINTR);
+  if (rc < 0) {
+    // The ring itself failed: nothing more will complete; the caller
+    // treats the device as failed (BD3), so forget what is in flight.
+    stream_in_flight_ = 0;
+    return classify(-rc);
+  }
+  const auto slot = io_uring_cqe_get_data64(cqe);
+  const int res = cqe->res;
+  io_uring_cqe_seen(&ring_->ring, cqe);
+  --stream_in_flight_;
+  if (res < 0) return classify(-res);
+  return finish_write(stream_[slot], static_cast<std::uint64_t>(res));
+}
+
+io_result file_block_device::submit_write(const chunk::write_request& request) {
+  auto note = [this](io_result r) {
+    if (streamed_ == io_result::ok) streamed_ = r;
+    return r;
+  };
+  if (!valid(request.offset, request.bytes.size(), request.bytes.data()))
+    return note(io_result::invalid);
+  if (!ring_) return note(finish_write(request, 0));
+  while (stream_in_flight_ >= ring_->depth) note(reap_one());
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_->ring);
+  if (!sqe) return note(finish_write(request, 0));  // no SQE: write it now
+  stream_.push_back(request);
+  io_uring_prep_write(sqe, fd_, request.bytes.data(), static_cast<unsigned>(request.bytes.size()),
+                      request.offset);
+  io_uring_sqe_set_data64(sqe, stream_.size() - 1);
+  int rc;
+  do rc = io_uring_submit(&ring_->ring);
+  while (rc == -EINTR);
+  if (rc < 0) return note(classify(-rc));
+  ++stream_in_flight_;
+  return io_result::ok;
+}
+
+io_result file_block_device::complete_writes() {
+  while (stream_in_flight_ > 0) {
+    const auto r = reap_one();
+    if (streamed_ == io_result::ok) streamed_ = r;
+  }
+  stream_.clear();
+  const auto r = streamed_;
+  streamed_ = io_result::ok;
+  return r;
+}
+
 io_result file_block_device::sync() {
   if (::fdatasync(fd_) != 0) return classify(errno);
   return io_result::ok;

@@ -16,6 +16,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/chunk/block_device.h"
 
@@ -47,6 +48,10 @@ class file_block_device final : public chunk::block_device {
   chunk::io_result write(std::span<const chunk::write_request> requests) override;
   chunk::io_result read(std::span<chunk::read_request> requests) override;
   chunk::io_result sync() override;
+  /// Through io_uring: queued and submitted at once (no wait) up to the
+  /// queue depth, reaping the oldest completions when it is full.
+  chunk::io_result submit_write(const chunk::write_request& request) override;
+  chunk::io_result complete_writes() override;
 
   block_io_mode mode() const { return mode_; }
   const std::string& path() const { return path_; }
@@ -55,12 +60,19 @@ class file_block_device final : public chunk::block_device {
   struct uring;
   bool valid(std::uint64_t offset, std::uint64_t length, const void* buffer) const;
   chunk::io_result classify(int error) const;
+  /// Writes the rest of a short write synchronously; ok or the failure.
+  chunk::io_result finish_write(const chunk::write_request& r, std::uint64_t written);
+  /// Waits for one streamed write and notes its result.
+  chunk::io_result reap_one();
 
   std::string path_;
   int fd_ = -1;
   std::uint64_t size_ = 0;
   block_io_mode mode_ = block_io_mode::buffered;
   std::unique_ptr<uring> ring_;
+  /// Streamed writes in flight (by slot: user data of their SQEs).
+  std::vector<chunk::write_request> stream_;
+  unsigned stream_in_flight_ = 0;
 };
 
 }  // namespace cairn::runtime

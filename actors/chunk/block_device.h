@@ -56,6 +56,27 @@ class block_device {
   /// are valid; the return value is the first failure, or ok.
   virtual io_result read(std::span<read_request> requests) = 0;
   virtual io_result sync() = 0;
+
+  /// Streaming writes: submit_write() may start a write at once and return
+  /// before it is done (the caller keeps `request.bytes` alive and
+  /// unchanged until complete_writes()); complete_writes() waits for every
+  /// write submitted since the last call and returns the first failure (ok
+  /// if all were written in full). Lets a caller prepare the next record
+  /// while the device writes the previous one. BD1-BD3 hold as for write().
+  /// The default writes synchronously.
+  virtual io_result submit_write(const write_request& request) {
+    const auto r = write({&request, 1});
+    if (streamed_ == io_result::ok) streamed_ = r;
+    return r;
+  }
+  virtual io_result complete_writes() {
+    const auto r = streamed_;
+    streamed_ = io_result::ok;
+    return r;
+  }
+
+ protected:
+  io_result streamed_ = io_result::ok;
 };
 
 /// A heap buffer aligned to block_bytes, as O_DIRECT needs.

@@ -428,10 +428,21 @@ std::vector<device_status> device_store::append(std::span<const append_request> 
     std::optional<index_entry> previous;
   };
   std::vector<pending> written;
-  std::vector<aligned_buffer> buffers;
+  std::vector<aligned_buffer> buffers;  // segment headers reserve() writes
   std::vector<write_request> writes;
   std::map<shard_key, std::size_t> in_batch;
-  buffers.reserve(2 * batch.size() + 2);  // spans into buffers must stay valid
+  buffers.reserve(2 * batch.size() + 2);
+  // Each write goes to the device as soon as it is ready (streamed), so
+  // the device writes record j while record j + 1 is framed and checksummed.
+  std::size_t submitted = 0;
+  io_result io = io_result::ok;
+  auto submit_ready = [&] {
+    for (; submitted < writes.size(); ++submitted)
+      if (const auto r = device_.submit_write(writes[submitted]);
+          r != io_result::ok && io == io_result::ok)
+        io = r;
+  };
+  std::size_t pooled = 0;  // record buffers of record_pool_ used by this batch
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& r = batch[i];
     if (r.payload.size() > record_payload_bytes_max ||
@@ -457,20 +468,26 @@ std::vector<device_status> device_store::append(std::span<const append_request> 
     h.sequence = next_sequence_++;
     h.epoch = r.epoch;
     h.segment_stamp = segments_[segment_of(*at)].stamp;
-    buffers.emplace_back(record_bytes(r.payload.size()));
-    encode_record(h, r.payload, buffers.back().span());
-    writes.push_back({*at, buffers.back().span()});
+    const auto bytes = record_bytes(r.payload.size());
+    const auto out = pooled_record_buffer(pooled++, bytes);
+    encode_record(h, r.payload, out);
+    writes.push_back({*at, out});
     written.push_back({i, *at, h.sequence, previous});
     in_batch.emplace(r.key, i);
+    submit_ready();
   }
-  if (!writes.empty()) {
-    if (device_.write(writes) != io_result::ok || device_.sync() != io_result::ok) {
+  submit_ready();
+  if (submitted > 0) {
+    if (const auto c = device_.complete_writes(); io == io_result::ok) io = c;
+    if (io != io_result::ok || device_.sync() != io_result::ok) {
+      trim_record_pool();
       fail("append");
       for (const auto& w : written) statuses[w.request] = device_status::io_error;
       return statuses;
     }
     ++counters_.append_batches;
   }
+  trim_record_pool();
   // Durable: now the index (CD1).
   for (const auto& w : written) {
     const auto& r = batch[w.request];
@@ -497,8 +514,10 @@ device_status device_store::read(const shard_key& key, std::vector<std::uint8_t>
   if (!entry || entry->state == shard_state::in_bin || entry->state == shard_state::purged)
     return device_status::not_found;
   if (entry->state == shard_state::corrupt) return device_status::corrupt;
-  aligned_buffer buffer(record_bytes(entry->payload_bytes));
-  std::array<read_request, 1> r{{{entry->data_offset, buffer.span()}}};
+  const auto record = record_bytes(entry->payload_bytes);
+  if (read_buffer_.size() < record) read_buffer_ = aligned_buffer(record);
+  const std::span<std::uint8_t> buffer(read_buffer_.data(), record);
+  std::array<read_request, 1> r{{{entry->data_offset, buffer}}};
   if (const auto io = device_.read(r); io != io_result::ok) {
     ++counters_.io_errors;
     if (io == io_result::gone) return fail("read");
@@ -511,11 +530,10 @@ device_status device_store::read(const shard_key& key, std::vector<std::uint8_t>
   }
   record_header h;
   const bool intact =
-      decode_record_header(buffer.span(), h) == format_error::none &&
-      h.type == record_type::shard && h.key == key && h.sequence == entry->data_sequence &&
+      decode_record_header(buffer, h) == format_error::none && h.type == record_type::shard &&
+      h.key == key && h.sequence == entry->data_sequence &&
       h.payload_bytes == entry->payload_bytes &&
-      check_payload(h, buffer.span().subspan(record_header_bytes, h.payload_bytes)) ==
-          format_error::none;
+      check_payload(h, buffer.subspan(record_header_bytes, h.payload_bytes)) == format_error::none;
   if (!intact) {  // CD2: never returned; kept marked until repair rewrites it
     ++counters_.corrupt_reads;
     entry->state = shard_state::corrupt;
@@ -525,7 +543,23 @@ device_status device_store::read(const shard_key& key, std::vector<std::uint8_t>
   out.assign(buffer.data() + record_header_bytes,
              buffer.data() + record_header_bytes + h.payload_bytes);
   if (epoch) *epoch = h.epoch;
+  if (read_buffer_.size() > pool_keep_bytes) read_buffer_ = aligned_buffer();
   return device_status::ok;
+}
+
+std::span<std::uint8_t> device_store::pooled_record_buffer(std::size_t slot, std::uint64_t bytes) {
+  if (slot == record_pool_.size()) record_pool_.emplace_back();
+  auto& b = record_pool_[slot];
+  if (b.size() < bytes) b = aligned_buffer(bytes);
+  return {b.data(), bytes};
+}
+
+void device_store::trim_record_pool() {
+  std::uint64_t kept = 0;
+  for (auto& b : record_pool_) {
+    if (kept + b.size() > pool_keep_bytes) b = aligned_buffer();
+    kept += b.size();
+  }
 }
 
 std::optional<std::uint64_t> device_store::append_marker(record_type type, const shard_key& key,

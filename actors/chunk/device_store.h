@@ -165,6 +165,15 @@ class device_store {
 
   device_store(block_device& device, chunk_index& index, const device_options& options);
 
+  /// Record buffer `slot` of the append pool, at least `bytes` long. Reused
+  /// across batches: a fresh buffer per record cost more in page faults
+  /// than the CRC (docs/benchmarks.md).
+  std::span<std::uint8_t> pooled_record_buffer(std::size_t slot, std::uint64_t bytes);
+  /// Releases pool buffers beyond pool_keep_bytes (memory stays bounded
+  /// after one large batch).
+  void trim_record_pool();
+  static constexpr std::uint64_t pool_keep_bytes = 64ull << 20;
+
   std::string load_superblock(const std::optional<format_options>& format);
   bool write_superblocks();
   void scan_segments();
@@ -202,6 +211,8 @@ class device_store {
 
   block_device& device_;
   chunk_index& index_;
+  std::vector<aligned_buffer> record_pool_;  // append: one per record of a batch
+  aligned_buffer read_buffer_;               // read: the record being verified
   device_options options_;
   superblock sb_;
   std::vector<segment_state> segments_;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -77,6 +78,35 @@ TEST_P(FileBlockDevice, ABatchOfWritesReadsBackAfterSyncAndReopen) {
   for (std::uint64_t i = 0; i < 10; ++i) {
     EXPECT_EQ(reads[i].result, io_result::ok);
     EXPECT_EQ(std::memcmp(back[i].data(), buffers[i].data(), buffers[i].size()), 0) << i;
+  }
+}
+
+TEST_P(FileBlockDevice, StreamedWritesBeyondTheQueueDepthAllLandAndFailuresAreReported) {
+  constexpr std::uint64_t size = 8 << 20;
+  std::vector<aligned_buffer> buffers;
+  for (std::uint64_t i = 0; i < 11; ++i) {  // more than the queue depth of 4
+    buffers.emplace_back((i % 3 + 1) * block_bytes);
+    fill(buffers.back(), 100 + i);
+  }
+  {
+    file_block_device dev(path_, options(size));
+    for (std::uint64_t i = 0; i < buffers.size(); ++i)
+      ASSERT_EQ(dev.submit_write({i * 256 * 1024, buffers[i].span()}), io_result::ok);
+    ASSERT_EQ(dev.complete_writes(), io_result::ok);
+    ASSERT_EQ(dev.sync(), io_result::ok);
+    // A bad request among good ones: the good ones land, completion says so.
+    EXPECT_EQ(dev.submit_write({size, buffers[0].span()}), io_result::invalid);
+    EXPECT_EQ(dev.submit_write({5 * block_bytes, buffers[1].span()}), io_result::ok);
+    EXPECT_EQ(dev.complete_writes(), io_result::invalid);
+    EXPECT_EQ(dev.complete_writes(), io_result::ok) << "a completion reports each failure once";
+    ASSERT_EQ(dev.sync(), io_result::ok);
+  }
+  file_block_device dev(path_, options(0));
+  for (std::uint64_t i = 0; i < buffers.size(); ++i) {
+    aligned_buffer back(buffers[i].size());
+    std::array<chunk::read_request, 1> r{{{i * 256 * 1024, back.span()}}};
+    ASSERT_EQ(dev.read(r), io_result::ok);
+    EXPECT_EQ(std::memcmp(back.data(), buffers[i].data(), back.size()), 0) << "write " << i;
   }
 }
 
