@@ -55,16 +55,17 @@ struct chunk_service::impl {
     std::string recovery;
   };
 
-  /// Hears one device (on its actor's thread).
+  /// Hears one device (on its actor's thread). Holds the slot itself, not
+  /// its position: the actor reports before its slot joins `slots`.
   struct observer final : chunk::device_observer {
-    observer(impl& owner, std::size_t slot) : owner(owner), slot(slot) {}
+    observer(impl& owner, device_slot& slot) : owner(owner), slot(slot) {}
     void on_event(const chunk::device_event& e) override { owner.device_event(slot, e); }
     void on_stats(const chunk::device_stats& s) override {
       std::lock_guard lock(owner.mutex);
-      owner.slots[slot]->stats = s;
+      slot.stats = s;
     }
     impl& owner;
-    std::size_t slot;
+    device_slot& slot;
   };
 
   impl(caf::actor_system& sys, chunk_service_options options, event_log& events)
@@ -142,7 +143,7 @@ struct chunk_service::impl {
                     "device_opened", source, path + ": " + slot->recovery,
                     {{"path", path}, {"device", slot->id}});
       chunk::device_actor_options ao;
-      ao.observer = std::make_shared<observer>(*this, position);
+      ao.observer = std::make_shared<observer>(*this, *slot);
       slot->actor = sys.spawn<caf::detached>(chunk::device_actor, slot->store, ao);
     } catch (const std::exception& e) {
       // CS1: reported, and the node carries on without it.
@@ -159,7 +160,7 @@ struct chunk_service::impl {
     slots.push_back(std::move(slot));
   }
 
-  void device_event(std::size_t position, const chunk::device_event& e) {
+  void device_event(device_slot& slot, const chunk::device_event& e) {
     const std::string source = "device " + std::to_string(e.device_id);
     bool repair_now = false;
     switch (e.what) {
@@ -183,8 +184,8 @@ struct chunk_service::impl {
       case chunk::device_event::kind::device_failed: {
         {
           std::lock_guard lock(mutex);
-          slots[position]->failed = true;
-          slots[position]->error = "I/O failure: the device stopped (fail-stop)";
+          slot.failed = true;
+          slot.error = "I/O failure: the device stopped (fail-stop)";
         }
         events.record(event_severity::error, "device_failed", source,
                       "an I/O failed; the device stopped and its shards will be rebuilt elsewhere",

@@ -66,11 +66,11 @@ void flush_pending(device_actor_state& st) {
          std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(p.payload.data()),
                                        p.payload.size())});
   const auto statuses = st.store->append(batch);
+  report(st);  // before the replies: whoever hears "ok" finds the figures current
   for (std::size_t i = 0; i < st.pending.size(); ++i)
     st.pending[i].reply.deliver(code(statuses[i]));
   st.pending.clear();
   st.pending_bytes = 0;
-  report(st);
 }
 
 }  // namespace
