@@ -1,0 +1,503 @@
+// actors/shard/namespace_state.cpp — see namespace_state.h.
+#include "actors/shard/namespace_state.h"
+
+#include <algorithm>
+
+#include "actors/common/assert.h"
+
+namespace cairn::shard {
+
+std::string_view to_string(key_problem p) {
+  switch (p) {
+    case key_problem::none:
+      return "none";
+    case key_problem::empty:
+      return "the key is empty";
+    case key_problem::too_long:
+      return "the key is longer than 1024 bytes";
+    case key_problem::empty_component:
+      return "the key has an empty path component (// or a leading /)";
+    case key_problem::dot_component:
+      return "the key has a '.' or '..' path component";
+    case key_problem::component_too_long:
+      return "the key has a path component longer than 255 bytes";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(ns_status s) {
+  switch (s) {
+    case ns_status::ok:
+      return "ok";
+    case ns_status::no_such_bucket:
+      return "no_such_bucket";
+    case ns_status::bucket_exists:
+      return "bucket_exists";
+    case ns_status::bucket_not_empty:
+      return "bucket_not_empty";
+    case ns_status::no_such_key:
+      return "no_such_key";
+    case ns_status::invalid_key:
+      return "invalid_key";
+    case ns_status::path_conflict:
+      return "path_conflict";
+    case ns_status::precondition_failed:
+      return "precondition_failed";
+    case ns_status::invalid_argument:
+      return "invalid_argument";
+  }
+  return "unknown";
+}
+
+key_problem parse_key(std::string_view key, parsed_key& out) {
+  out = {};
+  if (key.empty()) return key_problem::empty;
+  if (key.size() > key_bytes_max) return key_problem::too_long;
+  if (key.back() == '/') {
+    out.marker = true;
+    key.remove_suffix(1);
+    if (key.empty()) return key_problem::empty_component;  // "/"
+  }
+  std::size_t at = 0;
+  while (true) {
+    const auto slash = key.find('/', at);
+    const auto part = key.substr(at, slash == std::string_view::npos ? key.npos : slash - at);
+    if (part.empty()) return key_problem::empty_component;
+    if (part == "." || part == "..") return key_problem::dot_component;
+    if (part.size() > name_bytes_max) return key_problem::component_too_long;
+    out.components.emplace_back(part);
+    if (slash == std::string_view::npos) break;
+    at = slash + 1;
+  }
+  return key_problem::none;
+}
+
+namespace {
+
+std::string list_key(const std::string& name, inode_kind kind) {
+  return kind == inode_kind::directory ? name + "/" : name;
+}
+
+std::string join(const std::vector<std::string>& parts, std::size_t count) {
+  std::string out;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i) out += '/';
+    out += parts[i];
+  }
+  return out;
+}
+
+ns_result failed(ns_status s) {
+  ns_result r;
+  r.status = s;
+  return r;
+}
+
+std::size_t metadata_bytes(const std::map<std::string, std::string>& m) {
+  std::size_t n = 0;
+  for (const auto& [k, v] : m) n += k.size() + v.size();
+  return n;
+}
+
+}  // namespace
+
+struct namespace_state::resolution {
+  /// dirs[i]: the directory of components[0, i); dirs[0] is the root.
+  std::vector<inode_id> dirs;
+  /// The parent chain (every component but the last) exists.
+  bool parents_exist = false;
+  /// A file (or symlink) in the way of the parent chain: its key.
+  std::optional<std::string> conflict;
+};
+
+namespace_state::resolution namespace_state::resolve(const bucket_tree& tree,
+                                                     const parsed_key& key) const {
+  resolution r;
+  r.dirs.push_back(root_inode);
+  const auto parents = key.components.size() - 1;
+  for (std::size_t i = 0; i < parents; ++i) {
+    const auto& dir = tree.inodes.at(r.dirs.back());
+    const auto& name = key.components[i];
+    if (dir.entries.count(name)) {
+      r.conflict = join(key.components, i + 1);
+      return r;
+    }
+    const auto sub = dir.entries.find(name + "/");
+    if (sub == dir.entries.end()) return r;  // the rest is missing
+    r.dirs.push_back(sub->second);
+  }
+  r.parents_exist = true;
+  return r;
+}
+
+inode& namespace_state::new_inode(bucket_tree& tree, inode_kind kind, inode_id parent,
+                                  std::int64_t now_ns) {
+  const inode_id id{tree.next_inode++};  // NS5: never reused
+  auto& n = tree.inodes[id];
+  n.id = id;
+  n.kind = kind;
+  n.parent = parent;
+  n.atime_ns = n.mtime_ns = n.ctime_ns = now_ns;
+  n.mode = kind == inode_kind::directory ? 0755 : 0644;
+  return n;
+}
+
+void namespace_state::retain(const object_version& v) {
+  for (const auto& c : v.chunks) ++chunk_refs_[c.id];
+}
+
+void namespace_state::release(const object_version& v, std::vector<chunk_hash>& unreferenced) {
+  for (const auto& c : v.chunks) {
+    auto it = chunk_refs_.find(c.id);
+    CAIRN_ASSERT_MSG(it != chunk_refs_.end() && it->second > 0, "released an unreferenced chunk");
+    if (--it->second == 0) {
+      unreferenced.push_back(c.id);
+      chunk_refs_.erase(it);
+    }
+  }
+}
+
+void namespace_state::prune(bucket_tree& tree, inode_id dir, std::int64_t now_ns) {
+  while (dir != root_inode) {
+    auto& d = tree.inodes.at(dir);
+    if (d.explicit_dir || !d.entries.empty()) return;
+    auto& parent = tree.inodes.at(d.parent);
+    for (auto it = parent.entries.begin(); it != parent.entries.end(); ++it)
+      if (it->second == dir) {
+        parent.entries.erase(it);
+        break;
+      }
+    parent.mtime_ns = parent.ctime_ns = now_ns;
+    const auto up = d.parent;
+    tree.inodes.erase(dir);
+    dir = up;
+  }
+}
+
+ns_result namespace_state::create_bucket(bucket_id bucket, std::int64_t now_ns) {
+  if (buckets_.count(bucket)) return failed(ns_status::bucket_exists);
+  auto& tree = buckets_[bucket];
+  auto& root = tree.inodes[root_inode];
+  root.id = root_inode;
+  root.kind = inode_kind::directory;
+  root.parent = root_inode;
+  root.explicit_dir = true;
+  root.mode = 0755;
+  root.atime_ns = root.mtime_ns = root.ctime_ns = now_ns;
+  return {};
+}
+
+ns_result namespace_state::delete_bucket(bucket_id bucket) {
+  const auto it = buckets_.find(bucket);
+  if (it == buckets_.end()) return failed(ns_status::no_such_bucket);
+  if (!it->second.inodes.at(root_inode).entries.empty()) return failed(ns_status::bucket_not_empty);
+  buckets_.erase(it);
+  return {};
+}
+
+ns_result namespace_state::put_object(const put_object_command& c) {
+  const auto b = buckets_.find(c.bucket);
+  if (b == buckets_.end()) return failed(ns_status::no_such_bucket);
+  auto& tree = b->second;
+  parsed_key key;
+  if (const auto p = parse_key(c.key, key); p != key_problem::none) {
+    auto r = failed(ns_status::invalid_key);
+    r.problem = p;
+    return r;
+  }
+  const auto& v = c.version;
+  if (key.marker && (v.size != 0 || !v.chunks.empty() || !v.inline_sealed.empty()))
+    return failed(ns_status::invalid_argument);
+  if (v.chunks.size() > chunks_per_version_max ||
+      metadata_bytes(v.user_metadata) > user_metadata_bytes_max)
+    return failed(ns_status::invalid_argument);
+
+  // Everything is checked before anything changes (NS6).
+  const auto res = resolve(tree, key);
+  if (res.conflict) {
+    auto r = failed(ns_status::path_conflict);
+    r.conflict = *res.conflict;
+    return r;
+  }
+  const auto& name = key.components.back();
+  const inode* existing = nullptr;  // the object now at the key, if any
+  inode_id existing_id;
+  if (res.parents_exist) {
+    const auto& dir = tree.inodes.at(res.dirs.back());
+    const auto as_file = dir.entries.find(name);
+    const auto as_dir = dir.entries.find(name + "/");
+    if (key.marker ? as_file != dir.entries.end() : as_dir != dir.entries.end()) {
+      auto r = failed(ns_status::path_conflict);
+      r.conflict = key.marker ? join(key.components, key.components.size())
+                              : join(key.components, key.components.size()) + "/";
+      return r;
+    }
+    const auto found = key.marker ? as_dir : as_file;
+    if (found != dir.entries.end()) {
+      existing = &tree.inodes.at(found->second);
+      existing_id = found->second;
+      if (existing->kind == inode_kind::symlink) {
+        auto r = failed(ns_status::path_conflict);
+        r.conflict = c.key;
+        return r;
+      }
+    }
+  }
+  const object_version* current =
+      existing ? (existing->current ? &*existing->current : nullptr) : nullptr;
+  if (c.condition.if_none_match_any && current) return failed(ns_status::precondition_failed);
+  if (c.condition.if_match) {
+    if (!current) return failed(ns_status::no_such_key);
+    if (current->etag != *c.condition.if_match) return failed(ns_status::precondition_failed);
+  }
+
+  // Apply: the missing directories (implicit), then the object.
+  ns_result r;
+  inode_id dir = res.dirs.back();
+  for (std::size_t i = res.dirs.size() - 1; i + 1 < key.components.size(); ++i) {
+    auto& created = new_inode(tree, inode_kind::directory, dir, c.now_ns);
+    const auto id = created.id;
+    auto& parent = tree.inodes.at(dir);
+    parent.entries.emplace(key.components[i] + "/", id);
+    parent.mtime_ns = parent.ctime_ns = c.now_ns;
+    dir = id;
+  }
+  object_version stored = v;
+  stored.version_id = "null";
+  stored.mtime_ns = c.now_ns;
+  if (existing) {
+    auto& n = tree.inodes.at(existing_id);
+    retain(stored);  // before releasing the old version: a re-put keeps its chunks
+    if (n.current) release(*n.current, r.unreferenced);
+    n.current = std::move(stored);
+    n.mtime_ns = n.ctime_ns = c.now_ns;
+    if (key.marker) n.explicit_dir = true;
+    r.inode = existing_id;
+  } else {
+    auto& n = new_inode(tree, key.marker ? inode_kind::directory : inode_kind::file, dir, c.now_ns);
+    n.mode = key.marker ? 0755 : c.mode;
+    n.uid = c.uid;
+    n.gid = c.gid;
+    n.explicit_dir = key.marker;
+    retain(stored);
+    n.current = std::move(stored);
+    r.inode = n.id;
+    auto& parent = tree.inodes.at(dir);
+    parent.entries.emplace(list_key(name, n.kind), n.id);
+    parent.mtime_ns = parent.ctime_ns = c.now_ns;
+  }
+  return r;
+}
+
+ns_result namespace_state::delete_object(const delete_object_command& c) {
+  const auto b = buckets_.find(c.bucket);
+  if (b == buckets_.end()) return failed(ns_status::no_such_bucket);
+  auto& tree = b->second;
+  parsed_key key;
+  if (const auto p = parse_key(c.key, key); p != key_problem::none) {
+    auto r = failed(ns_status::invalid_key);
+    r.problem = p;
+    return r;
+  }
+  const auto res = resolve(tree, key);
+  if (!res.parents_exist) return failed(ns_status::no_such_key);
+  auto& dir = tree.inodes.at(res.dirs.back());
+  const auto& name = key.components.back();
+  const auto it = dir.entries.find(key.marker ? name + "/" : name);
+  if (it == dir.entries.end()) return failed(ns_status::no_such_key);
+  const auto id = it->second;
+  auto& n = tree.inodes.at(id);
+  if (n.kind == inode_kind::symlink || (key.marker && !n.explicit_dir))
+    return failed(ns_status::no_such_key);
+  if (c.if_match && (!n.current || n.current->etag != *c.if_match))
+    return failed(ns_status::precondition_failed);
+  ns_result r;
+  r.inode = id;
+  if (n.current) release(*n.current, r.unreferenced);
+  if (key.marker && !n.entries.empty()) {
+    // The marker goes, the keys under it stay: the directory is implicit now.
+    n.explicit_dir = false;
+    n.current.reset();
+    n.ctime_ns = c.now_ns;
+    return r;
+  }
+  dir.entries.erase(it);
+  dir.mtime_ns = dir.ctime_ns = c.now_ns;
+  const auto parent = dir.id;
+  tree.inodes.erase(id);
+  prune(tree, parent, c.now_ns);
+  return r;
+}
+
+const inode* namespace_state::find(bucket_id bucket, std::string_view key) const {
+  const auto b = buckets_.find(bucket);
+  if (b == buckets_.end()) return nullptr;
+  parsed_key parsed;
+  if (parse_key(key, parsed) != key_problem::none) return nullptr;
+  const auto res = resolve(b->second, parsed);
+  if (!res.parents_exist) return nullptr;
+  const auto& dir = b->second.inodes.at(res.dirs.back());
+  const auto& name = parsed.components.back();
+  const auto it = dir.entries.find(parsed.marker ? name + "/" : name);
+  return it == dir.entries.end() ? nullptr : &b->second.inodes.at(it->second);
+}
+
+ns_status namespace_state::head(bucket_id bucket, std::string_view key,
+                                const object_version** out) const {
+  if (!buckets_.count(bucket)) return ns_status::no_such_bucket;
+  parsed_key parsed;
+  if (parse_key(key, parsed) != key_problem::none) return ns_status::no_such_key;
+  const auto* n = find(bucket, key);
+  if (!n || n->kind == inode_kind::symlink || !n->current) return ns_status::no_such_key;
+  *out = &*n->current;
+  return ns_status::ok;
+}
+
+namespace {
+
+/// Walks a bucket's tree in S3 key order (ADR 0005), emitting what a
+/// ListObjects request returns.
+struct lister {
+  const std::map<inode_id, inode>& inodes;
+  const list_request& request;
+  list_result& out;
+  bool done = false;
+
+  bool full() {
+    if (out.objects.size() + out.common_prefixes.size() < request.max_keys) return false;
+    out.truncated = true;
+    done = true;
+    return true;
+  }
+
+  /// The common prefix `key` rolls up into, or "" if none.
+  std::string rollup(const std::string& key) const {
+    if (request.delimiter.empty()) return {};
+    const auto at = key.find(request.delimiter, request.prefix.size());
+    if (at == std::string::npos) return {};
+    return key.substr(0, at + request.delimiter.size());
+  }
+
+  void emit_prefix(const std::string& prefix) {
+    if (prefix <= request.start_after ||
+        (!out.common_prefixes.empty() && out.common_prefixes.back() == prefix))
+      return;
+    if (full()) return;
+    out.common_prefixes.push_back(prefix);
+    out.last = prefix;
+  }
+
+  void emit_object(const std::string& key, const inode& n) {
+    if (key <= request.start_after || !key.starts_with(request.prefix)) return;
+    if (const auto p = rollup(key); !p.empty()) return emit_prefix(p);
+    if (full()) return;
+    out.objects.push_back({key, &*n.current, n.kind == inode_kind::directory});
+    out.last = key;
+  }
+
+  void walk(const inode& dir, const std::string& path) {
+    const auto& prefix = request.prefix;
+    const auto& after = request.start_after;
+    auto it = dir.entries.begin();
+    // Skip to where start-after and the prefix let keys begin.
+    auto skip_to = [&](const std::string& bound) {
+      if (!bound.starts_with(path)) return;
+      const auto rest = bound.substr(path.size());
+      auto at = dir.entries.lower_bound(rest);
+      if (at != dir.entries.begin()) {
+        const auto prev = std::prev(at);
+        if (prev->first.back() == '/' && rest.starts_with(prev->first)) at = prev;
+      }
+      // Only ever forward: both bounds must hold.
+      if (it != dir.entries.end() && (at == dir.entries.end() || at->first > it->first)) it = at;
+    };
+    if (!after.starts_with(path) && after > path) return;  // every key here is <= after
+    skip_to(after);
+    skip_to(prefix);
+    for (; it != dir.entries.end() && !done; ++it) {
+      const std::string full_key = path + it->first;
+      const bool is_dir = it->first.back() == '/';
+      if (!full_key.starts_with(prefix) && !(is_dir && prefix.starts_with(full_key))) {
+        if (full_key > prefix) break;  // sorted: nothing later starts with the prefix
+        continue;
+      }
+      const auto& child = inodes.at(it->second);
+      if (!is_dir) {
+        if (child.kind == inode_kind::file && child.current) emit_object(full_key, child);
+        continue;
+      }
+      // A directory whose whole subtree rolls up into one common prefix
+      // (the delimiter "/" past the prefix) is not descended into.
+      if (request.delimiter == "/" && full_key.starts_with(prefix) &&
+          full_key.size() > prefix.size()) {
+        emit_prefix(rollup(full_key));  // full_key ends in '/': never empty
+        continue;
+      }
+      if (child.explicit_dir && child.current) emit_object(full_key, child);
+      walk(child, full_key);
+    }
+  }
+};
+
+}  // namespace
+
+ns_status namespace_state::list(bucket_id bucket, const list_request& request,
+                                list_result& out) const {
+  out = {};
+  const auto b = buckets_.find(bucket);
+  if (b == buckets_.end()) return ns_status::no_such_bucket;
+  if (request.max_keys == 0) return ns_status::ok;
+  lister l{b->second.inodes, request, out};
+  l.walk(b->second.inodes.at(root_inode), "");
+  return ns_status::ok;
+}
+
+std::uint64_t namespace_state::references(const chunk_hash& chunk) const {
+  const auto it = chunk_refs_.find(chunk);
+  return it == chunk_refs_.end() ? 0 : it->second;
+}
+
+std::size_t namespace_state::inode_count(bucket_id bucket) const {
+  const auto b = buckets_.find(bucket);
+  return b == buckets_.end() ? 0 : b->second.inodes.size();
+}
+
+void namespace_state::check_invariants() const {
+  std::map<chunk_hash, std::uint64_t> counted;
+  for (const auto& [bid, tree] : buckets_) {
+    std::map<inode_id, std::size_t> parents;  // NS1
+    for (const auto& [id, n] : tree.inodes) {
+      CAIRN_ASSERT_MSG(n.id == id, "NS1: inode recorded under another number");
+      CAIRN_ASSERT_MSG(id.value < tree.next_inode, "NS5: inode number beyond the counter");
+      if (n.kind == inode_kind::file && n.current)
+        for (const auto& c : n.current->chunks) ++counted[c.id];
+      if (n.kind != inode_kind::directory) {
+        CAIRN_ASSERT_MSG(n.entries.empty(), "NS2: a non-directory with entries");
+        continue;
+      }
+      CAIRN_ASSERT_MSG(id == root_inode || n.explicit_dir || !n.entries.empty(),
+                       "NS3: an empty implicit directory");
+      for (const auto& [lk, child_id] : n.entries) {
+        const auto child = tree.inodes.find(child_id);
+        CAIRN_ASSERT_MSG(child != tree.inodes.end(), "NS1: an entry names no inode");
+        CAIRN_ASSERT_MSG(child->second.parent == id, "NS1: the child's parent is elsewhere");
+        const bool dir_key = !lk.empty() && lk.back() == '/';
+        CAIRN_ASSERT_MSG(dir_key == (child->second.kind == inode_kind::directory),
+                         "NS2: list key does not match the kind");
+        const auto name = dir_key ? lk.substr(0, lk.size() - 1) : lk;
+        CAIRN_ASSERT_MSG(!name.empty() && name.find('/') == std::string::npos,
+                         "NS2: a malformed name");
+        CAIRN_ASSERT_MSG(!(dir_key ? n.entries.count(name) : n.entries.count(name + "/")),
+                         "NS2: one name twice");
+        ++parents[child_id];
+      }
+    }
+    for (const auto& [id, n] : tree.inodes)
+      if (id != root_inode) {
+        CAIRN_ASSERT_MSG(parents[id] == 1, "NS1: an inode without exactly one entry");
+      }
+  }
+  CAIRN_ASSERT_MSG(counted == chunk_refs_, "NS4: chunk reference counts disagree");
+}
+
+}  // namespace cairn::shard

@@ -1,0 +1,243 @@
+// actors/shard/namespace_state.h — the namespace state machine of a data
+// shard: the buckets the shard owns, each an inode tree (directories with
+// sorted entries, files with versions -> ordered chunk lists, symlinks),
+// and the reference count of every chunk the shard's objects use.
+//
+// Owner: one shard-replica actor applies committed commands in log order;
+// gateways read through the replica after a linearizable read. Pure and
+// deterministic: no clock (times come in the commands, chosen by the
+// proposer), no I/O, no randomness; applying the same commands in the same
+// order gives the same state. Not thread-safe.
+//
+// S3 keys map to paths as ADR 0005 decides: `a/b/c` is file `c` in
+// directory `a/b`; a key ending in `/` is a directory marker; keys that are
+// not paths are refused (validate_key). Design and invariants:
+// docs/namespace.md.
+//
+// Invariants (checked by check_invariants(), which every command ends with
+// in tests; NS numbers as in docs/namespace.md):
+//  NS1. Every inode but a bucket root has exactly one parent directory
+//       entry naming it (hard links come with NFS LINK, later), and its
+//       recorded parent is that directory.
+//  NS2. A directory's entries are keyed by list key: the name for a file
+//       or symlink, the name + '/' for a directory; no name appears twice.
+//  NS3. An implicit directory is never empty (it goes with its last entry).
+//  NS4. Every chunk's reference count equals the number of references to
+//       it from current object versions of the shard; no count is zero.
+//  NS5. Inode numbers are never reused within a bucket.
+//  NS6. A command that fails changes nothing.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cairn::shard {
+
+struct bucket_id {
+  std::uint64_t value = 0;
+  friend auto operator<=>(const bucket_id&, const bucket_id&) = default;
+};
+struct inode_id {
+  std::uint64_t value = 0;
+  friend auto operator<=>(const inode_id&, const inode_id&) = default;
+};
+
+/// The root directory of every bucket.
+inline constexpr inode_id root_inode{1};
+
+inline constexpr std::size_t key_bytes_max = 1024;              // S3's limit
+inline constexpr std::size_t name_bytes_max = 255;              // NAME_MAX (NFS, FUSE)
+inline constexpr std::size_t user_metadata_bytes_max = 2048;    // S3's limit
+inline constexpr std::size_t chunks_per_version_max = 1 << 20;  // 4 TiB of 4 MiB chunks
+inline constexpr std::size_t list_keys_max = 1000;              // S3's max-keys ceiling
+
+using chunk_hash = std::array<std::uint8_t, 32>;
+
+/// One chunk of an object version: where its plaintext sits in the object,
+/// and what a reader needs to find and open its stripe.
+struct chunk_ref {
+  chunk_hash id{};
+  std::uint64_t offset = 0;  // in the object
+  std::uint64_t length = 0;  // plaintext bytes
+  std::uint32_t scheme = 0;  // chunk::scheme_id
+  std::uint64_t key_epoch = 0;
+  friend bool operator==(const chunk_ref&, const chunk_ref&) = default;
+};
+
+struct object_version {
+  /// "null" until versioning exists (ARCHITECTURE §9).
+  std::string version_id = "null";
+  std::uint64_t size = 0;
+  std::string etag;  // with its quotes, as S3 returns it
+  std::string content_type;
+  std::map<std::string, std::string> user_metadata;  // x-amz-meta-*, names lower-case
+  std::vector<chunk_ref> chunks;
+  /// A small object stored in the Raft entry instead of chunks: sealed by
+  /// the gateway exactly as a chunk is (no plaintext reaches a log).
+  std::vector<std::uint8_t> inline_sealed;
+  std::int64_t mtime_ns = 0;
+  friend bool operator==(const object_version&, const object_version&) = default;
+};
+
+enum class inode_kind : std::uint8_t { directory = 1, file = 2, symlink = 3 };
+
+struct inode {
+  inode_id id;
+  inode_kind kind = inode_kind::file;
+  inode_id parent;
+  std::uint32_t mode = 0;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
+  // directory
+  bool explicit_dir = false;  // mkdir or a "a/" marker; implicit ones vanish when empty
+  std::map<std::string, inode_id> entries;  // list key -> child (NS2)
+  // file: its current version; explicit directory: its marker's version
+  // (size 0; what HEAD of "dir/" answers)
+  std::optional<object_version> current;
+  // symlink
+  std::string target;
+};
+
+/// Why a key cannot be a path (ADR 0005); `none` when it can.
+enum class key_problem : std::uint8_t {
+  none,
+  empty,
+  too_long,            // over key_bytes_max: S3 KeyTooLongError
+  empty_component,     // "a//b", "/a"
+  dot_component,       // "." or ".."
+  component_too_long,  // over name_bytes_max
+};
+std::string_view to_string(key_problem p);
+
+struct parsed_key {
+  std::vector<std::string> components;
+  /// The key ends in '/': a directory marker.
+  bool marker = false;
+};
+/// Splits a key into path components; the problem if it is not a path.
+key_problem parse_key(std::string_view key, parsed_key& out);
+
+enum class ns_status : std::uint8_t {
+  ok,
+  no_such_bucket,
+  bucket_exists,
+  bucket_not_empty,
+  no_such_key,
+  invalid_key,          // see key_problem
+  path_conflict,        // a file where a directory is needed, or the reverse
+  precondition_failed,  // If-Match / If-None-Match
+  invalid_argument,     // e.g. a body on a directory marker, too many chunks
+};
+std::string_view to_string(ns_status s);
+
+/// Conditions on a write, checked atomically with it.
+struct write_condition {
+  /// If-None-Match: * — only if no object exists at the key.
+  bool if_none_match_any = false;
+  /// If-Match: <etag> — only if the current object has this ETag.
+  std::optional<std::string> if_match;
+};
+
+struct put_object_command {
+  bucket_id bucket;
+  std::string key;
+  object_version version;  // version_id and mtime_ns are set by apply
+  write_condition condition;
+  std::int64_t now_ns = 0;
+  std::uint32_t mode = 0644, uid = 0, gid = 0;
+};
+
+struct delete_object_command {
+  bucket_id bucket;
+  std::string key;
+  std::optional<std::string> if_match;
+  std::int64_t now_ns = 0;
+};
+
+struct ns_result {
+  ns_status status = ns_status::ok;
+  key_problem problem = key_problem::none;
+  /// For path_conflict: the key (prefix) that is in the way.
+  std::string conflict;
+  /// Chunks whose last reference went (garbage for the chunk collector).
+  std::vector<chunk_hash> unreferenced;
+  /// The inode written or removed.
+  inode_id inode;
+};
+
+struct list_request {
+  std::string prefix;
+  std::string delimiter;  // "" or any string; "/" walks the tree without descending
+  /// Keys (and common prefixes) strictly after this one (start-after,
+  /// marker or a decoded continuation token).
+  std::string start_after;
+  std::size_t max_keys = list_keys_max;
+};
+
+struct list_entry {
+  std::string key;
+  const object_version* version = nullptr;  // valid until the next command
+  bool directory_marker = false;
+};
+
+struct list_result {
+  std::vector<list_entry> objects;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  /// The last key or common prefix returned (NextMarker / continuation).
+  std::string last;
+};
+
+class namespace_state {
+ public:
+  ns_result create_bucket(bucket_id bucket, std::int64_t now_ns);
+  /// Only an empty bucket (no keys, no directories).
+  ns_result delete_bucket(bucket_id bucket);
+  bool has_bucket(bucket_id bucket) const { return buckets_.count(bucket) != 0; }
+
+  ns_result put_object(const put_object_command& c);
+  ns_result delete_object(const delete_object_command& c);
+
+  /// The object at `key` (a file's current version, or a marker's empty
+  /// version), or the status saying why there is none.
+  ns_status head(bucket_id bucket, std::string_view key, const object_version** out) const;
+  ns_status list(bucket_id bucket, const list_request& request, list_result& out) const;
+
+  /// The inode of `key`, or nullptr.
+  const inode* find(bucket_id bucket, std::string_view key) const;
+
+  std::uint64_t references(const chunk_hash& chunk) const;
+  std::size_t chunk_count() const { return chunk_refs_.size(); }
+  std::size_t inode_count(bucket_id bucket) const;
+
+  /// NS1-NS5 over the whole state; O(size). Aborts on a violation.
+  void check_invariants() const;
+
+ private:
+  struct bucket_tree {
+    std::map<inode_id, inode> inodes;
+    std::uint64_t next_inode = root_inode.value + 1;
+  };
+
+  // Resolution without changes: the directory chain for `components`
+  // (all but the last when `to_parent`), or where it breaks.
+  struct resolution;
+  resolution resolve(const bucket_tree& tree, const parsed_key& key) const;
+
+  inode& new_inode(bucket_tree& tree, inode_kind kind, inode_id parent, std::int64_t now_ns);
+  void release(const object_version& v, std::vector<chunk_hash>& unreferenced);
+  void retain(const object_version& v);
+  /// Removes empty implicit directories from `dir` upwards (NS3).
+  void prune(bucket_tree& tree, inode_id dir, std::int64_t now_ns);
+
+  std::map<bucket_id, bucket_tree> buckets_;
+  std::map<chunk_hash, std::uint64_t> chunk_refs_;  // NS4
+};
+
+}  // namespace cairn::shard

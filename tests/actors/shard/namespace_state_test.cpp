@@ -1,0 +1,360 @@
+// tests/actors/shard/namespace_state_test.cpp — the namespace state machine
+// (actors/shard/namespace_state.h): keys as paths (ADR 0005), implicit and
+// explicit directories, conditional writes, chunk reference counts, S3
+// listing order, and a model-based property: the tree answers every
+// put/delete/head/list exactly as a flat S3 key map with the ADR's rules
+// does, and NS1-NS6 hold after every command.
+#include "actors/shard/namespace_state.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <set>
+
+namespace cairn::shard {
+namespace {
+
+constexpr bucket_id bucket{7};
+
+chunk_hash chunk_of(std::uint8_t n) {
+  chunk_hash h{};
+  h[0] = n;
+  return h;
+}
+
+object_version version_of(std::string etag, std::vector<std::uint8_t> chunks = {}) {
+  object_version v;
+  v.etag = std::move(etag);
+  std::uint64_t offset = 0;
+  for (auto c : chunks) {
+    v.chunks.push_back({chunk_of(c), offset, 100, 0x0402, 1});
+    offset += 100;
+  }
+  v.size = offset;
+  return v;
+}
+
+struct fixture {
+  namespace_state ns;
+  std::int64_t now = 1000;
+  fixture() { EXPECT_EQ(ns.create_bucket(bucket, now).status, ns_status::ok); }
+  ns_result put(const std::string& key, object_version v = version_of("\"e\""),
+                write_condition cond = {}) {
+    put_object_command c;
+    c.bucket = bucket;
+    c.key = key;
+    c.version = std::move(v);
+    c.condition = std::move(cond);
+    c.now_ns = ++now;
+    auto r = ns.put_object(c);
+    ns.check_invariants();
+    return r;
+  }
+  ns_result del(const std::string& key, std::optional<std::string> if_match = {}) {
+    delete_object_command c{bucket, key, std::move(if_match), ++now};
+    auto r = ns.delete_object(c);
+    ns.check_invariants();
+    return r;
+  }
+  std::vector<std::string> keys(const std::string& prefix = "", const std::string& delimiter = "",
+                                std::vector<std::string>* prefixes = nullptr) {
+    list_result out;
+    EXPECT_EQ(ns.list(bucket, {prefix, delimiter, "", 1000}, out), ns_status::ok);
+    std::vector<std::string> k;
+    for (const auto& o : out.objects) k.push_back(o.key);
+    if (prefixes) *prefixes = out.common_prefixes;
+    return k;
+  }
+};
+
+TEST(NamespaceKeys, KeysThatAreNotPathsAreRefusedWithTheRule) {
+  parsed_key p;
+  EXPECT_EQ(parse_key("a/b/c.bin", p), key_problem::none);
+  EXPECT_EQ(p.components, (std::vector<std::string>{"a", "b", "c.bin"}));
+  EXPECT_FALSE(p.marker);
+  EXPECT_EQ(parse_key("a/b/", p), key_problem::none);
+  EXPECT_TRUE(p.marker);
+  EXPECT_EQ(p.components, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(parse_key("", p), key_problem::empty);
+  EXPECT_EQ(parse_key("/", p), key_problem::empty_component);
+  EXPECT_EQ(parse_key("a//b", p), key_problem::empty_component);
+  EXPECT_EQ(parse_key("/a", p), key_problem::empty_component);
+  EXPECT_EQ(parse_key("a//", p), key_problem::empty_component);
+  EXPECT_EQ(parse_key("a/./b", p), key_problem::dot_component);
+  EXPECT_EQ(parse_key("..", p), key_problem::dot_component);
+  EXPECT_EQ(parse_key(std::string(256, 'n'), p), key_problem::component_too_long);
+  EXPECT_EQ(parse_key(std::string(255, 'n'), p), key_problem::none);
+  std::string long_key;
+  while (long_key.size() <= key_bytes_max) long_key += "abcdefgh/";
+  EXPECT_EQ(parse_key(long_key, p), key_problem::too_long);
+  EXPECT_EQ(parse_key("a/.../b", p), key_problem::none) << "only . and .. are special";
+
+  fixture f;
+  const auto r = f.put("a//b");
+  EXPECT_EQ(r.status, ns_status::invalid_key);
+  EXPECT_EQ(r.problem, key_problem::empty_component);
+  EXPECT_EQ(f.ns.inode_count(bucket), 1u) << "nothing was written";
+}
+
+TEST(Namespace, DeepKeysCreateImplicitDirectoriesThatGoWithTheirLastKey) {
+  fixture f;
+  ASSERT_EQ(f.put("a/b/c.bin").status, ns_status::ok);
+  EXPECT_EQ(f.ns.inode_count(bucket), 4u);  // root, a, b, c.bin
+  const auto* dir = f.ns.find(bucket, "a/b/");
+  ASSERT_TRUE(dir);
+  EXPECT_EQ(dir->kind, inode_kind::directory);
+  EXPECT_FALSE(dir->explicit_dir);
+  const object_version* v = nullptr;
+  EXPECT_EQ(f.ns.head(bucket, "a/b/", &v), ns_status::no_such_key) << "implicit: no marker object";
+  EXPECT_EQ(f.ns.head(bucket, "a/b/c.bin", &v), ns_status::ok);
+  const auto c_inode = f.ns.find(bucket, "a/b/c.bin")->id;
+  ASSERT_EQ(f.put("a/b/c.bin", version_of("\"f\"")).inode, c_inode) << "stable inode on overwrite";
+  ASSERT_EQ(f.del("a/b/c.bin").status, ns_status::ok);
+  EXPECT_EQ(f.ns.inode_count(bucket), 1u) << "empty implicit directories are pruned (NS3)";
+  EXPECT_EQ(f.ns.delete_bucket(bucket).status, ns_status::ok);
+}
+
+TEST(Namespace, MarkersAreExplicitDirectoriesAndDeletingOneKeepsItsKeys) {
+  fixture f;
+  ASSERT_EQ(f.put("photos/").status, ns_status::ok);
+  const object_version* v = nullptr;
+  EXPECT_EQ(f.ns.head(bucket, "photos/", &v), ns_status::ok);
+  EXPECT_EQ(v->size, 0u);
+  EXPECT_EQ(f.put("docs/", version_of("\"x\"", {1})).status, ns_status::invalid_argument)
+      << "a marker has no body";
+  ASSERT_EQ(f.put("photos/cat.jpg").status, ns_status::ok);
+  EXPECT_EQ(f.keys(), (std::vector<std::string>{"photos/", "photos/cat.jpg"}));
+  ASSERT_EQ(f.del("photos/").status, ns_status::ok);
+  EXPECT_EQ(f.keys(), (std::vector<std::string>{"photos/cat.jpg"})) << "the keys under it stay";
+  EXPECT_EQ(f.del("photos/").status, ns_status::no_such_key);
+  ASSERT_EQ(f.del("photos/cat.jpg").status, ns_status::ok);
+  EXPECT_EQ(f.ns.inode_count(bucket), 1u);
+  ASSERT_EQ(f.put("empty/").status, ns_status::ok);
+  ASSERT_EQ(f.del("empty/").status, ns_status::ok);
+  EXPECT_EQ(f.ns.inode_count(bucket), 1u);
+}
+
+TEST(Namespace, AKeyThatIsAFileAndADirectoryAtOnceIsAConflictNamingTheKey) {
+  fixture f;
+  ASSERT_EQ(f.put("a").status, ns_status::ok);
+  auto r = f.put("a/b");
+  EXPECT_EQ(r.status, ns_status::path_conflict);
+  EXPECT_EQ(r.conflict, "a");
+  ASSERT_EQ(f.put("x/y/z").status, ns_status::ok);
+  r = f.put("x/y");
+  EXPECT_EQ(r.status, ns_status::path_conflict);
+  EXPECT_EQ(r.conflict, "x/y/");
+  EXPECT_EQ(f.put("a/").status, ns_status::path_conflict);
+  EXPECT_EQ(f.keys(), (std::vector<std::string>{"a", "x/y/z"})) << "nothing half-written (NS6)";
+}
+
+TEST(Namespace, ConditionalWritesAreAtomicWithTheWrite) {
+  fixture f;
+  write_condition absent;
+  absent.if_none_match_any = true;
+  EXPECT_EQ(f.put("k", version_of("\"1\""), absent).status, ns_status::ok);
+  EXPECT_EQ(f.put("k", version_of("\"2\""), absent).status, ns_status::precondition_failed);
+  write_condition match;
+  match.if_match = "\"9\"";
+  EXPECT_EQ(f.put("k", version_of("\"2\""), match).status, ns_status::precondition_failed);
+  match.if_match = "\"1\"";
+  EXPECT_EQ(f.put("k", version_of("\"2\""), match).status, ns_status::ok);
+  EXPECT_EQ(f.put("missing", version_of("\"2\""), match).status, ns_status::no_such_key);
+  EXPECT_EQ(f.del("k", "\"1\"").status, ns_status::precondition_failed);
+  EXPECT_EQ(f.del("k", "\"2\"").status, ns_status::ok);
+}
+
+TEST(Namespace, ChunkReferencesFollowCurrentVersionsAndReportGarbage) {
+  fixture f;
+  ASSERT_EQ(f.put("a", version_of("\"a\"", {1, 2})).status, ns_status::ok);
+  ASSERT_EQ(f.put("b", version_of("\"b\"", {2, 2, 3})).status, ns_status::ok);
+  EXPECT_EQ(f.ns.references(chunk_of(2)), 3u);
+  auto r = f.put("a", version_of("\"a2\"", {1, 4}));  // 2 loses a reference, 1 keeps its own
+  EXPECT_TRUE(r.unreferenced.empty());
+  EXPECT_EQ(f.ns.references(chunk_of(1)), 1u);
+  r = f.del("b");
+  EXPECT_EQ(std::set<chunk_hash>(r.unreferenced.begin(), r.unreferenced.end()),
+            (std::set<chunk_hash>{chunk_of(2), chunk_of(3)}));
+  EXPECT_EQ(f.ns.chunk_count(), 2u);
+}
+
+TEST(Namespace, ListingFollowsS3ByteOrderNotTreeOrder) {
+  fixture f;
+  for (const auto* k : {"a/b", "a-c", "a/a/x", "b", "a0"})
+    ASSERT_EQ(f.put(k).status, ns_status::ok);
+  EXPECT_EQ(f.keys(), (std::vector<std::string>{"a-c", "a/a/x", "a/b", "a0", "b"}));
+  std::vector<std::string> prefixes;
+  EXPECT_EQ(f.keys("", "/", &prefixes), (std::vector<std::string>{"a-c", "a0", "b"}));
+  EXPECT_EQ(prefixes, (std::vector<std::string>{"a/"}));
+  EXPECT_EQ(f.keys("a/", "/", &prefixes), (std::vector<std::string>{"a/b"}));
+  EXPECT_EQ(prefixes, (std::vector<std::string>{"a/a/"}));
+  EXPECT_EQ(f.keys("a", "", nullptr), (std::vector<std::string>{"a-c", "a/a/x", "a/b", "a0"}));
+  // Pages of two, each starting after the last key or prefix of the page before.
+  std::vector<std::string> seen;
+  list_request req{"", "/", "", 2};
+  for (int page = 0; page < 10; ++page) {
+    list_result out;
+    ASSERT_EQ(f.ns.list(bucket, req, out), ns_status::ok);
+    for (const auto& o : out.objects) seen.push_back(o.key);
+    for (const auto& p : out.common_prefixes) seen.push_back(p);
+    if (!out.truncated) break;
+    req.start_after = out.last;
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"a-c", "a/", "a0", "b"}));
+}
+
+// --- the model: a flat S3 key map with ADR 0005's rules -----------------------
+
+struct flat_model {
+  std::map<std::string, std::pair<std::string, std::vector<std::uint8_t>>> objects;
+
+  bool conflicts(const std::string& key, const parsed_key& p) const {
+    // A file on the key's path, or (for a file key) keys below it.
+    std::string path;
+    for (std::size_t i = 0; i + 1 < p.components.size() + (p.marker ? 1 : 0); ++i) {
+      path += p.components[i];
+      if (objects.count(path)) return true;
+      path += '/';
+    }
+    if (!p.marker) {
+      const auto below = key + "/";
+      const auto it = objects.lower_bound(below);
+      if (it != objects.end() && it->first.starts_with(below)) return true;
+    }
+    return false;
+  }
+  ns_status put(const std::string& key, const std::string& etag, std::vector<std::uint8_t> chunks,
+                const write_condition& cond) {
+    parsed_key p;
+    if (parse_key(key, p) != key_problem::none) return ns_status::invalid_key;
+    if (p.marker && !chunks.empty()) return ns_status::invalid_argument;
+    if (conflicts(key, p)) return ns_status::path_conflict;
+    const auto it = objects.find(key);
+    if (cond.if_none_match_any && it != objects.end()) return ns_status::precondition_failed;
+    if (cond.if_match) {
+      if (it == objects.end()) return ns_status::no_such_key;
+      if (it->second.first != *cond.if_match) return ns_status::precondition_failed;
+    }
+    objects[key] = {etag, std::move(chunks)};
+    return ns_status::ok;
+  }
+  ns_status del(const std::string& key) {
+    parsed_key p;
+    if (parse_key(key, p) != key_problem::none) return ns_status::invalid_key;
+    return objects.erase(key) ? ns_status::ok : ns_status::no_such_key;
+  }
+  std::uint64_t references(std::uint8_t chunk) const {
+    std::uint64_t n = 0;
+    for (const auto& [k, v] : objects) n += std::count(v.second.begin(), v.second.end(), chunk);
+    return n;
+  }
+  list_result list(const list_request& r) const {
+    list_result out;
+    if (r.max_keys == 0) return out;
+    for (const auto& [key, v] : objects) {
+      if (key <= r.start_after || !key.starts_with(r.prefix)) continue;
+      std::string cp;
+      if (!r.delimiter.empty())
+        if (const auto at = key.find(r.delimiter, r.prefix.size()); at != std::string::npos)
+          cp = key.substr(0, at + r.delimiter.size());
+      if (!cp.empty() && (cp <= r.start_after ||
+                          (!out.common_prefixes.empty() && out.common_prefixes.back() == cp)))
+        continue;
+      if (out.objects.size() + out.common_prefixes.size() == r.max_keys) {
+        out.truncated = true;
+        break;
+      }
+      if (cp.empty()) {
+        out.objects.push_back({key, nullptr, key.back() == '/'});
+        out.last = key;
+      } else {
+        out.common_prefixes.push_back(cp);
+        out.last = cp;
+      }
+    }
+    return out;
+  }
+};
+
+std::string key_from(std::uint32_t r) {
+  static const char* names[] = {"a", "b", "a-c", "a0", "x", "a.b"};
+  static const char* bad[] = {"a//b", "./a", "", "a/../b", "/a"};
+  if (r % 23 == 0) return bad[(r / 23) % 5];
+  std::string key;
+  const auto depth = 1 + r % 3;
+  for (std::uint32_t i = 0; i < depth; ++i) {
+    if (i) key += '/';
+    key += names[(r >> (4 + 3 * i)) % 6];
+  }
+  if ((r >> 20) % 5 == 0) key += '/';
+  return key;
+}
+
+RC_GTEST_PROP(NamespaceModel, TheTreeAnswersLikeAFlatS3KeyMapWithTheAdrRules,
+              (std::vector<std::uint32_t> ops)) {
+  namespace_state ns;
+  RC_ASSERT(ns.create_bucket(bucket, 1).status == ns_status::ok);
+  flat_model model;
+  std::int64_t now = 1;
+  for (const auto op : ops) {
+    const auto key = key_from(op >> 3);
+    const auto kind = op % 8;
+    if (kind < 4) {  // put, sometimes conditional
+      write_condition cond;
+      if (kind == 1) cond.if_none_match_any = true;
+      if (kind == 2) cond.if_match = "\"" + std::to_string((op >> 9) % 3) + "\"";
+      const auto etag = "\"" + std::to_string((op >> 11) % 3) + "\"";
+      std::vector<std::uint8_t> chunks;
+      if (key.back() != '/')
+        for (std::uint32_t c = 0; c < (op >> 13) % 3; ++c)
+          chunks.push_back(static_cast<std::uint8_t>((op >> (15 + c)) % 4));
+      const auto expected = model.put(key, etag, chunks, cond);
+      put_object_command c;
+      c.bucket = bucket;
+      c.key = key;
+      c.version = version_of(etag, chunks);
+      c.condition = cond;
+      c.now_ns = ++now;
+      const auto got = ns.put_object(c);
+      RC_ASSERT(got.status == expected);
+    } else if (kind < 6) {
+      const auto expected = model.del(key);
+      const auto got = ns.delete_object({bucket, key, std::nullopt, ++now});
+      RC_ASSERT(got.status == expected);
+    } else {  // list, with a page walk
+      static const char* delimiters[] = {"", "/", "-"};
+      list_request req;
+      req.prefix = (op >> 5) % 3 == 0 ? "" : key_from(op >> 7).substr(0, (op >> 9) % 4);
+      req.delimiter = delimiters[(op >> 12) % 3];
+      req.start_after = (op >> 14) % 3 == 0 ? key_from(op >> 16) : "";
+      req.max_keys = 1 + (op >> 18) % 4;
+      for (int page = 0; page < 50; ++page) {
+        list_result got;
+        RC_ASSERT(ns.list(bucket, req, got) == ns_status::ok);
+        const auto want = model.list(req);
+        std::vector<std::string> got_keys, want_keys;
+        for (const auto& o : got.objects) got_keys.push_back(o.key);
+        for (const auto& o : want.objects) want_keys.push_back(o.key);
+        RC_ASSERT(got_keys == want_keys);
+        RC_ASSERT(got.common_prefixes == want.common_prefixes);
+        RC_ASSERT(got.truncated == want.truncated);
+        if (!got.truncated) break;
+        RC_ASSERT(got.last == want.last);
+        req.start_after = got.last;
+      }
+    }
+    ns.check_invariants();
+    for (std::uint8_t c = 0; c < 4; ++c)
+      RC_ASSERT(ns.references(chunk_of(c)) == model.references(c));
+    for (const auto& [k, v] : model.objects) {
+      const object_version* got = nullptr;
+      RC_ASSERT(ns.head(bucket, k, &got) == ns_status::ok);
+      RC_ASSERT(got->etag == v.first);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cairn::shard
