@@ -2,6 +2,7 @@
 #include "actors/shard/namespace_state.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "actors/common/assert.h"
 
@@ -45,6 +46,16 @@ std::string_view to_string(ns_status s) {
       return "precondition_failed";
     case ns_status::invalid_argument:
       return "invalid_argument";
+    case ns_status::no_such_upload:
+      return "no_such_upload";
+    case ns_status::invalid_part:
+      return "invalid_part";
+    case ns_status::invalid_part_order:
+      return "invalid_part_order";
+    case ns_status::entity_too_small:
+      return "entity_too_small";
+    case ns_status::too_many_uploads:
+      return "too_many_uploads";
   }
   return "unknown";
 }
@@ -142,12 +153,13 @@ inode& namespace_state::new_inode(bucket_tree& tree, inode_kind kind, inode_id p
   return n;
 }
 
-void namespace_state::retain(const object_version& v) {
-  for (const auto& c : v.chunks) ++chunk_refs_[c.id];
+void namespace_state::retain(const std::vector<chunk_ref>& chunks) {
+  for (const auto& c : chunks) ++chunk_refs_[c.id];
 }
 
-void namespace_state::release(const object_version& v, std::vector<chunk_hash>& unreferenced) {
-  for (const auto& c : v.chunks) {
+void namespace_state::release(const std::vector<chunk_ref>& chunks,
+                              std::vector<chunk_hash>& unreferenced) {
+  for (const auto& c : chunks) {
     auto it = chunk_refs_.find(c.id);
     CAIRN_ASSERT_MSG(it != chunk_refs_.end() && it->second > 0, "released an unreferenced chunk");
     if (--it->second == 0) {
@@ -191,11 +203,123 @@ ns_result namespace_state::delete_bucket(bucket_id bucket) {
   const auto it = buckets_.find(bucket);
   if (it == buckets_.end()) return failed(ns_status::no_such_bucket);
   if (!it->second.inodes.at(root_inode).entries.empty()) return failed(ns_status::bucket_not_empty);
+  // Uploads in progress do not keep a bucket alive (as in S3); their parts go.
+  ns_result r;
+  for (const auto& [id, u] : it->second.uploads)
+    for (const auto& [number, part] : u.parts) release(part.chunks, r.unreferenced);
   buckets_.erase(it);
+  return r;
+}
+
+struct namespace_state::placement {
+  parsed_key key;
+  resolution res;
+  /// The inode at the key (file, or directory for a marker), if any.
+  std::optional<inode_id> existing;
+};
+
+ns_result namespace_state::check_put(const bucket_tree& tree, const std::string& key_text,
+                                     const object_version& v, const write_condition& condition,
+                                     placement& where) const {
+  auto& key = where.key;
+  if (const auto p = parse_key(key_text, key); p != key_problem::none) {
+    auto r = failed(ns_status::invalid_key);
+    r.problem = p;
+    return r;
+  }
+  if (key.marker && (v.size != 0 || !v.chunks.empty() || !v.inline_sealed.empty()))
+    return failed(ns_status::invalid_argument);
+  if (v.chunks.size() > chunks_per_version_max ||
+      metadata_bytes(v.user_metadata) > user_metadata_bytes_max)
+    return failed(ns_status::invalid_argument);
+  where.res = resolve(tree, key);
+  if (where.res.conflict) {
+    auto r = failed(ns_status::path_conflict);
+    r.conflict = *where.res.conflict;
+    return r;
+  }
+  const auto& name = key.components.back();
+  const inode* existing = nullptr;
+  if (where.res.parents_exist) {
+    const auto& dir = tree.inodes.at(where.res.dirs.back());
+    const auto as_file = dir.entries.find(name);
+    const auto as_dir = dir.entries.find(name + "/");
+    if (key.marker ? as_file != dir.entries.end() : as_dir != dir.entries.end()) {
+      auto r = failed(ns_status::path_conflict);
+      r.conflict = join(key.components, key.components.size()) + (key.marker ? "" : "/");
+      return r;
+    }
+    const auto found = key.marker ? as_dir : as_file;
+    if (found != dir.entries.end()) {
+      existing = &tree.inodes.at(found->second);
+      where.existing = found->second;
+      if (existing->kind == inode_kind::symlink) {
+        auto r = failed(ns_status::path_conflict);
+        r.conflict = key_text;
+        return r;
+      }
+    }
+  }
+  const object_version* current = existing && existing->current ? &*existing->current : nullptr;
+  if (condition.if_none_match_any && current) return failed(ns_status::precondition_failed);
+  if (condition.if_match) {
+    if (!current) return failed(ns_status::no_such_key);
+    if (current->etag != *condition.if_match) return failed(ns_status::precondition_failed);
+  }
   return {};
 }
 
+ns_result namespace_state::store(bucket_tree& tree, const placement& where, object_version v,
+                                 std::int64_t now_ns, std::uint32_t mode, std::uint32_t uid,
+                                 std::uint32_t gid) {
+  const auto& key = where.key;
+  ns_result r;
+  inode_id dir = where.res.dirs.back();
+  for (std::size_t i = where.res.dirs.size() - 1; i + 1 < key.components.size(); ++i) {
+    auto& created = new_inode(tree, inode_kind::directory, dir, now_ns);
+    const auto id = created.id;
+    auto& parent = tree.inodes.at(dir);
+    parent.entries.emplace(key.components[i] + "/", id);
+    parent.mtime_ns = parent.ctime_ns = now_ns;
+    dir = id;
+  }
+  v.version_id = "null";
+  v.mtime_ns = now_ns;
+  retain(v.chunks);  // before releasing the old version: a re-put keeps its chunks
+  if (where.existing) {
+    auto& n = tree.inodes.at(*where.existing);
+    if (n.current) release(n.current->chunks, r.unreferenced);
+    n.current = std::move(v);
+    n.mtime_ns = n.ctime_ns = now_ns;
+    if (key.marker) n.explicit_dir = true;
+    r.inode = n.id;
+    return r;
+  }
+  auto& n = new_inode(tree, key.marker ? inode_kind::directory : inode_kind::file, dir, now_ns);
+  n.mode = key.marker ? 0755 : mode;
+  n.uid = uid;
+  n.gid = gid;
+  n.explicit_dir = key.marker;
+  n.current = std::move(v);
+  r.inode = n.id;
+  auto& parent = tree.inodes.at(dir);
+  parent.entries.emplace(list_key(key.components.back(), n.kind), n.id);
+  parent.mtime_ns = parent.ctime_ns = now_ns;
+  return r;
+}
+
 ns_result namespace_state::put_object(const put_object_command& c) {
+  const auto b = buckets_.find(c.bucket);
+  if (b == buckets_.end()) return failed(ns_status::no_such_bucket);
+  placement where;
+  // Everything is checked before anything changes (NS6).
+  if (auto r = check_put(b->second, c.key, c.version, c.condition, where);
+      r.status != ns_status::ok)
+    return r;
+  return store(b->second, where, c.version, c.now_ns, c.mode, c.uid, c.gid);
+}
+
+ns_result namespace_state::create_upload(const create_upload_command& c) {
   const auto b = buckets_.find(c.bucket);
   if (b == buckets_.end()) return failed(ns_status::no_such_bucket);
   auto& tree = b->second;
@@ -205,88 +329,109 @@ ns_result namespace_state::put_object(const put_object_command& c) {
     r.problem = p;
     return r;
   }
-  const auto& v = c.version;
-  if (key.marker && (v.size != 0 || !v.chunks.empty() || !v.inline_sealed.empty()))
+  if (key.marker || c.upload_id.empty() || c.upload_id.size() > upload_id_bytes_max ||
+      tree.uploads.count(c.upload_id) || metadata_bytes(c.user_metadata) > user_metadata_bytes_max)
     return failed(ns_status::invalid_argument);
-  if (v.chunks.size() > chunks_per_version_max ||
-      metadata_bytes(v.user_metadata) > user_metadata_bytes_max)
+  if (tree.uploads.size() >= uploads_per_bucket_max) return failed(ns_status::too_many_uploads);
+  auto& u = tree.uploads[c.upload_id];
+  u.id = c.upload_id;
+  u.key = c.key;
+  u.content_type = c.content_type;
+  u.user_metadata = c.user_metadata;
+  u.initiated_ns = c.now_ns;
+  return {};
+}
+
+ns_result namespace_state::put_part(const upload_part_command& c) {
+  const auto b = buckets_.find(c.bucket);
+  if (b == buckets_.end()) return failed(ns_status::no_such_bucket);
+  const auto u = b->second.uploads.find(c.upload_id);
+  if (u == b->second.uploads.end()) return failed(ns_status::no_such_upload);
+  if (c.part_number < 1 || c.part_number > part_number_max ||
+      c.part.chunks.size() > chunks_per_version_max)
     return failed(ns_status::invalid_argument);
-
-  // Everything is checked before anything changes (NS6).
-  const auto res = resolve(tree, key);
-  if (res.conflict) {
-    auto r = failed(ns_status::path_conflict);
-    r.conflict = *res.conflict;
-    return r;
-  }
-  const auto& name = key.components.back();
-  const inode* existing = nullptr;  // the object now at the key, if any
-  inode_id existing_id;
-  if (res.parents_exist) {
-    const auto& dir = tree.inodes.at(res.dirs.back());
-    const auto as_file = dir.entries.find(name);
-    const auto as_dir = dir.entries.find(name + "/");
-    if (key.marker ? as_file != dir.entries.end() : as_dir != dir.entries.end()) {
-      auto r = failed(ns_status::path_conflict);
-      r.conflict = key.marker ? join(key.components, key.components.size())
-                              : join(key.components, key.components.size()) + "/";
-      return r;
-    }
-    const auto found = key.marker ? as_dir : as_file;
-    if (found != dir.entries.end()) {
-      existing = &tree.inodes.at(found->second);
-      existing_id = found->second;
-      if (existing->kind == inode_kind::symlink) {
-        auto r = failed(ns_status::path_conflict);
-        r.conflict = c.key;
-        return r;
-      }
-    }
-  }
-  const object_version* current =
-      existing ? (existing->current ? &*existing->current : nullptr) : nullptr;
-  if (c.condition.if_none_match_any && current) return failed(ns_status::precondition_failed);
-  if (c.condition.if_match) {
-    if (!current) return failed(ns_status::no_such_key);
-    if (current->etag != *c.condition.if_match) return failed(ns_status::precondition_failed);
-  }
-
-  // Apply: the missing directories (implicit), then the object.
   ns_result r;
-  inode_id dir = res.dirs.back();
-  for (std::size_t i = res.dirs.size() - 1; i + 1 < key.components.size(); ++i) {
-    auto& created = new_inode(tree, inode_kind::directory, dir, c.now_ns);
-    const auto id = created.id;
-    auto& parent = tree.inodes.at(dir);
-    parent.entries.emplace(key.components[i] + "/", id);
-    parent.mtime_ns = parent.ctime_ns = c.now_ns;
-    dir = id;
-  }
-  object_version stored = v;
-  stored.version_id = "null";
-  stored.mtime_ns = c.now_ns;
-  if (existing) {
-    auto& n = tree.inodes.at(existing_id);
-    retain(stored);  // before releasing the old version: a re-put keeps its chunks
-    if (n.current) release(*n.current, r.unreferenced);
-    n.current = std::move(stored);
-    n.mtime_ns = n.ctime_ns = c.now_ns;
-    if (key.marker) n.explicit_dir = true;
-    r.inode = existing_id;
-  } else {
-    auto& n = new_inode(tree, key.marker ? inode_kind::directory : inode_kind::file, dir, c.now_ns);
-    n.mode = key.marker ? 0755 : c.mode;
-    n.uid = c.uid;
-    n.gid = c.gid;
-    n.explicit_dir = key.marker;
-    retain(stored);
-    n.current = std::move(stored);
-    r.inode = n.id;
-    auto& parent = tree.inodes.at(dir);
-    parent.entries.emplace(list_key(name, n.kind), n.id);
-    parent.mtime_ns = parent.ctime_ns = c.now_ns;
-  }
+  retain(c.part.chunks);
+  auto& slot = u->second.parts[c.part_number];
+  release(slot.chunks, r.unreferenced);  // a part uploaded again replaces the old one
+  slot = c.part;
+  slot.uploaded_ns = c.now_ns;
   return r;
+}
+
+ns_result namespace_state::complete_upload(const complete_upload_command& c) {
+  const auto b = buckets_.find(c.bucket);
+  if (b == buckets_.end()) return failed(ns_status::no_such_bucket);
+  auto& tree = b->second;
+  const auto u = tree.uploads.find(c.upload_id);
+  if (u == tree.uploads.end()) return failed(ns_status::no_such_upload);
+  const auto& upload = u->second;
+  if (c.parts.empty()) return failed(ns_status::invalid_argument);
+  // The object: the listed parts in order, every one but the last at least
+  // part_bytes_min (S3's rules, checked in S3's order).
+  object_version v;
+  v.etag = c.etag;
+  v.content_type = upload.content_type;
+  v.user_metadata = upload.user_metadata;
+  std::uint32_t previous = 0;
+  for (std::size_t i = 0; i < c.parts.size(); ++i) {
+    const auto& [number, etag] = c.parts[i];
+    if (number <= previous) return failed(ns_status::invalid_part_order);
+    previous = number;
+    const auto p = upload.parts.find(number);
+    if (p == upload.parts.end() || p->second.etag != etag) return failed(ns_status::invalid_part);
+    if (i + 1 < c.parts.size() && p->second.size < part_bytes_min)
+      return failed(ns_status::entity_too_small);
+    for (auto ref : p->second.chunks) {
+      ref.offset += v.size;
+      v.chunks.push_back(ref);
+    }
+    v.size += p->second.size;
+  }
+  if (v.chunks.size() > chunks_per_version_max) return failed(ns_status::invalid_argument);
+  placement where;
+  if (auto r = check_put(tree, upload.key, v, c.condition, where); r.status != ns_status::ok)
+    return r;
+  auto r = store(tree, where, std::move(v), c.now_ns, 0644, 0, 0);
+  // The parts' references now belong to the object; drop theirs.
+  for (const auto& [number, part] : upload.parts) release(part.chunks, r.unreferenced);
+  tree.uploads.erase(u);
+  return r;
+}
+
+ns_result namespace_state::abort_upload(const abort_upload_command& c) {
+  const auto b = buckets_.find(c.bucket);
+  if (b == buckets_.end()) return failed(ns_status::no_such_bucket);
+  const auto u = b->second.uploads.find(c.upload_id);
+  if (u == b->second.uploads.end()) return failed(ns_status::no_such_upload);
+  ns_result r;
+  for (const auto& [number, part] : u->second.parts) release(part.chunks, r.unreferenced);
+  b->second.uploads.erase(u);
+  return r;
+}
+
+const multipart_upload* namespace_state::upload(bucket_id bucket,
+                                                std::string_view upload_id) const {
+  const auto b = buckets_.find(bucket);
+  if (b == buckets_.end()) return nullptr;
+  const auto u = b->second.uploads.find(std::string(upload_id));
+  return u == b->second.uploads.end() ? nullptr : &u->second;
+}
+
+std::vector<const multipart_upload*> namespace_state::uploads(bucket_id bucket,
+                                                              std::string_view key_marker,
+                                                              std::string_view upload_id_marker,
+                                                              std::size_t max) const {
+  std::vector<const multipart_upload*> out;
+  const auto b = buckets_.find(bucket);
+  if (b == buckets_.end()) return out;
+  for (const auto& [id, u] : b->second.uploads)
+    if (u.key > key_marker || (u.key == key_marker && id > upload_id_marker)) out.push_back(&u);
+  std::sort(out.begin(), out.end(), [](const auto* x, const auto* y) {
+    return std::tie(x->key, x->id) < std::tie(y->key, y->id);
+  });
+  if (out.size() > max) out.resize(max);
+  return out;
 }
 
 ns_result namespace_state::delete_object(const delete_object_command& c) {
@@ -313,7 +458,7 @@ ns_result namespace_state::delete_object(const delete_object_command& c) {
     return failed(ns_status::precondition_failed);
   ns_result r;
   r.inode = id;
-  if (n.current) release(*n.current, r.unreferenced);
+  if (n.current) release(n.current->chunks, r.unreferenced);
   if (key.marker && !n.entries.empty()) {
     // The marker goes, the keys under it stay: the directory is implicit now.
     n.explicit_dir = false;
@@ -465,6 +610,11 @@ std::size_t namespace_state::inode_count(bucket_id bucket) const {
 void namespace_state::check_invariants() const {
   std::map<chunk_hash, std::uint64_t> counted;
   for (const auto& [bid, tree] : buckets_) {
+    for (const auto& [id, u] : tree.uploads) {
+      CAIRN_ASSERT_MSG(u.id == id, "upload recorded under another id");
+      for (const auto& [number, part] : u.parts)
+        for (const auto& c : part.chunks) ++counted[c.id];
+    }
     std::map<inode_id, std::size_t> parents;  // NS1
     for (const auto& [id, n] : tree.inodes) {
       CAIRN_ASSERT_MSG(n.id == id, "NS1: inode recorded under another number");

@@ -23,7 +23,8 @@
 //       or symlink, the name + '/' for a directory; no name appears twice.
 //  NS3. An implicit directory is never empty (it goes with its last entry).
 //  NS4. Every chunk's reference count equals the number of references to
-//       it from current object versions of the shard; no count is zero.
+//       it from current object versions and from parts of uploads in
+//       progress; no count is zero.
 //  NS5. Inode numbers are never reused within a bucket.
 //  NS6. A command that fails changes nothing.
 #pragma once
@@ -55,6 +56,10 @@ inline constexpr std::size_t name_bytes_max = 255;              // NAME_MAX (NFS
 inline constexpr std::size_t user_metadata_bytes_max = 2048;    // S3's limit
 inline constexpr std::size_t chunks_per_version_max = 1 << 20;  // 4 TiB of 4 MiB chunks
 inline constexpr std::size_t list_keys_max = 1000;              // S3's max-keys ceiling
+inline constexpr std::uint32_t part_number_max = 10000;         // S3's limit
+inline constexpr std::uint64_t part_bytes_min = 5ull << 20;     // all parts but the last
+inline constexpr std::size_t uploads_per_bucket_max = 100000;
+inline constexpr std::size_t upload_id_bytes_max = 128;
 
 using chunk_hash = std::array<std::uint8_t, 32>;
 
@@ -133,6 +138,11 @@ enum class ns_status : std::uint8_t {
   path_conflict,        // a file where a directory is needed, or the reverse
   precondition_failed,  // If-Match / If-None-Match
   invalid_argument,     // e.g. a body on a directory marker, too many chunks
+  no_such_upload,
+  invalid_part,        // CompleteMultipartUpload names a part not uploaded, or another ETag
+  invalid_part_order,  // part numbers not ascending
+  entity_too_small,    // a part but the last below part_bytes_min
+  too_many_uploads,
 };
 std::string_view to_string(ns_status s);
 
@@ -171,6 +181,60 @@ struct ns_result {
   inode_id inode;
 };
 
+/// A part of a multipart upload: an object version without metadata.
+struct upload_part {
+  std::string etag;
+  std::uint64_t size = 0;
+  std::vector<chunk_ref> chunks;  // offsets within the part
+  std::int64_t uploaded_ns = 0;
+  friend bool operator==(const upload_part&, const upload_part&) = default;
+};
+
+struct multipart_upload {
+  std::string id;
+  std::string key;
+  std::string content_type;
+  std::map<std::string, std::string> user_metadata;
+  std::int64_t initiated_ns = 0;
+  std::map<std::uint32_t, upload_part> parts;
+  friend bool operator==(const multipart_upload&, const multipart_upload&) = default;
+};
+
+struct create_upload_command {
+  bucket_id bucket;
+  std::string key;
+  /// Chosen by the proposer (unique: e.g. node id, log position, random).
+  std::string upload_id;
+  std::string content_type;
+  std::map<std::string, std::string> user_metadata;
+  std::int64_t now_ns = 0;
+};
+
+struct upload_part_command {
+  bucket_id bucket;
+  std::string upload_id;
+  std::uint32_t part_number = 0;  // 1..part_number_max
+  upload_part part;
+  std::int64_t now_ns = 0;
+};
+
+struct complete_upload_command {
+  bucket_id bucket;
+  std::string upload_id;
+  /// As the client listed them: part number and ETag, ascending.
+  std::vector<std::pair<std::uint32_t, std::string>> parts;
+  /// The multipart ETag ("md5-of-md5s-N", computed by the gateway from the
+  /// listed ETags, which apply checks against the stored parts).
+  std::string etag;
+  write_condition condition;
+  std::int64_t now_ns = 0;
+};
+
+struct abort_upload_command {
+  bucket_id bucket;
+  std::string upload_id;
+};
+
 struct list_request {
   std::string prefix;
   std::string delimiter;  // "" or any string; "/" walks the tree without descending
@@ -204,6 +268,21 @@ class namespace_state {
   ns_result put_object(const put_object_command& c);
   ns_result delete_object(const delete_object_command& c);
 
+  // Multipart uploads: parts hold chunk references until the upload is
+  // completed (they move into the object) or aborted (released).
+  ns_result create_upload(const create_upload_command& c);
+  ns_result put_part(const upload_part_command& c);
+  /// The object replaces any at the key (with the condition checked); parts
+  /// uploaded but not listed are released.
+  ns_result complete_upload(const complete_upload_command& c);
+  ns_result abort_upload(const abort_upload_command& c);
+  const multipart_upload* upload(bucket_id bucket, std::string_view upload_id) const;
+  /// Uploads in progress in key order (then upload id), after the given
+  /// (key, upload id) marker, at most `max`.
+  std::vector<const multipart_upload*> uploads(bucket_id bucket, std::string_view key_marker,
+                                               std::string_view upload_id_marker,
+                                               std::size_t max) const;
+
   /// The object at `key` (a file's current version, or a marker's empty
   /// version), or the status saying why there is none.
   ns_status head(bucket_id bucket, std::string_view key, const object_version** out) const;
@@ -223,6 +302,7 @@ class namespace_state {
   struct bucket_tree {
     std::map<inode_id, inode> inodes;
     std::uint64_t next_inode = root_inode.value + 1;
+    std::map<std::string, multipart_upload> uploads;  // by upload id
   };
 
   // Resolution without changes: the directory chain for `components`
@@ -231,8 +311,16 @@ class namespace_state {
   resolution resolve(const bucket_tree& tree, const parsed_key& key) const;
 
   inode& new_inode(bucket_tree& tree, inode_kind kind, inode_id parent, std::int64_t now_ns);
-  void release(const object_version& v, std::vector<chunk_hash>& unreferenced);
-  void retain(const object_version& v);
+  void release(const std::vector<chunk_ref>& chunks, std::vector<chunk_hash>& unreferenced);
+  void retain(const std::vector<chunk_ref>& chunks);
+  /// The checks of put_object (NS6: nothing changes); on success `where`
+  /// says what to change.
+  struct placement;
+  ns_result check_put(const bucket_tree& tree, const std::string& key, const object_version& v,
+                      const write_condition& condition, placement& where) const;
+  /// Creates the missing directories and stores `v` at the checked place.
+  ns_result store(bucket_tree& tree, const placement& where, object_version v, std::int64_t now_ns,
+                  std::uint32_t mode, std::uint32_t uid, std::uint32_t gid);
   /// Removes empty implicit directories from `dir` upwards (NS3).
   void prune(bucket_tree& tree, inode_id dir, std::int64_t now_ns);
 

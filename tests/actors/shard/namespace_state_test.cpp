@@ -205,10 +205,133 @@ TEST(Namespace, ListingFollowsS3ByteOrderNotTreeOrder) {
   EXPECT_EQ(seen, (std::vector<std::string>{"a-c", "a/", "a0", "b"}));
 }
 
+TEST(NamespaceMultipart, PartsMoveIntoTheObjectAndTheRestIsReleased) {
+  fixture f;
+  const auto big = 6ull << 20;
+  auto part = [&](std::uint32_t n, std::string etag, std::uint64_t size,
+                  std::vector<std::uint8_t> chunks) {
+    upload_part_command c;
+    c.bucket = bucket;
+    c.upload_id = "u1";
+    c.part_number = n;
+    c.part.etag = std::move(etag);
+    c.part.size = size;
+    for (auto ch : chunks) c.part.chunks.push_back({chunk_of(ch), 0, size, 0x0402, 1});
+    auto r = f.ns.put_part(c);
+    f.ns.check_invariants();
+    return r;
+  };
+  EXPECT_EQ(f.ns.create_upload({bucket, "big/file.bin", "u1", "application/x", {}, 1}).status,
+            ns_status::ok);
+  EXPECT_EQ(f.ns.create_upload({bucket, "big/", "u2", "", {}, 1}).status,
+            ns_status::invalid_argument);
+  EXPECT_EQ(part(1, "\"p1\"", big, {1}).status, ns_status::ok);
+  EXPECT_EQ(part(2, "\"p2\"", big, {2}).status, ns_status::ok);
+  EXPECT_EQ(part(2, "\"p2b\"", big, {3}).status, ns_status::ok);  // replaces part 2
+  EXPECT_EQ(f.ns.references(chunk_of(2)), 0u);
+  EXPECT_EQ(part(3, "\"p3\"", 10, {4}).status, ns_status::ok);
+  EXPECT_EQ(part(0, "\"x\"", 1, {}).status, ns_status::invalid_argument);
+  EXPECT_EQ(part(10001, "\"x\"", 1, {}).status, ns_status::invalid_argument);
+  auto complete = [&](std::vector<std::pair<std::uint32_t, std::string>> parts) {
+    complete_upload_command c;
+    c.bucket = bucket;
+    c.upload_id = "u1";
+    c.parts = std::move(parts);
+    c.etag = "\"abc-2\"";
+    auto r = f.ns.complete_upload(c);
+    f.ns.check_invariants();
+    return r;
+  };
+  EXPECT_EQ(complete({{2, "\"p2b\""}, {1, "\"p1\""}}).status, ns_status::invalid_part_order);
+  EXPECT_EQ(complete({{1, "\"p1\""}, {2, "\"p2\""}}).status, ns_status::invalid_part);
+  EXPECT_EQ(complete({{1, "\"p1\""}, {4, "\"p4\""}}).status, ns_status::invalid_part);
+  EXPECT_EQ(complete({{3, "\"p3\""}, {4, "\"p4\""}}).status, ns_status::entity_too_small)
+      << "parts are checked in the order listed";
+  // Part 3 (10 bytes) only as the last part.
+  auto r = complete({{1, "\"p1\""}, {3, "\"p3\""}});
+  EXPECT_EQ(r.status, ns_status::ok);
+  EXPECT_EQ(std::set<chunk_hash>(r.unreferenced.begin(), r.unreferenced.end()),
+            (std::set<chunk_hash>{chunk_of(3)}))
+      << "the part not listed is released";
+  const object_version* v = nullptr;
+  ASSERT_EQ(f.ns.head(bucket, "big/file.bin", &v), ns_status::ok);
+  EXPECT_EQ(v->size, big + 10);
+  EXPECT_EQ(v->etag, "\"abc-2\"");
+  EXPECT_EQ(v->content_type, "application/x");
+  ASSERT_EQ(v->chunks.size(), 2u);
+  EXPECT_EQ(v->chunks[1].offset, big);
+  EXPECT_FALSE(f.ns.upload(bucket, "u1"));
+  EXPECT_EQ(complete({{1, "\"p1\""}}).status, ns_status::no_such_upload);
+
+  EXPECT_EQ(f.ns.create_upload({bucket, "other", "u3", "", {}, 1}).status, ns_status::ok);
+  upload_part_command small;
+  small.bucket = bucket;
+  small.upload_id = "u3";
+  small.part_number = 1;
+  small.part.etag = "\"s\"";
+  small.part.size = 100;
+  small.part.chunks.push_back({chunk_of(9), 0, 100, 0x0402, 1});
+  ASSERT_EQ(f.ns.put_part(small).status, ns_status::ok);
+  EXPECT_EQ(f.ns.uploads(bucket, "", "", 10).size(), 1u);
+  r = f.ns.abort_upload({bucket, "u3"});
+  EXPECT_EQ(r.unreferenced, std::vector<chunk_hash>{chunk_of(9)});
+  EXPECT_EQ(f.ns.abort_upload({bucket, "u3"}).status, ns_status::no_such_upload);
+  f.ns.check_invariants();
+}
+
 // --- the model: a flat S3 key map with ADR 0005's rules -----------------------
 
 struct flat_model {
   std::map<std::string, std::pair<std::string, std::vector<std::uint8_t>>> objects;
+  struct model_part {
+    std::string etag;
+    std::uint64_t size = 0;
+    std::vector<std::uint8_t> chunks;
+  };
+  struct model_upload {
+    std::string key;
+    std::map<std::uint32_t, model_part> parts;
+  };
+  std::map<std::string, model_upload> uploads;
+
+  ns_status create(const std::string& key, const std::string& id) {
+    parsed_key p;
+    if (parse_key(key, p) != key_problem::none) return ns_status::invalid_key;
+    if (p.marker || uploads.count(id)) return ns_status::invalid_argument;
+    uploads[id].key = key;
+    return ns_status::ok;
+  }
+  ns_status part(const std::string& id, std::uint32_t n, model_part part) {
+    const auto u = uploads.find(id);
+    if (u == uploads.end()) return ns_status::no_such_upload;
+    u->second.parts[n] = std::move(part);
+    return ns_status::ok;
+  }
+  ns_status complete(const std::string& id,
+                     const std::vector<std::pair<std::uint32_t, std::string>>& list,
+                     const std::string& etag, const write_condition& cond) {
+    const auto u = uploads.find(id);
+    if (u == uploads.end()) return ns_status::no_such_upload;
+    if (list.empty()) return ns_status::invalid_argument;
+    std::vector<std::uint8_t> chunks;
+    std::uint32_t previous = 0;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (list[i].first <= previous) return ns_status::invalid_part_order;
+      previous = list[i].first;
+      const auto p = u->second.parts.find(list[i].first);
+      if (p == u->second.parts.end() || p->second.etag != list[i].second)
+        return ns_status::invalid_part;
+      if (i + 1 < list.size() && p->second.size < part_bytes_min)
+        return ns_status::entity_too_small;
+      chunks.insert(chunks.end(), p->second.chunks.begin(), p->second.chunks.end());
+    }
+    const auto s = put(u->second.key, etag, chunks, cond);
+    if (s == ns_status::ok) uploads.erase(u);
+    return s;
+  }
+  ns_status abort(const std::string& id) {
+    return uploads.erase(id) ? ns_status::ok : ns_status::no_such_upload;
+  }
 
   bool conflicts(const std::string& key, const parsed_key& p) const {
     // A file on the key's path, or (for a file key) keys below it.
@@ -248,6 +371,9 @@ struct flat_model {
   std::uint64_t references(std::uint8_t chunk) const {
     std::uint64_t n = 0;
     for (const auto& [k, v] : objects) n += std::count(v.second.begin(), v.second.end(), chunk);
+    for (const auto& [id, u] : uploads)
+      for (const auto& [number, p] : u.parts)
+        n += std::count(p.chunks.begin(), p.chunks.end(), chunk);
     return n;
   }
   list_result list(const list_request& r) const {
@@ -300,8 +426,42 @@ RC_GTEST_PROP(NamespaceModel, TheTreeAnswersLikeAFlatS3KeyMapWithTheAdrRules,
   std::int64_t now = 1;
   for (const auto op : ops) {
     const auto key = key_from(op >> 3);
-    const auto kind = op % 8;
-    if (kind < 4) {  // put, sometimes conditional
+    const auto kind = op % 11;
+    const std::string upload_id = (op >> 30) % 4 == 0 ? "u1" : "u0";
+    if (kind == 8) {
+      RC_ASSERT(ns.create_upload({bucket, key, upload_id, "", {}, ++now}).status ==
+                model.create(key, upload_id));
+    } else if (kind == 9) {
+      upload_part_command c;
+      c.bucket = bucket;
+      c.upload_id = upload_id;
+      c.part_number = 1 + (op >> 4) % 3;
+      c.part.etag = (op >> 5) % 4 ? "\"p0\"" : "\"p1\"";
+      c.part.size = (op >> 7) % 4 ? 6ull << 20 : 1ull << 20;
+      flat_model::model_part mp{c.part.etag, c.part.size, {}};
+      for (std::uint32_t i = 0; i < (op >> 8) % 3; ++i) {
+        const auto ch = static_cast<std::uint8_t>((op >> (10 + i)) % 4);
+        mp.chunks.push_back(ch);
+        c.part.chunks.push_back({chunk_of(ch), 0, c.part.size, 0x0402, 1});
+      }
+      c.now_ns = ++now;
+      RC_ASSERT(ns.put_part(c).status == model.part(upload_id, c.part_number, mp));
+    } else if (kind == 10 && (op >> 4) % 4 == 0) {
+      RC_ASSERT(ns.abort_upload({bucket, upload_id}).status == model.abort(upload_id));
+    } else if (kind == 10) {
+      complete_upload_command c;
+      c.bucket = bucket;
+      c.upload_id = upload_id;
+      for (std::uint32_t n = 1; n <= 3; ++n)
+        if ((op >> (5 + n)) % 2)
+          c.parts.emplace_back(n, (op >> (9 + 2 * n)) % 4 ? "\"p0\"" : "\"p1\"");
+      if ((op >> 16) % 5 == 0) std::reverse(c.parts.begin(), c.parts.end());
+      c.etag = "\"m-" + std::to_string(c.parts.size()) + "\"";
+      c.condition.if_none_match_any = (op >> 17) % 4 == 0;
+      c.now_ns = ++now;
+      RC_ASSERT(ns.complete_upload(c).status ==
+                model.complete(upload_id, c.parts, c.etag, c.condition));
+    } else if (kind < 4) {  // put, sometimes conditional
       write_condition cond;
       if (kind == 1) cond.if_none_match_any = true;
       if (kind == 2) cond.if_match = "\"" + std::to_string((op >> 9) % 3) + "\"";
