@@ -607,47 +607,69 @@ std::size_t namespace_state::inode_count(bucket_id bucket) const {
   return b == buckets_.end() ? 0 : b->second.inodes.size();
 }
 
-void namespace_state::check_invariants() const {
+std::string namespace_state::violation() const {
   std::map<chunk_hash, std::uint64_t> counted;
   for (const auto& [bid, tree] : buckets_) {
     for (const auto& [id, u] : tree.uploads) {
-      CAIRN_ASSERT_MSG(u.id == id, "upload recorded under another id");
+      if (!(u.id == id)) return "upload recorded under another id";
       for (const auto& [number, part] : u.parts)
         for (const auto& c : part.chunks) ++counted[c.id];
     }
+    const auto root = tree.inodes.find(root_inode);
+    if (root == tree.inodes.end() || root->second.kind != inode_kind::directory)
+      return "NS1: a bucket without its root directory";
     std::map<inode_id, std::size_t> parents;  // NS1
     for (const auto& [id, n] : tree.inodes) {
-      CAIRN_ASSERT_MSG(n.id == id, "NS1: inode recorded under another number");
-      CAIRN_ASSERT_MSG(id.value < tree.next_inode, "NS5: inode number beyond the counter");
+      if (!(n.id == id)) return "NS1: inode recorded under another number";
+      if (!(id.value < tree.next_inode)) return "NS5: inode number beyond the counter";
       if (n.kind == inode_kind::file && n.current)
         for (const auto& c : n.current->chunks) ++counted[c.id];
       if (n.kind != inode_kind::directory) {
-        CAIRN_ASSERT_MSG(n.entries.empty(), "NS2: a non-directory with entries");
+        if (!(n.entries.empty())) return "NS2: a non-directory with entries";
         continue;
       }
-      CAIRN_ASSERT_MSG(id == root_inode || n.explicit_dir || !n.entries.empty(),
-                       "NS3: an empty implicit directory");
+      if (!(id == root_inode || n.explicit_dir || !n.entries.empty()))
+        return "NS3: an empty implicit directory";
       for (const auto& [lk, child_id] : n.entries) {
         const auto child = tree.inodes.find(child_id);
-        CAIRN_ASSERT_MSG(child != tree.inodes.end(), "NS1: an entry names no inode");
-        CAIRN_ASSERT_MSG(child->second.parent == id, "NS1: the child's parent is elsewhere");
+        if (!(child != tree.inodes.end())) return "NS1: an entry names no inode";
+        if (!(child->second.parent == id)) return "NS1: the child's parent is elsewhere";
         const bool dir_key = !lk.empty() && lk.back() == '/';
-        CAIRN_ASSERT_MSG(dir_key == (child->second.kind == inode_kind::directory),
-                         "NS2: list key does not match the kind");
+        if (!(dir_key == (child->second.kind == inode_kind::directory)))
+          return "NS2: list key does not match the kind";
         const auto name = dir_key ? lk.substr(0, lk.size() - 1) : lk;
-        CAIRN_ASSERT_MSG(!name.empty() && name.find('/') == std::string::npos,
-                         "NS2: a malformed name");
-        CAIRN_ASSERT_MSG(!(dir_key ? n.entries.count(name) : n.entries.count(name + "/")),
-                         "NS2: one name twice");
+        if (!(!name.empty() && name.find('/') == std::string::npos && name != "." && name != ".." &&
+              name.size() <= name_bytes_max))
+          return "NS2: a malformed name";
+        if (!(!(dir_key ? n.entries.count(name) : n.entries.count(name + "/"))))
+          return "NS2: one name twice";
         ++parents[child_id];
       }
     }
     for (const auto& [id, n] : tree.inodes)
       if (id != root_inode) {
-        CAIRN_ASSERT_MSG(parents[id] == 1, "NS1: an inode without exactly one entry");
+        if (!(parents[id] == 1)) return "NS1: an inode without exactly one entry";
       }
+    // Reachable from the root: one entry each is not enough (a cycle of
+    // directories naming each other would pass).
+    std::vector<inode_id> todo{root_inode};
+    std::size_t reached = 0;
+    while (!todo.empty()) {
+      const auto& d = tree.inodes.at(todo.back());
+      todo.pop_back();
+      ++reached;
+      if (reached > tree.inodes.size()) return "NS1: a directory cycle";
+      for (const auto& [lk, child] : d.entries) todo.push_back(child);
+    }
+    if (reached != tree.inodes.size()) return "NS1: an inode not reachable from the root";
   }
-  CAIRN_ASSERT_MSG(counted == chunk_refs_, "NS4: chunk reference counts disagree");
+  if (!(counted == chunk_refs_)) return "NS4: chunk reference counts disagree";
+  return {};
+}
+
+void namespace_state::check_invariants() const {
+  const auto v = violation();
+  CAIRN_ASSERT_MSG(v.empty(), v.c_str());
 }
 
 }  // namespace cairn::shard

@@ -51,13 +51,14 @@ struct inode_id {
 /// The root directory of every bucket.
 inline constexpr inode_id root_inode{1};
 
-inline constexpr std::size_t key_bytes_max = 1024;              // S3's limit
-inline constexpr std::size_t name_bytes_max = 255;              // NAME_MAX (NFS, FUSE)
-inline constexpr std::size_t user_metadata_bytes_max = 2048;    // S3's limit
-inline constexpr std::size_t chunks_per_version_max = 1 << 20;  // 4 TiB of 4 MiB chunks
-inline constexpr std::size_t list_keys_max = 1000;              // S3's max-keys ceiling
-inline constexpr std::uint32_t part_number_max = 10000;         // S3's limit
-inline constexpr std::uint64_t part_bytes_min = 5ull << 20;     // all parts but the last
+inline constexpr std::size_t key_bytes_max = 1024;            // S3's limit
+inline constexpr std::size_t name_bytes_max = 255;            // NAME_MAX (NFS, FUSE)
+inline constexpr std::size_t user_metadata_bytes_max = 2048;  // S3's limit
+inline constexpr std::size_t chunks_per_version_max =
+    1 << 18;  // 1 TiB of 4 MiB chunks; bigger objects use bigger chunks
+inline constexpr std::size_t list_keys_max = 1000;           // S3's max-keys ceiling
+inline constexpr std::uint32_t part_number_max = 10000;      // S3's limit
+inline constexpr std::uint64_t part_bytes_min = 5ull << 20;  // all parts but the last
 inline constexpr std::size_t uploads_per_bucket_max = 100000;
 inline constexpr std::size_t upload_id_bytes_max = 128;
 
@@ -152,6 +153,7 @@ struct write_condition {
   bool if_none_match_any = false;
   /// If-Match: <etag> — only if the current object has this ETag.
   std::optional<std::string> if_match;
+  friend bool operator==(const write_condition&, const write_condition&) = default;
 };
 
 struct put_object_command {
@@ -161,6 +163,7 @@ struct put_object_command {
   write_condition condition;
   std::int64_t now_ns = 0;
   std::uint32_t mode = 0644, uid = 0, gid = 0;
+  friend bool operator==(const put_object_command&, const put_object_command&) = default;
 };
 
 struct delete_object_command {
@@ -168,6 +171,7 @@ struct delete_object_command {
   std::string key;
   std::optional<std::string> if_match;
   std::int64_t now_ns = 0;
+  friend bool operator==(const delete_object_command&, const delete_object_command&) = default;
 };
 
 struct ns_result {
@@ -208,6 +212,7 @@ struct create_upload_command {
   std::string content_type;
   std::map<std::string, std::string> user_metadata;
   std::int64_t now_ns = 0;
+  friend bool operator==(const create_upload_command&, const create_upload_command&) = default;
 };
 
 struct upload_part_command {
@@ -216,6 +221,7 @@ struct upload_part_command {
   std::uint32_t part_number = 0;  // 1..part_number_max
   upload_part part;
   std::int64_t now_ns = 0;
+  friend bool operator==(const upload_part_command&, const upload_part_command&) = default;
 };
 
 struct complete_upload_command {
@@ -228,11 +234,13 @@ struct complete_upload_command {
   std::string etag;
   write_condition condition;
   std::int64_t now_ns = 0;
+  friend bool operator==(const complete_upload_command&, const complete_upload_command&) = default;
 };
 
 struct abort_upload_command {
   bucket_id bucket;
   std::string upload_id;
+  friend bool operator==(const abort_upload_command&, const abort_upload_command&) = default;
 };
 
 struct list_request {
@@ -297,6 +305,8 @@ class namespace_state {
 
   /// NS1-NS5 over the whole state; O(size). Aborts on a violation.
   void check_invariants() const;
+  /// The first violated invariant ("NS3: ..."), or "" when all hold.
+  std::string violation() const;
 
  private:
   struct bucket_tree {
@@ -323,6 +333,9 @@ class namespace_state {
                   std::uint32_t mode, std::uint32_t uid, std::uint32_t gid);
   /// Removes empty implicit directories from `dir` upwards (NS3).
   void prune(bucket_tree& tree, inode_id dir, std::int64_t now_ns);
+
+  friend std::string snapshot_namespace(const namespace_state& state);
+  friend bool restore_namespace(namespace_state& state, const std::string& bytes);
 
   std::map<bucket_id, bucket_tree> buckets_;
   std::map<chunk_hash, std::uint64_t> chunk_refs_;  // NS4

@@ -1,0 +1,453 @@
+// actors/shard/namespace_codec.cpp — see namespace_codec.h.
+#include "actors/shard/namespace_codec.h"
+
+#include <cstring>
+
+#include "schema/capnp_frames.h"
+#include "schema/namespace.capnp.h"
+
+namespace cairn::shard {
+namespace {
+
+using schema::as_data;
+using schema::to_std_string;
+
+constexpr std::uint16_t format_version = 1;
+
+// --- writing ---------------------------------------------------------------------
+
+void write_chunks(capnp::List<schema::ChunkRef>::Builder out, const std::vector<chunk_ref>& in) {
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    auto c = out[static_cast<unsigned>(i)];
+    c.setId(kj::ArrayPtr<const kj::byte>(in[i].id.data(), in[i].id.size()));
+    c.setOffset(in[i].offset);
+    c.setLength(in[i].length);
+    c.setScheme(in[i].scheme);
+    c.setKeyEpoch(in[i].key_epoch);
+  }
+}
+
+void write_metadata(capnp::List<schema::MetaEntry>::Builder out,
+                    const std::map<std::string, std::string>& in) {
+  unsigned i = 0;
+  for (const auto& [k, v] : in) {
+    out[i].setName(as_data(k));
+    out[i].setValue(as_data(v));
+    ++i;
+  }
+}
+
+void write_version(schema::ObjectVersion::Builder b, const object_version& v) {
+  b.setVersionId(as_data(v.version_id));
+  b.setSize(v.size);
+  b.setEtag(as_data(v.etag));
+  b.setContentType(as_data(v.content_type));
+  write_metadata(b.initUserMetadata(static_cast<unsigned>(v.user_metadata.size())),
+                 v.user_metadata);
+  write_chunks(b.initChunks(static_cast<unsigned>(v.chunks.size())), v.chunks);
+  b.setInlineSealed(kj::ArrayPtr<const kj::byte>(v.inline_sealed.data(), v.inline_sealed.size()));
+  b.setMtimeNs(v.mtime_ns);
+}
+
+void write_condition_to(schema::WriteCondition::Builder b, const write_condition& c) {
+  b.setIfNoneMatchAny(c.if_none_match_any);
+  b.setHasIfMatch(c.if_match.has_value());
+  if (c.if_match) b.setIfMatch(as_data(*c.if_match));
+}
+
+void write_part(schema::UploadPart::Builder b, std::uint32_t number, const upload_part& p) {
+  b.setNumber(number);
+  b.setEtag(as_data(p.etag));
+  b.setSize(p.size);
+  write_chunks(b.initChunks(static_cast<unsigned>(p.chunks.size())), p.chunks);
+  b.setUploadedNs(p.uploaded_ns);
+}
+
+// --- reading (untrusted: every size is checked before use) -----------------------
+
+/// Thrown inside the readers for malformed input; caught at the entry points.
+struct malformed {};
+
+std::string text(capnp::Data::Reader d, std::size_t max) {
+  if (d.size() > max) throw malformed{};
+  return to_std_string(d);
+}
+
+std::vector<chunk_ref> read_chunks(capnp::List<schema::ChunkRef>::Reader in) {
+  if (in.size() > chunks_per_version_max) throw malformed{};
+  std::vector<chunk_ref> out;
+  out.reserve(in.size());
+  for (auto c : in) {
+    chunk_ref r;
+    if (c.getId().size() != r.id.size()) throw malformed{};
+    std::memcpy(r.id.data(), c.getId().begin(), r.id.size());
+    r.offset = c.getOffset();
+    r.length = c.getLength();
+    r.scheme = c.getScheme();
+    r.key_epoch = c.getKeyEpoch();
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> read_metadata(capnp::List<schema::MetaEntry>::Reader in) {
+  std::map<std::string, std::string> out;
+  std::size_t bytes = 0;
+  for (auto e : in) {
+    auto k = text(e.getName(), user_metadata_bytes_max);
+    auto v = text(e.getValue(), user_metadata_bytes_max);
+    bytes += k.size() + v.size();
+    if (bytes > user_metadata_bytes_max || !out.emplace(std::move(k), std::move(v)).second)
+      throw malformed{};
+  }
+  return out;
+}
+
+constexpr std::size_t field_bytes_max = 4096;         // ETags, content types, version ids
+constexpr std::size_t inline_bytes_max = 1ull << 20;  // sealed inline objects
+
+object_version read_version(schema::ObjectVersion::Reader r) {
+  object_version v;
+  v.version_id = text(r.getVersionId(), field_bytes_max);
+  v.size = r.getSize();
+  v.etag = text(r.getEtag(), field_bytes_max);
+  v.content_type = text(r.getContentType(), field_bytes_max);
+  v.user_metadata = read_metadata(r.getUserMetadata());
+  v.chunks = read_chunks(r.getChunks());
+  const auto sealed = r.getInlineSealed();
+  if (sealed.size() > inline_bytes_max) throw malformed{};
+  v.inline_sealed.assign(sealed.begin(), sealed.end());
+  v.mtime_ns = r.getMtimeNs();
+  return v;
+}
+
+write_condition read_condition(schema::WriteCondition::Reader r) {
+  write_condition c;
+  c.if_none_match_any = r.getIfNoneMatchAny();
+  if (r.getHasIfMatch()) c.if_match = text(r.getIfMatch(), field_bytes_max);
+  return c;
+}
+
+upload_part read_part(schema::UploadPart::Reader r) {
+  upload_part p;
+  p.etag = text(r.getEtag(), field_bytes_max);
+  p.size = r.getSize();
+  p.chunks = read_chunks(r.getChunks());
+  p.uploaded_ns = r.getUploadedNs();
+  return p;
+}
+
+/// Opens an untrusted flat frame and reads its root with `f`; nullopt-like
+/// failure for anything malformed.
+template <class Root, class F>
+auto read_flat(const std::string& bytes, std::size_t bytes_max, F&& f)
+    -> decltype(f(std::declval<typename Root::Reader>())) {
+  using result = decltype(f(std::declval<typename Root::Reader>()));
+  try {
+    schema::flat_frame frame;
+    std::string why;
+    if (!frame.open(bytes, bytes_max, why)) return result{};
+    return f(frame.reader->template getRoot<Root>());
+  } catch (const kj::Exception&) {
+    return result{};
+  } catch (const malformed&) {
+    return result{};
+  }
+}
+
+}  // namespace
+
+std::string encode_ns_command(const ns_command& c) {
+  capnp::MallocMessageBuilder mb;
+  auto b = mb.initRoot<schema::NsCommand>();
+  b.setVersion(format_version);
+  b.setRequestId(c.request_id);
+  b.setProposer(c.proposer);
+  b.setNowNs(c.now_ns);
+  std::visit(
+      [&](const auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        b.setBucket(body.bucket.value);
+        if constexpr (std::is_same_v<T, create_bucket_command>) {
+          b.setCreateBucket();
+        } else if constexpr (std::is_same_v<T, delete_bucket_command>) {
+          b.setDeleteBucket();
+        } else if constexpr (std::is_same_v<T, put_object_command>) {
+          auto g = b.initPutObject();
+          g.setKey(as_data(body.key));
+          write_version(g.initVersion(), body.version);
+          write_condition_to(g.initCondition(), body.condition);
+          g.setMode(body.mode);
+          g.setUid(body.uid);
+          g.setGid(body.gid);
+        } else if constexpr (std::is_same_v<T, delete_object_command>) {
+          auto g = b.initDeleteObject();
+          g.setKey(as_data(body.key));
+          g.setHasIfMatch(body.if_match.has_value());
+          if (body.if_match) g.setIfMatch(as_data(*body.if_match));
+        } else if constexpr (std::is_same_v<T, create_upload_command>) {
+          auto g = b.initCreateUpload();
+          g.setKey(as_data(body.key));
+          g.setUploadId(as_data(body.upload_id));
+          g.setContentType(as_data(body.content_type));
+          write_metadata(g.initUserMetadata(static_cast<unsigned>(body.user_metadata.size())),
+                         body.user_metadata);
+        } else if constexpr (std::is_same_v<T, upload_part_command>) {
+          auto g = b.initPutPart();
+          g.setUploadId(as_data(body.upload_id));
+          write_part(g.initPart(), body.part_number, body.part);
+        } else if constexpr (std::is_same_v<T, complete_upload_command>) {
+          auto g = b.initCompleteUpload();
+          g.setUploadId(as_data(body.upload_id));
+          auto parts = g.initParts(static_cast<unsigned>(body.parts.size()));
+          for (std::size_t i = 0; i < body.parts.size(); ++i) {
+            parts[static_cast<unsigned>(i)].setNumber(body.parts[i].first);
+            parts[static_cast<unsigned>(i)].setEtag(as_data(body.parts[i].second));
+          }
+          g.setEtag(as_data(body.etag));
+          write_condition_to(g.initCondition(), body.condition);
+        } else {
+          static_assert(std::is_same_v<T, abort_upload_command>);
+          b.initAbortUpload().setUploadId(as_data(body.upload_id));
+        }
+      },
+      c.body);
+  return schema::to_flat_bytes(mb);
+}
+
+std::optional<ns_command> decode_ns_command(const std::string& bytes) {
+  return read_flat<schema::NsCommand>(
+      bytes, ns_command_bytes_max, [](schema::NsCommand::Reader r) -> std::optional<ns_command> {
+        if (r.getVersion() != format_version) return std::nullopt;
+        ns_command c;
+        c.request_id = r.getRequestId();
+        c.proposer = r.getProposer();
+        c.now_ns = r.getNowNs();
+        const bucket_id bucket{r.getBucket()};
+        switch (r.which()) {
+          case schema::NsCommand::CREATE_BUCKET:
+            c.body = create_bucket_command{bucket};
+            break;
+          case schema::NsCommand::DELETE_BUCKET:
+            c.body = delete_bucket_command{bucket};
+            break;
+          case schema::NsCommand::PUT_OBJECT: {
+            const auto g = r.getPutObject();
+            put_object_command p;
+            p.bucket = bucket;
+            p.key = text(g.getKey(), key_bytes_max);
+            p.version = read_version(g.getVersion());
+            p.condition = read_condition(g.getCondition());
+            p.now_ns = c.now_ns;
+            p.mode = g.getMode();
+            p.uid = g.getUid();
+            p.gid = g.getGid();
+            c.body = std::move(p);
+            break;
+          }
+          case schema::NsCommand::DELETE_OBJECT: {
+            const auto g = r.getDeleteObject();
+            delete_object_command d;
+            d.bucket = bucket;
+            d.key = text(g.getKey(), key_bytes_max);
+            if (g.getHasIfMatch()) d.if_match = text(g.getIfMatch(), field_bytes_max);
+            d.now_ns = c.now_ns;
+            c.body = std::move(d);
+            break;
+          }
+          case schema::NsCommand::CREATE_UPLOAD: {
+            const auto g = r.getCreateUpload();
+            create_upload_command u;
+            u.bucket = bucket;
+            u.key = text(g.getKey(), key_bytes_max);
+            u.upload_id = text(g.getUploadId(), upload_id_bytes_max);
+            u.content_type = text(g.getContentType(), field_bytes_max);
+            u.user_metadata = read_metadata(g.getUserMetadata());
+            u.now_ns = c.now_ns;
+            c.body = std::move(u);
+            break;
+          }
+          case schema::NsCommand::PUT_PART: {
+            const auto g = r.getPutPart();
+            upload_part_command p;
+            p.bucket = bucket;
+            p.upload_id = text(g.getUploadId(), upload_id_bytes_max);
+            p.part_number = g.getPart().getNumber();
+            p.part = read_part(g.getPart());
+            p.now_ns = c.now_ns;
+            c.body = std::move(p);
+            break;
+          }
+          case schema::NsCommand::COMPLETE_UPLOAD: {
+            const auto g = r.getCompleteUpload();
+            complete_upload_command u;
+            u.bucket = bucket;
+            u.upload_id = text(g.getUploadId(), upload_id_bytes_max);
+            if (g.getParts().size() > part_number_max) return std::nullopt;
+            for (auto p : g.getParts())
+              u.parts.emplace_back(p.getNumber(), text(p.getEtag(), field_bytes_max));
+            u.etag = text(g.getEtag(), field_bytes_max);
+            u.condition = read_condition(g.getCondition());
+            u.now_ns = c.now_ns;
+            c.body = std::move(u);
+            break;
+          }
+          case schema::NsCommand::ABORT_UPLOAD:
+            c.body = abort_upload_command{
+                bucket, text(r.getAbortUpload().getUploadId(), upload_id_bytes_max)};
+            break;
+          default:
+            return std::nullopt;  // a command kind from a newer format
+        }
+        return c;
+      });
+}
+
+ns_result apply_ns_command(namespace_state& state, const ns_command& c) {
+  return std::visit(
+      [&](const auto& body) -> ns_result {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, create_bucket_command>) {
+          return state.create_bucket(body.bucket, c.now_ns);
+        } else if constexpr (std::is_same_v<T, delete_bucket_command>) {
+          return state.delete_bucket(body.bucket);
+        } else if constexpr (std::is_same_v<T, put_object_command>) {
+          return state.put_object(body);
+        } else if constexpr (std::is_same_v<T, delete_object_command>) {
+          return state.delete_object(body);
+        } else if constexpr (std::is_same_v<T, create_upload_command>) {
+          return state.create_upload(body);
+        } else if constexpr (std::is_same_v<T, upload_part_command>) {
+          return state.put_part(body);
+        } else if constexpr (std::is_same_v<T, complete_upload_command>) {
+          return state.complete_upload(body);
+        } else {
+          return state.abort_upload(body);
+        }
+      },
+      c.body);
+}
+
+std::string snapshot_namespace(const namespace_state& state) {
+  capnp::MallocMessageBuilder mb;
+  auto snap = mb.initRoot<schema::NsSnapshot>();
+  snap.setVersion(format_version);
+  auto buckets = snap.initBuckets(static_cast<unsigned>(state.buckets_.size()));
+  unsigned bi = 0;
+  for (const auto& [id, tree] : state.buckets_) {
+    auto b = buckets[bi++];
+    b.setBucket(id.value);
+    b.setNextInode(tree.next_inode);
+    auto inodes = b.initInodes(static_cast<unsigned>(tree.inodes.size()));
+    unsigned ii = 0;
+    for (const auto& [iid, n] : tree.inodes) {
+      auto o = inodes[ii++];
+      o.setId(iid.value);
+      o.setKind(static_cast<std::uint8_t>(n.kind));
+      o.setParent(n.parent.value);
+      o.setMode(n.mode);
+      o.setUid(n.uid);
+      o.setGid(n.gid);
+      o.setAtimeNs(n.atime_ns);
+      o.setMtimeNs(n.mtime_ns);
+      o.setCtimeNs(n.ctime_ns);
+      o.setExplicitDir(n.explicit_dir);
+      auto entries = o.initEntries(static_cast<unsigned>(n.entries.size()));
+      unsigned ei = 0;
+      for (const auto& [lk, child] : n.entries) {
+        entries[ei].setListKey(as_data(lk));
+        entries[ei].setInode(child.value);
+        ++ei;
+      }
+      o.setHasCurrent(n.current.has_value());
+      if (n.current) write_version(o.initCurrent(), *n.current);
+      o.setTarget(as_data(n.target));
+    }
+    auto uploads = b.initUploads(static_cast<unsigned>(tree.uploads.size()));
+    unsigned ui = 0;
+    for (const auto& [uid, u] : tree.uploads) {
+      auto o = uploads[ui++];
+      o.setId(as_data(u.id));
+      o.setKey(as_data(u.key));
+      o.setContentType(as_data(u.content_type));
+      write_metadata(o.initUserMetadata(static_cast<unsigned>(u.user_metadata.size())),
+                     u.user_metadata);
+      o.setInitiatedNs(u.initiated_ns);
+      auto parts = o.initParts(static_cast<unsigned>(u.parts.size()));
+      unsigned pi = 0;
+      for (const auto& [number, part] : u.parts) write_part(parts[pi++], number, part);
+    }
+  }
+  return schema::to_flat_bytes(mb);
+}
+
+bool restore_namespace(namespace_state& state, const std::string& bytes) {
+  auto restored = read_flat<schema::NsSnapshot>(
+      bytes, ns_snapshot_bytes_max,
+      [](schema::NsSnapshot::Reader r) -> std::optional<namespace_state> {
+        if (r.getVersion() != format_version) return std::nullopt;
+        namespace_state s;
+        for (auto b : r.getBuckets()) {
+          auto [it, fresh] = s.buckets_.try_emplace(bucket_id{b.getBucket()});
+          if (!fresh) return std::nullopt;
+          auto& tree = it->second;
+          tree.next_inode = b.getNextInode();
+          for (auto o : b.getInodes()) {
+            inode n;
+            n.id = inode_id{o.getId()};
+            if (o.getKind() < 1 || o.getKind() > 3) return std::nullopt;
+            n.kind = static_cast<inode_kind>(o.getKind());
+            n.parent = inode_id{o.getParent()};
+            n.mode = o.getMode();
+            n.uid = o.getUid();
+            n.gid = o.getGid();
+            n.atime_ns = o.getAtimeNs();
+            n.mtime_ns = o.getMtimeNs();
+            n.ctime_ns = o.getCtimeNs();
+            n.explicit_dir = o.getExplicitDir();
+            for (auto e : o.getEntries())
+              if (!n.entries
+                       .emplace(text(e.getListKey(), name_bytes_max + 1), inode_id{e.getInode()})
+                       .second)
+                return std::nullopt;
+            if (o.getHasCurrent()) n.current = read_version(o.getCurrent());
+            n.target = text(o.getTarget(), key_bytes_max);
+            if (!tree.inodes.emplace(n.id, std::move(n)).second) return std::nullopt;
+          }
+          for (auto o : b.getUploads()) {
+            multipart_upload u;
+            u.id = text(o.getId(), upload_id_bytes_max);
+            u.key = text(o.getKey(), key_bytes_max);
+            u.content_type = text(o.getContentType(), field_bytes_max);
+            u.user_metadata = read_metadata(o.getUserMetadata());
+            u.initiated_ns = o.getInitiatedNs();
+            for (auto p : o.getParts()) {
+              const auto number = p.getNumber();
+              if (number < 1 || number > part_number_max ||
+                  !u.parts.emplace(number, read_part(p)).second)
+                return std::nullopt;
+            }
+            auto id = u.id;
+            if (!tree.uploads.emplace(std::move(id), std::move(u)).second) return std::nullopt;
+          }
+          // NS4 by construction: the counts are recomputed, never trusted.
+          for (const auto& [iid, n] : tree.inodes)
+            if (n.kind == inode_kind::file && n.current) s.retain(n.current->chunks);
+          for (const auto& [uid, u] : tree.uploads)
+            for (const auto& [number, part] : u.parts) s.retain(part.chunks);
+        }
+        if (!s.violation().empty()) return std::nullopt;
+        return s;
+      });
+  if (!restored) return false;
+  state = std::move(*restored);
+  return true;
+}
+
+std::uint64_t namespace_fingerprint(const namespace_state& state) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (const unsigned char c : snapshot_namespace(state)) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+}  // namespace cairn::shard

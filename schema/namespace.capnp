@@ -1,0 +1,146 @@
+# schema/namespace.capnp — the namespace state machine's commands (stored in
+# Raft log entries) and snapshots (sent with InstallSnapshot and kept by the
+# Raft storage).
+#
+# Owner: actors/shard/namespace_codec.cpp is the only reader and writer.
+# Version 1. Evolution follows Cap'n Proto's rules: add fields at the end
+# with new ordinals, never renumber or change a field's type; `version`
+# lets a replica refuse a command from a future incompatible format.
+# Strings from clients (keys, metadata, ETags) are Data: byte-exact, no
+# UTF-8 or NUL rules imposed by the wire format.
+
+@0xb6f1d64c2a9e7d13;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("cairn::schema");
+
+struct ChunkRef {
+  id @0 :Data;          # 32 bytes
+  offset @1 :UInt64;    # in the object (or part)
+  length @2 :UInt64;    # plaintext bytes
+  scheme @3 :UInt32;    # chunk::scheme_id
+  keyEpoch @4 :UInt64;
+}
+
+struct MetaEntry {
+  name @0 :Data;
+  value @1 :Data;
+}
+
+struct ObjectVersion {
+  versionId @0 :Data;
+  size @1 :UInt64;
+  etag @2 :Data;
+  contentType @3 :Data;
+  userMetadata @4 :List(MetaEntry);
+  chunks @5 :List(ChunkRef);
+  inlineSealed @6 :Data;
+  mtimeNs @7 :Int64;
+}
+
+struct WriteCondition {
+  ifNoneMatchAny @0 :Bool;
+  hasIfMatch @1 :Bool;
+  ifMatch @2 :Data;
+}
+
+struct UploadPart {
+  number @0 :UInt32;
+  etag @1 :Data;
+  size @2 :UInt64;
+  chunks @3 :List(ChunkRef);
+  uploadedNs @4 :Int64;
+}
+
+struct PartListing {
+  number @0 :UInt32;
+  etag @1 :Data;
+}
+
+struct NsCommand {
+  version @0 :UInt16;     # 1
+  requestId @1 :UInt64;   # unique per request; the proposer answers its client
+  proposer @2 :UInt64;    # node id of the replica that proposed it
+  nowNs @3 :Int64;        # the proposer's clock: every replica applies the same time
+  bucket @4 :UInt64;
+  union {
+    createBucket @5 :Void;
+    deleteBucket @6 :Void;
+    putObject :group {
+      key @7 :Data;
+      version @8 :ObjectVersion;
+      condition @9 :WriteCondition;
+      mode @10 :UInt32;
+      uid @11 :UInt32;
+      gid @12 :UInt32;
+    }
+    deleteObject :group {
+      key @13 :Data;
+      hasIfMatch @14 :Bool;
+      ifMatch @15 :Data;
+    }
+    createUpload :group {
+      key @16 :Data;
+      uploadId @17 :Data;
+      contentType @18 :Data;
+      userMetadata @19 :List(MetaEntry);
+    }
+    putPart :group {
+      uploadId @20 :Data;
+      part @21 :UploadPart;
+    }
+    completeUpload :group {
+      uploadId @22 :Data;
+      parts @23 :List(PartListing);
+      etag @24 :Data;
+      condition @25 :WriteCondition;
+    }
+    abortUpload :group {
+      uploadId @26 :Data;
+    }
+  }
+}
+
+struct DirEntry {
+  listKey @0 :Data;       # the name, with '/' appended for a directory
+  inode @1 :UInt64;
+}
+
+struct Inode {
+  id @0 :UInt64;
+  kind @1 :UInt8;         # 1 directory, 2 file, 3 symlink
+  parent @2 :UInt64;
+  mode @3 :UInt32;
+  uid @4 :UInt32;
+  gid @5 :UInt32;
+  atimeNs @6 :Int64;
+  mtimeNs @7 :Int64;
+  ctimeNs @8 :Int64;
+  explicitDir @9 :Bool;
+  entries @10 :List(DirEntry);
+  hasCurrent @11 :Bool;
+  current @12 :ObjectVersion;
+  target @13 :Data;
+}
+
+struct Upload {
+  id @0 :Data;
+  key @1 :Data;
+  contentType @2 :Data;
+  userMetadata @3 :List(MetaEntry);
+  initiatedNs @4 :Int64;
+  parts @5 :List(UploadPart);
+}
+
+struct BucketTree {
+  bucket @0 :UInt64;
+  nextInode @1 :UInt64;
+  inodes @2 :List(Inode);
+  uploads @3 :List(Upload);
+}
+
+# Chunk reference counts are not stored: restore recomputes them (NS4).
+struct NsSnapshot {
+  version @0 :UInt16;     # 1
+  buckets @1 :List(BucketTree);
+}
