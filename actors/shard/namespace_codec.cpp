@@ -2,6 +2,7 @@
 #include "actors/shard/namespace_codec.h"
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "schema/capnp_frames.h"
 #include "schema/namespace.capnp.h"
@@ -442,6 +443,48 @@ bool restore_namespace(namespace_state& state, const std::string& bytes) {
   if (!restored) return false;
   state = std::move(*restored);
   return true;
+}
+
+std::string encode_ns_result(const ns_result& r) {
+  static constexpr char hex[] = "0123456789abcdef";
+  nlohmann::json unreferenced = nlohmann::json::array();
+  for (const auto& c : r.unreferenced) {
+    std::string h;
+    for (auto b : c) {
+      h += hex[b >> 4];
+      h += hex[b & 15];
+    }
+    unreferenced.push_back(std::move(h));
+  }
+  return nlohmann::json{{"status", static_cast<int>(r.status)},
+                        {"problem", static_cast<int>(r.problem)},
+                        {"conflict", r.conflict},
+                        {"inode", r.inode.value},
+                        {"unreferenced", unreferenced}}
+      .dump();
+}
+
+std::optional<ns_result> decode_ns_result(const std::string& bytes) {
+  const auto j = nlohmann::json::parse(bytes, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  try {
+    ns_result r;
+    r.status = static_cast<ns_status>(j.at("status").get<int>());
+    r.problem = static_cast<key_problem>(j.at("problem").get<int>());
+    r.conflict = j.at("conflict").get<std::string>();
+    r.inode = inode_id{j.at("inode").get<std::uint64_t>()};
+    for (const auto& h : j.at("unreferenced")) {
+      const auto text = h.get<std::string>();
+      chunk_hash c{};
+      if (text.size() != 2 * c.size()) return std::nullopt;
+      for (std::size_t i = 0; i < c.size(); ++i)
+        c[i] = static_cast<std::uint8_t>(std::stoi(text.substr(2 * i, 2), nullptr, 16));
+      r.unreferenced.push_back(c);
+    }
+    return r;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 std::uint64_t namespace_fingerprint(const namespace_state& state) {

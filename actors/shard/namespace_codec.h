@@ -48,11 +48,26 @@ struct ns_command {
       body;
 };
 
+/// A Raft entry holding a namespace command starts with this tag (8 bytes:
+/// the Cap'n Proto frame after it stays word-aligned); key-value commands
+/// have none (their frames never start with it: the first word of a flat
+/// frame is a small segment count).
+inline constexpr std::string_view namespace_entry_tag = "CAIRNNS1";
+/// A replica snapshot holding both state machines starts with this tag,
+/// then the key-value snapshot's length (8 bytes, little-endian), the
+/// key-value snapshot and the namespace snapshot.
+inline constexpr std::string_view combined_snapshot_tag = "CAIRNSS2";
+
 std::string encode_ns_command(const ns_command& c);
 std::optional<ns_command> decode_ns_command(const std::string& bytes);
 
 /// Applies a decoded command (its now_ns is the one in effect).
 ns_result apply_ns_command(namespace_state& state, const ns_command& c);
+
+/// An ns_result as the reply to a proposal (JSON: status, problem,
+/// conflict, inode, unreferenced chunk ids in hex).
+std::string encode_ns_result(const ns_result& r);
+std::optional<ns_result> decode_ns_result(const std::string& bytes);
 
 std::string snapshot_namespace(const namespace_state& state);
 /// Replaces `state` with the snapshot's; false (state untouched) if the

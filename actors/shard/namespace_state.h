@@ -272,6 +272,7 @@ class namespace_state {
   /// Only an empty bucket (no keys, no directories).
   ns_result delete_bucket(bucket_id bucket);
   bool has_bucket(bucket_id bucket) const { return buckets_.count(bucket) != 0; }
+  std::size_t bucket_count() const { return buckets_.size(); }
 
   ns_result put_object(const put_object_command& c);
   ns_result delete_object(const delete_object_command& c);

@@ -59,9 +59,8 @@ replica::replica(replica_options opts, environment env)
   // Restore the state machine from the snapshot the core starts from.
   const auto& snap = core_.latest_snapshot();
   if (!snap.empty()) {
-    CAIRN_ASSERT_MSG(kv_.restore(snap.data), "persisted snapshot does not decode");
-    if (env_.observer)
-      env_.observer->on_restore(core_.id(), snap.metadata.index, kv_.fingerprint());
+    CAIRN_ASSERT_MSG(restore_state(snap.data), "persisted snapshot does not decode");
+    if (env_.observer) env_.observer->on_restore(core_.id(), snap.metadata.index, fingerprint());
   }
   next_request_ = (opts_.incarnation << 32) | 1;
   process_ready();
@@ -176,19 +175,26 @@ void replica::receive_checked(std::optional<node_id> sender, const bytes& frame)
   maybe_flush();
 }
 
-void replica::propose_command(kv_command cmd, reply_fn reply) {
-  if (failed_) return reply({reply_code::failed, {}});
+bool replica::admit_proposal(const reply_fn& reply) {
+  if (failed_) {
+    reply({reply_code::failed, {}});
+    return false;
+  }
   if (writes_.size() + reads_.size() >= opts_.requests_max) {
     ++metrics_.proposals_dropped;
-    return reply({reply_code::dropped, "overloaded"});
+    reply({reply_code::dropped, "overloaded"});
+    return false;
   }
   if (std::string why; !env_.storage->accepting_writes(why)) {
     ++metrics_.proposals_dropped;
-    return reply({reply_code::storage_full, why});
+    reply({reply_code::storage_full, why});
+    return false;
   }
-  cmd.request_id = next_request_++;
-  cmd.proposer = core_.id().value;
-  auto r = core_.propose(encode_kv_command(cmd));
+  return true;
+}
+
+void replica::propose_entry(std::uint64_t request_id, std::string data, reply_fn reply) {
+  auto r = core_.propose(std::move(data));
   if (!r.ok()) {
     ++metrics_.proposals_dropped;
     reply({reply_code::dropped, r.reason});
@@ -196,8 +202,86 @@ void replica::propose_command(kv_command cmd, reply_fn reply) {
     return;
   }
   ++metrics_.proposals;
-  writes_.emplace(cmd.request_id, pending_request{std::move(reply), 0});
+  writes_.emplace(request_id, pending_request{std::move(reply), 0});
   maybe_flush();
+}
+
+void replica::propose_command(kv_command cmd, reply_fn reply) {
+  if (!admit_proposal(reply)) return;
+  cmd.request_id = next_request_++;
+  cmd.proposer = core_.id().value;
+  propose_entry(cmd.request_id, encode_kv_command(cmd), std::move(reply));
+}
+
+void replica::propose_namespace(ns_command cmd, reply_fn reply) {
+  if (!admit_proposal(reply)) return;
+  cmd.request_id = next_request_++;
+  cmd.proposer = core_.id().value;
+  propose_entry(cmd.request_id, std::string(namespace_entry_tag) + encode_ns_command(cmd),
+                std::move(reply));
+}
+
+void replica::read_namespace(namespace_query query, reply_fn reply) {
+  if (failed_) return reply({reply_code::failed, {}});
+  if (writes_.size() + reads_.size() >= opts_.requests_max)
+    return reply({reply_code::dropped, "overloaded"});
+  const std::uint64_t id = next_request_++;
+  auto r = core_.read_index(context_of(id));
+  if (!r.ok()) {
+    reply({reply_code::dropped, r.reason});
+    maybe_flush();
+    return;
+  }
+  ++metrics_.reads;
+  reads_.emplace(id, pending_read{{}, std::move(query), std::move(reply), 0, false, log_index{0}});
+  maybe_flush();
+}
+
+void replica::apply_namespace(const entry& e) {
+  auto cmd = decode_ns_command(e.data.str().substr(namespace_entry_tag.size()));
+  if (!cmd) {
+    // Proposers encode what they propose: an undecodable command is skipped
+    // the same way by every replica, so their states stay identical.
+    log(log_level::error, "skipping undecodable namespace command");
+    return;
+  }
+  auto result = apply_ns_command(ns_, *cmd);
+  if (cmd->proposer != core_.id().value) return;
+  auto it = writes_.find(cmd->request_id);
+  if (it == writes_.end()) return;
+  it->second.reply({reply_code::ok, encode_ns_result(result)});
+  writes_.erase(it);
+}
+
+std::string replica::snapshot_state() const {
+  if (!ns_.bucket_count()) return kv_.snapshot();
+  auto kv = kv_.snapshot();
+  std::string out(combined_snapshot_tag);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(kv.size() >> (8 * i)));
+  out += kv;
+  out += snapshot_namespace(ns_);
+  return out;
+}
+
+bool replica::restore_state(const std::string& bytes) {
+  if (!bytes.starts_with(combined_snapshot_tag)) {
+    ns_ = namespace_state{};
+    return kv_.restore(bytes);
+  }
+  const auto header = combined_snapshot_tag.size() + 8;
+  if (bytes.size() < header) return false;
+  std::uint64_t kv_bytes = 0;
+  for (int i = 0; i < 8; ++i)
+    kv_bytes |= std::uint64_t{static_cast<unsigned char>(bytes[combined_snapshot_tag.size() + i])}
+                << (8 * i);
+  if (kv_bytes > bytes.size() - header) return false;
+  return kv_.restore(bytes.substr(header, kv_bytes)) &&
+         restore_namespace(ns_, bytes.substr(header + kv_bytes));
+}
+
+std::uint64_t replica::fingerprint() const {
+  const auto kv = kv_.fingerprint();
+  return ns_.bucket_count() ? kv ^ (namespace_fingerprint(ns_) * 0x9e3779b97f4a7c15ull) : kv;
 }
 
 void replica::put(std::string key, std::string value, reply_fn reply) {
@@ -235,7 +319,7 @@ void replica::get(std::string key, reply_fn reply) {
     return;
   }
   ++metrics_.reads;
-  reads_.emplace(id, pending_read{std::move(key), std::move(reply), 0, false, log_index{0}});
+  reads_.emplace(id, pending_read{std::move(key), {}, std::move(reply), 0, false, log_index{0}});
   maybe_flush();
 }
 
@@ -306,6 +390,8 @@ void replica::apply_entry(const entry& e) {
       // replica skips it the same way, so state stays identical.
       log(log_level::error, "skipping undecodable conf change entry");
     }
+  } else if (e.data.str().starts_with(namespace_entry_tag)) {
+    apply_namespace(e);
   } else if (!e.data.empty()) {
     auto cmd = decode_kv_command(e.data);
     if (!cmd) {
@@ -326,16 +412,20 @@ void replica::apply_entry(const entry& e) {
       }
     }
   }
-  if (env_.observer) env_.observer->on_apply(core_.id(), e.index, e.term, kv_.fingerprint());
+  if (env_.observer) env_.observer->on_apply(core_.id(), e.index, e.term, fingerprint());
 }
 
 void replica::serve_reads() {
   const log_index applied = core_.log().applied();
   for (auto it = reads_.begin(); it != reads_.end();) {
     if (it->second.has_index && it->second.index <= applied) {
-      auto v = kv_.get(it->second.key);
-      it->second.reply(v ? client_reply{reply_code::ok, *v}
-                         : client_reply{reply_code::not_found, {}});
+      if (it->second.query) {
+        it->second.reply({reply_code::ok, it->second.query(ns_)});
+      } else {
+        auto v = kv_.get(it->second.key);
+        it->second.reply(v ? client_reply{reply_code::ok, *v}
+                           : client_reply{reply_code::not_found, {}});
+      }
       it = reads_.erase(it);
     } else {
       ++it;
@@ -371,10 +461,10 @@ void replica::process_ready() {
     }
     // 4. Apply.
     if (rd.snap) {
-      CAIRN_ASSERT_MSG(kv_.restore(rd.snap->data), "leader sent an undecodable snapshot");
+      CAIRN_ASSERT_MSG(restore_state(rd.snap->data), "leader sent an undecodable snapshot");
       ++metrics_.snapshots_installed;
       if (env_.observer)
-        env_.observer->on_restore(core_.id(), rd.snap->metadata.index, kv_.fingerprint());
+        env_.observer->on_restore(core_.id(), rd.snap->metadata.index, fingerprint());
     }
     for (const auto& e : rd.committed_entries) apply_entry(e);
     // 5. Read states.
@@ -393,7 +483,7 @@ void replica::process_ready() {
     const auto applied = core_.log().applied();
     const auto snap_index = core_.latest_snapshot().metadata.index;
     if (applied.value - snap_index.value >= opts_.snapshot_every_entries) {
-      if (core_.compact(kv_.snapshot(), opts_.retain_entries_after_snapshot).ok()) {
+      if (core_.compact(snapshot_state(), opts_.retain_entries_after_snapshot).ok()) {
         ++metrics_.snapshots_taken;
       }
     }

@@ -28,6 +28,7 @@
 #include "actors/shard/env.h"
 #include "actors/shard/kv_state_machine.h"
 #include "actors/shard/membership.h"
+#include "actors/shard/namespace_codec.h"
 
 namespace cairn::shard {
 
@@ -118,6 +119,16 @@ class replica {
                        reply_fn reply);
   /// Linearizable read through ReadIndex.
   void get(std::string key, reply_fn reply);
+
+  /// Proposes a namespace command (its request id, proposer and nothing
+  /// else are filled in here); once applied, the reply's value is the
+  /// encoded ns_result (encode_ns_result), whatever its status.
+  void propose_namespace(ns_command cmd, reply_fn reply);
+  /// A linearizable namespace read: `query` runs on this replica's state
+  /// once it has applied everything committed when the read arrived
+  /// (ReadIndex); its string is the reply's value.
+  using namespace_query = std::function<std::string(const namespace_state&)>;
+  void read_namespace(namespace_query query, reply_fn reply);
   void campaign();
   /// Proposes a membership change; the reply says whether it was accepted
   /// for replication (not whether it was applied).
@@ -147,6 +158,7 @@ class replica {
   replica_summary summary() const;
   const raft::core& core() const { return core_; }
   const kv_state_machine& state() const { return kv_; }
+  const namespace_state& names() const { return ns_; }
   const replica_metrics& metrics() const { return metrics_; }
 
  private:
@@ -156,6 +168,7 @@ class replica {
   };
   struct pending_read {
     std::string key;
+    namespace_query query;  // set for namespace reads
     reply_fn reply;
     std::uint64_t age_ticks = 0;
     bool has_index = false;
@@ -164,6 +177,15 @@ class replica {
 
   void receive_checked(std::optional<raft::node_id> sender, const raft::bytes& frame);
   void propose_command(kv_command cmd, reply_fn reply);
+  /// Checks shared by every proposal; false (after replying) to refuse.
+  bool admit_proposal(const reply_fn& reply);
+  void propose_entry(std::uint64_t request_id, std::string data, reply_fn reply);
+  void apply_namespace(const raft::entry& e);
+  /// Both state machines in one snapshot (the key-value one alone while no
+  /// bucket exists, as before namespaces).
+  std::string snapshot_state() const;
+  bool restore_state(const std::string& bytes);
+  std::uint64_t fingerprint() const;
   void process_ready();
   void apply_entry(const raft::entry& e);
   void serve_reads();
@@ -181,6 +203,7 @@ class replica {
   environment env_;
   raft::core core_;
   kv_state_machine kv_;
+  namespace_state ns_;
   std::map<std::uint64_t, pending_request> writes_;
   std::map<std::uint64_t, pending_read> reads_;
   std::uint64_t next_request_ = 1;
