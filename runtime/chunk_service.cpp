@@ -142,6 +142,11 @@ struct chunk_service::impl {
                                                                           : event_severity::info,
                     "device_opened", source, path + ": " + slot->recovery,
                     {{"path", path}, {"device", slot->id}});
+      // Figures from the start (the actor's first report may come later).
+      slot->stats.device_id = slot->id;
+      slot->stats.segment_bytes = slot->store->super().segment_bytes;
+      slot->stats.segment_count = slot->store->segment_count();
+      slot->stats.segments_in_use = slot->store->segments_in_use();
       chunk::device_actor_options ao;
       ao.observer = std::make_shared<observer>(*this, *slot);
       slot->actor = sys.spawn<caf::detached>(chunk::device_actor, slot->store, ao);
@@ -208,20 +213,27 @@ struct chunk_service::impl {
     }
   }
 
+  /// Every device as placement sees it, with its actor (null when failed).
+  std::vector<std::pair<placement::device, caf::actor>> endpoints() const {
+    std::lock_guard lock(mutex);
+    std::vector<std::pair<placement::device, caf::actor>> out;
+    for (const auto& s : slots) {
+      const bool up = !s->failed && s->actor;
+      const auto capacity = s->stats.segment_count * s->stats.segment_bytes;
+      const auto used = s->stats.segments_in_use * s->stats.segment_bytes;
+      out.emplace_back(
+          placement::device{placement::device_id{s->id}, placement::node_id{options.node_id},
+                            capacity, capacity > used ? capacity - used : 0,
+                            up ? placement::device_state::in : placement::device_state::failed},
+          up ? s->actor : caf::actor{});
+    }
+    return out;
+  }
+
   void publish_repair_devices() {
     auto list = std::make_shared<std::vector<repair::repair_device>>();
-    {
-      std::lock_guard lock(mutex);
-      for (const auto& s : slots) {
-        const bool up = !s->failed && s->actor;
-        const auto capacity = s->stats.segment_count * s->stats.segment_bytes;
-        const auto used = s->stats.segments_in_use * s->stats.segment_bytes;
-        list->push_back({placement::device_id{s->id}, placement::node_id{options.node_id},
-                         up ? s->actor : caf::actor{}, capacity,
-                         capacity > used ? capacity - used : 0,
-                         up ? placement::device_state::in : placement::device_state::failed});
-      }
-    }
+    for (const auto& [d, actor] : endpoints())
+      list->push_back({d.id, d.node, actor, d.capacity_bytes, d.free_bytes, d.state});
     caf::anon_send(repairer, repair::repair_devices_atom::value,
                    repair::repair_devices{std::move(list)});
   }
@@ -290,6 +302,10 @@ std::vector<std::pair<std::uint64_t, caf::actor>> chunk_service::devices() const
   for (const auto& s : impl_->slots)
     if (!s->failed && s->actor) out.emplace_back(s->id, s->actor);
   return out;
+}
+
+std::vector<std::pair<placement::device, caf::actor>> chunk_service::device_endpoints() const {
+  return impl_->endpoints();
 }
 
 nlohmann::json chunk_service::devices_json() const {

@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/placement/placement.h"
 #include "runtime/event_log.h"
 
 namespace cairn::runtime {
@@ -64,6 +65,10 @@ class chunk_service {
   caf::actor key_manager() const;
   /// Device actors that are up, by device id.
   std::vector<std::pair<std::uint64_t, caf::actor>> devices() const;
+  /// Every device as placement sees it (failed ones too, marked so) with
+  /// its actor (null when failed): what gateways build their device
+  /// directory from.
+  std::vector<std::pair<placement::device, caf::actor>> device_endpoints() const;
 
   nlohmann::json devices_json() const;
   nlohmann::json repair_json() const;

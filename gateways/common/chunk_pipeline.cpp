@@ -1,0 +1,206 @@
+// gateways/common/chunk_pipeline.cpp — see chunk_pipeline.h.
+#include "gateways/common/chunk_pipeline.h"
+
+#include <optional>
+
+#include "actors/chunk/device_actor.h"
+#include "actors/chunk/stripe_codec.h"
+
+namespace cairn::gateway {
+namespace {
+
+chunk::shard_key key_of(const keys::chunk_id& id, std::uint32_t scheme, std::uint32_t index) {
+  chunk::shard_key k;
+  k.chunk = id;
+  k.scheme = scheme;
+  k.index = index;
+  return k;
+}
+
+pipeline_error error(pipeline_error::kind k, std::string detail) {
+  return pipeline_error{k, std::move(detail)};
+}
+
+}  // namespace
+
+std::string_view to_string(pipeline_error::kind k) {
+  switch (k) {
+    case pipeline_error::kind::no_placement:
+      return "no_placement";
+    case pipeline_error::kind::device_refused:
+      return "device_refused";
+    case pipeline_error::kind::timeout:
+      return "timeout";
+    case pipeline_error::kind::unreadable:
+      return "unreadable";
+    case pipeline_error::kind::too_large:
+      return "too_large";
+  }
+  return "unknown";
+}
+
+placement::cluster_view device_directory::view() const {
+  placement::cluster_view v;
+  for (const auto& d : devices) {
+    auto entry = d.device;
+    if (!d.actor) entry.state = placement::device_state::failed;
+    v.devices.push_back(entry);
+  }
+  return v;
+}
+
+const device_endpoint* device_directory::find(placement::device_id id) const {
+  for (const auto& d : devices)
+    if (d.device.id == id) return &d;
+  return nullptr;
+}
+
+chunk_pipeline::chunk_pipeline(std::shared_ptr<const device_directory> devices,
+                               pipeline_options options)
+    : devices_(std::move(devices)), options_(options) {}
+
+std::variant<shard::chunk_ref, pipeline_error> chunk_pipeline::write(
+    caf::blocking_actor* self, const keys::key_grant& grant,
+    std::span<const std::uint8_t> plaintext, std::uint64_t offset) const {
+  if (plaintext.size() > chunk_bytes_max)
+    return error(pipeline_error::kind::too_large, std::to_string(plaintext.size()) + " bytes");
+  const auto scheme_value = static_cast<std::uint32_t>(options_.scheme);
+  const chunk::erasure_coder coder(*chunk::scheme_by_id(scheme_value));
+  const auto id = keys::chunk_id_of(grant.dedup_key, plaintext);
+  const auto key = keys::derive_chunk_key(grant.data_key, id, scheme_value);
+  const auto shards = chunk::encode_stripe(coder, key, {id, grant.epoch.value}, plaintext);
+  placement::stripe_key sk;
+  sk.bytes = id;
+  const auto placed = placement::place(devices_->view(), sk, coder.width());
+  if (!placed.ok()) return error(pipeline_error::kind::no_placement, placed.message);
+
+  // Every shard's put in flight at once (CP2: one per distinct device).
+  using handle =
+      decltype(self->request(caf::actor{}, options_.device_timeout, chunk::put_atom::value,
+                             std::string{}, std::uint64_t{0}, std::string{}));
+  std::vector<handle> pending;
+  pending.reserve(coder.width());
+  for (std::uint32_t i = 0; i < coder.width(); ++i) {
+    const auto* dev = devices_->find(placed.value[i]);
+    if (!dev || !dev->actor)
+      return error(pipeline_error::kind::no_placement, "device vanished from the directory");
+    pending.push_back(self->request(dev->actor, options_.device_timeout, chunk::put_atom::value,
+                                    chunk::encode_shard_key(key_of(id, scheme_value, i)),
+                                    grant.epoch.value,
+                                    std::string(shards[i].begin(), shards[i].end())));
+  }
+  std::optional<pipeline_error> failure;
+  for (std::uint32_t i = 0; i < pending.size(); ++i)
+    pending[i].receive(
+        [&](std::uint8_t status) {
+          if (status != static_cast<std::uint8_t>(chunk::device_status::ok) && !failure)
+            failure =
+                error(pipeline_error::kind::device_refused,
+                      "shard " + std::to_string(i) + ": " +
+                          std::string(chunk::to_string(static_cast<chunk::device_status>(status))));
+        },
+        [&](caf::error& e) {
+          if (!failure)
+            failure = error(pipeline_error::kind::timeout,
+                            "shard " + std::to_string(i) + ": " + caf::to_string(e));
+        });
+  if (failure) return *failure;
+  shard::chunk_ref ref;
+  ref.id = id;
+  ref.offset = offset;
+  ref.length = plaintext.size();
+  ref.scheme = scheme_value;
+  ref.key_epoch = grant.epoch.value;
+  return ref;
+}
+
+std::variant<std::vector<std::uint8_t>, pipeline_error> chunk_pipeline::read(
+    caf::blocking_actor* self, const keys::key_grant& grant, const shard::chunk_ref& ref) const {
+  ++stats_.reads;
+  const auto scheme = chunk::scheme_by_id(ref.scheme);
+  if (!scheme) return error(pipeline_error::kind::unreadable, "unknown scheme");
+  if (grant.epoch.value != ref.key_epoch)
+    return error(pipeline_error::kind::unreadable, "the grant is for another key epoch");
+  const chunk::erasure_coder coder(*scheme);
+  const auto width = coder.width();
+  const auto k = coder.data_shards();
+  const auto key = keys::derive_chunk_key(grant.data_key, ref.id, ref.scheme);
+  const chunk::stripe_identity identity{ref.id, ref.key_epoch};
+  placement::stripe_key sk;
+  sk.bytes = ref.id;
+  const auto placed = placement::place(devices_->view(), sk, width);
+
+  std::vector<std::optional<std::vector<std::uint8_t>>> shards(width);
+  std::vector<bool> tried(width, false);
+  // Asks `device` for shard `index`; all requests of a round go out before
+  // the first answer is awaited.
+  using handle = decltype(self->request(caf::actor{}, options_.device_timeout,
+                                        chunk::get_atom::value, std::string{}));
+  struct asked {
+    std::uint32_t index;
+    handle h;
+  };
+  auto ask_round = [&](const std::vector<std::pair<std::uint32_t, placement::device_id>>& round) {
+    std::vector<asked> out;
+    for (const auto& [index, device] : round) {
+      const auto* dev = devices_->find(device);
+      if (!dev || !dev->actor) continue;
+      out.push_back(
+          {index, self->request(dev->actor, options_.device_timeout, chunk::get_atom::value,
+                                chunk::encode_shard_key(key_of(ref.id, ref.scheme, index)))});
+    }
+    for (auto& a : out)
+      a.h.receive(
+          [&](std::uint8_t status, std::string& bytes, std::uint64_t) {
+            if (status == static_cast<std::uint8_t>(chunk::device_status::ok) && !shards[a.index])
+              shards[a.index] = std::vector<std::uint8_t>(bytes.begin(), bytes.end());
+          },
+          [](caf::error&) {});
+  };
+  auto have = [&] {
+    std::uint32_t n = 0;
+    for (const auto& s : shards) n += s.has_value();
+    return n;
+  };
+  auto from_placement = [&](std::uint32_t first, std::uint32_t last) {
+    std::vector<std::pair<std::uint32_t, placement::device_id>> round;
+    if (!placed.ok()) return round;
+    for (std::uint32_t i = first; i < last; ++i) {
+      tried[i] = true;
+      round.emplace_back(i, placed.value[i]);
+    }
+    return round;
+  };
+
+  // 1. Data shards from where placement puts them.
+  ask_round(from_placement(0, k));
+  std::optional<std::vector<std::uint8_t>> plain;
+  if (have() == k) plain = chunk::decode_stripe(coder, key, identity, ref.length, shards);
+  // 2. Parity, when a data shard is missing or failed its tag.
+  if (!plain) {
+    ++stats_.degraded;
+    ask_round(from_placement(k, width));
+    if (have() >= k) plain = chunk::decode_stripe(coder, key, identity, ref.length, shards);
+  }
+  // 3. Shards not where placement says: every other live device.
+  if (!plain) {
+    ++stats_.searched;
+    std::vector<std::pair<std::uint32_t, placement::device_id>> round;
+    for (std::uint32_t i = 0; i < width; ++i) {
+      if (shards[i]) continue;
+      for (const auto& d : devices_->devices) {
+        if (!d.actor || (placed.ok() && placed.value[i] == d.device.id)) continue;
+        round.emplace_back(i, d.device.id);
+      }
+    }
+    ask_round(round);
+    if (have() >= k) plain = chunk::decode_stripe(coder, key, identity, ref.length, shards);
+  }
+  if (!plain)
+    return error(pipeline_error::kind::unreadable, std::to_string(have()) + " of " +
+                                                       std::to_string(width) + " shards found, " +
+                                                       std::to_string(k) + " good ones needed");
+  return std::move(*plain);
+}
+
+}  // namespace cairn::gateway
