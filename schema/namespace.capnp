@@ -20,6 +20,7 @@ struct ChunkRef {
   length @2 :UInt64;    # plaintext bytes
   scheme @3 :UInt32;    # chunk::scheme_id
   keyEpoch @4 :UInt64;
+  devices @5 :List(UInt64);  # shard index -> device id, as written
 }
 
 struct MetaEntry {

@@ -14,6 +14,7 @@ using schema::as_data;
 using schema::to_std_string;
 
 constexpr std::uint16_t format_version = 1;
+constexpr std::size_t stripe_width_max = 32;  // placement::width_max (29 + 3)
 
 // --- writing ---------------------------------------------------------------------
 
@@ -25,6 +26,9 @@ void write_chunks(capnp::List<schema::ChunkRef>::Builder out, const std::vector<
     c.setLength(in[i].length);
     c.setScheme(in[i].scheme);
     c.setKeyEpoch(in[i].key_epoch);
+    auto devices = c.initDevices(static_cast<unsigned>(in[i].devices.size()));
+    for (std::size_t d = 0; d < in[i].devices.size(); ++d)
+      devices.set(static_cast<unsigned>(d), in[i].devices[d]);
   }
 }
 
@@ -86,6 +90,8 @@ std::vector<chunk_ref> read_chunks(capnp::List<schema::ChunkRef>::Reader in) {
     r.length = c.getLength();
     r.scheme = c.getScheme();
     r.key_epoch = c.getKeyEpoch();
+    if (c.getDevices().size() > stripe_width_max) throw malformed{};
+    for (auto d : c.getDevices()) r.devices.push_back(d);
     out.push_back(r);
   }
   return out;

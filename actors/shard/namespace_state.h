@@ -72,6 +72,9 @@ struct chunk_ref {
   std::uint64_t length = 0;  // plaintext bytes
   std::uint32_t scheme = 0;  // chunk::scheme_id
   std::uint64_t key_epoch = 0;
+  /// Shard index -> the device it was written to (placement at write
+  /// time); readers go there first. Empty: ask placement.
+  std::vector<std::uint64_t> devices;
   friend bool operator==(const chunk_ref&, const chunk_ref&) = default;
 };
 

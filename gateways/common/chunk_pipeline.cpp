@@ -111,6 +111,7 @@ std::variant<shard::chunk_ref, pipeline_error> chunk_pipeline::write(
   ref.length = plaintext.size();
   ref.scheme = scheme_value;
   ref.key_epoch = grant.epoch.value;
+  for (const auto d : placed.value) ref.devices.push_back(d.value);
   return ref;
 }
 
@@ -126,9 +127,16 @@ std::variant<std::vector<std::uint8_t>, pipeline_error> chunk_pipeline::read(
   const auto k = coder.data_shards();
   const auto key = keys::derive_chunk_key(grant.data_key, ref.id, ref.scheme);
   const chunk::stripe_identity identity{ref.id, ref.key_epoch};
-  placement::stripe_key sk;
-  sk.bytes = ref.id;
-  const auto placed = placement::place(devices_->view(), sk, width);
+  // Where the shards were written (recorded in the reference), else where
+  // placement would put them now.
+  placement::placement_result<placement::shard_devices> placed;
+  if (ref.devices.size() == width) {
+    for (const auto d : ref.devices) placed.value.push_back(placement::device_id{d});
+  } else {
+    placement::stripe_key sk;
+    sk.bytes = ref.id;
+    placed = placement::place(devices_->view(), sk, width);
+  }
 
   std::vector<std::optional<std::vector<std::uint8_t>>> shards(width);
   std::vector<bool> tried(width, false);

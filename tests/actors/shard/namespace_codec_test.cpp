@@ -23,6 +23,7 @@ chunk_ref ref(std::uint8_t n, std::uint64_t offset) {
   r.length = 4 << 20;
   r.scheme = 0x0402;
   r.key_epoch = 2;
+  r.devices = {10, 11, 12, 13, 14, static_cast<std::uint64_t>(n) << 16};
   return r;
 }
 

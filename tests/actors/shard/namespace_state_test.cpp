@@ -28,7 +28,7 @@ object_version version_of(std::string etag, std::vector<std::uint8_t> chunks = {
   v.etag = std::move(etag);
   std::uint64_t offset = 0;
   for (auto c : chunks) {
-    v.chunks.push_back({chunk_of(c), offset, 100, 0x0402, 1});
+    v.chunks.push_back({chunk_of(c), offset, 100, 0x0402, 1, {}});
     offset += 100;
   }
   v.size = offset;
@@ -216,7 +216,7 @@ TEST(NamespaceMultipart, PartsMoveIntoTheObjectAndTheRestIsReleased) {
     c.part_number = n;
     c.part.etag = std::move(etag);
     c.part.size = size;
-    for (auto ch : chunks) c.part.chunks.push_back({chunk_of(ch), 0, size, 0x0402, 1});
+    for (auto ch : chunks) c.part.chunks.push_back({chunk_of(ch), 0, size, 0x0402, 1, {}});
     auto r = f.ns.put_part(c);
     f.ns.check_invariants();
     return r;
@@ -270,7 +270,7 @@ TEST(NamespaceMultipart, PartsMoveIntoTheObjectAndTheRestIsReleased) {
   small.part_number = 1;
   small.part.etag = "\"s\"";
   small.part.size = 100;
-  small.part.chunks.push_back({chunk_of(9), 0, 100, 0x0402, 1});
+  small.part.chunks.push_back({chunk_of(9), 0, 100, 0x0402, 1, {}});
   ASSERT_EQ(f.ns.put_part(small).status, ns_status::ok);
   EXPECT_EQ(f.ns.uploads(bucket, "", "", 10).size(), 1u);
   r = f.ns.abort_upload({bucket, "u3"});
@@ -442,7 +442,7 @@ RC_GTEST_PROP(NamespaceModel, TheTreeAnswersLikeAFlatS3KeyMapWithTheAdrRules,
       for (std::uint32_t i = 0; i < (op >> 8) % 3; ++i) {
         const auto ch = static_cast<std::uint8_t>((op >> (10 + i)) % 4);
         mp.chunks.push_back(ch);
-        c.part.chunks.push_back({chunk_of(ch), 0, c.part.size, 0x0402, 1});
+        c.part.chunks.push_back({chunk_of(ch), 0, c.part.size, 0x0402, 1, {}});
       }
       c.now_ns = ++now;
       RC_ASSERT(ns.put_part(c).status == model.part(upload_id, c.part_number, mp));

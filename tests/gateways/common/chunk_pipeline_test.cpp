@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include "actors/chunk/device_actor.h"
 #include "runtime/chunk_service.h"
@@ -79,12 +80,9 @@ class ChunkPipeline : public ::testing::Test {
     if (auto* bytes = std::get_if<std::vector<std::uint8_t>>(&r)) return std::move(*bytes);
     return std::nullopt;
   }
-  /// Where placement put shard `index` of `ref`: its device actor.
+  /// Where shard `index` of `ref` was written: its device actor.
   caf::actor device_of(const shard::chunk_ref& ref, std::uint32_t index) {
-    placement::stripe_key sk;
-    sk.bytes = ref.id;
-    const auto placed = placement::place(directory_->view(), sk, 6);
-    return directory_->find(placed.value[index])->actor;
+    return directory_->find(placement::device_id{ref.devices.at(index)})->actor;
   }
   std::string shard_key_of(const shard::chunk_ref& ref, std::uint32_t index) {
     return chunk::encode_shard_key({ref.id, ref.scheme, index});
@@ -109,6 +107,8 @@ TEST_F(ChunkPipeline, ChunksOfEverySizeRoundTrip) {
     const auto data = random_bytes(size);
     const auto ref = write(data);
     EXPECT_EQ(ref.length, size);
+    EXPECT_EQ(std::set<std::uint64_t>(ref.devices.begin(), ref.devices.end()).size(), 6u)
+        << "six shards on six distinct devices (CP2)";
     const auto back = read(ref);
     ASSERT_TRUE(back) << size;
     EXPECT_EQ(*back, data) << size;
@@ -180,7 +180,8 @@ TEST_F(ChunkPipeline, AShardMovedByRepairIsFoundOnAnotherDevice) {
         .receive([](std::uint8_t) {}, [](caf::error&) {});
   }
   // Parity alone could cover two missing shards; lose the device of parity
-  // shard 4 too, so the moved shards must be found.
+  // shard 4 too, so the moved shards must be found (the reference still
+  // names their old devices).
   const auto parity_device = device_of(ref, 4);
   std::size_t position = 0;
   while (directory_->devices[position].actor != parity_device) ++position;
