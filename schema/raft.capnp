@@ -66,13 +66,21 @@ struct ConfChange {
 # A command of the shard's key-value state machine (actors/shard/kv_state_machine.h).
 struct KvCommand {
   version @0 :UInt16;    # 1
-  op @1 :UInt8;          # 0 put, 1 compare-and-set, 2 noop
+  op @1 :UInt8;          # 0 put, 1 compare-and-set, 2 noop, 3 batch
   key @2 :Data;
   value @3 :Data;
   expected @4 :Data;
   expectAbsent @5 :Bool; # compare-and-set: the key must not exist
   requestId @6 :UInt64;  # unique per request; the proposer answers its client
   proposer @7 :UInt64;   # node id of the replica that proposed it
+  batch @8 :List(KvWrite); # op 3: applied together, in order
+}
+
+# One write of a batch: a put, or a delete of the key.
+struct KvWrite {
+  key @0 :Data;
+  value @1 :Data;
+  delete @2 :Bool;
 }
 
 # A snapshot of the key-value state machine.

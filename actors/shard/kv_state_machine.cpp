@@ -49,13 +49,22 @@ raft::bytes encode_kv_command(const kv_command& c) {
   b.setExpectAbsent(c.expect_absent);
   b.setRequestId(c.request_id);
   b.setProposer(c.proposer);
+  if (c.op == kv_op::batch) {
+    auto writes = b.initBatch(static_cast<unsigned>(c.batch.size()));
+    for (std::size_t i = 0; i < c.batch.size(); ++i) {
+      auto w = writes[static_cast<unsigned>(i)];
+      w.setKey(as_data(c.batch[i].key));
+      w.setDelete(!c.batch[i].value.has_value());
+      if (c.batch[i].value) w.setValue(as_data(*c.batch[i].value));
+    }
+  }
   return to_flat_bytes(mb);
 }
 
 std::optional<kv_command> decode_kv_command(const raft::bytes& data) {
   return read_flat<schema::KvCommand>(
       data, [](schema::KvCommand::Reader r) -> std::optional<kv_command> {
-        if (r.getVersion() != 1 || r.getOp() > 2) return std::nullopt;
+        if (r.getVersion() != 1 || r.getOp() > 3) return std::nullopt;
         if (r.getKey().size() > kv_key_bytes_max || r.getValue().size() > kv_value_bytes_max ||
             r.getExpected().size() > kv_value_bytes_max)
           return std::nullopt;
@@ -67,6 +76,16 @@ std::optional<kv_command> decode_kv_command(const raft::bytes& data) {
         c.expect_absent = r.getExpectAbsent();
         c.request_id = r.getRequestId();
         c.proposer = r.getProposer();
+        if (c.op == kv_op::batch) {
+          if (r.getBatch().size() > kv_batch_writes_max) return std::nullopt;
+          for (auto w : r.getBatch()) {
+            if (w.getKey().size() > kv_key_bytes_max || w.getValue().size() > kv_value_bytes_max)
+              return std::nullopt;
+            kv_write write{to_std_string(w.getKey()), std::nullopt};
+            if (!w.getDelete()) write.value = to_std_string(w.getValue());
+            c.batch.push_back(std::move(write));
+          }
+        }
         return c;
       });
 }
@@ -74,6 +93,15 @@ std::optional<kv_command> decode_kv_command(const raft::bytes& data) {
 kv_result kv_state_machine::apply(const kv_command& c) {
   kv_result r;
   if (c.op == kv_op::noop) return r;
+  if (c.op == kv_op::batch) {
+    for (const auto& w : c.batch) {
+      if (w.value)
+        map_[w.key] = *w.value;
+      else
+        map_.erase(w.key);
+    }
+    return r;
+  }
   auto it = map_.find(c.key);
   if (it != map_.end()) r.previous = it->second;
   if (c.op == kv_op::compare_and_set) {

@@ -16,7 +16,14 @@
 
 namespace cairn::shard {
 
-enum class kv_op : std::uint8_t { put = 0, compare_and_set = 1, noop = 2 };
+enum class kv_op : std::uint8_t { put = 0, compare_and_set = 1, noop = 2, batch = 3 };
+
+/// One write of a batch: a put, or (no value) a delete.
+struct kv_write {
+  std::string key;
+  std::optional<std::string> value;
+  friend bool operator==(const kv_write&, const kv_write&) = default;
+};
 
 struct kv_command {
   kv_op op = kv_op::put;
@@ -26,6 +33,8 @@ struct kv_command {
   bool expect_absent = false;
   std::uint64_t request_id = 0;
   std::uint64_t proposer = 0;
+  /// kv_op::batch: applied together (one log entry), in order.
+  std::vector<kv_write> batch;
 };
 
 /// What applying a command did: for compare-and-set, whether it swapped,
@@ -37,6 +46,7 @@ struct kv_result {
 
 inline constexpr std::size_t kv_key_bytes_max = 1024;
 inline constexpr std::size_t kv_value_bytes_max = 64 * 1024;
+inline constexpr std::size_t kv_batch_writes_max = 4096;
 
 raft::bytes encode_kv_command(const kv_command& c);
 /// nullopt for malformed input (wrong version, oversize, bad op).

@@ -307,6 +307,20 @@ void replica::compare_and_set(std::string key, std::optional<std::string> expect
   propose_command(std::move(c), std::move(reply));
 }
 
+void replica::write_batch(std::vector<kv_write> writes, reply_fn reply) {
+  if (writes.empty() || writes.size() > kv_batch_writes_max)
+    return reply({reply_code::invalid,
+                  "a batch has 1 to " + std::to_string(kv_batch_writes_max) + " writes"});
+  for (const auto& w : writes)
+    if (w.key.empty() || w.key.size() > kv_key_bytes_max ||
+        (w.value && w.value->size() > kv_value_bytes_max))
+      return reply({reply_code::invalid, "key or value too large"});
+  kv_command c;
+  c.op = kv_op::batch;
+  c.batch = std::move(writes);
+  propose_command(std::move(c), std::move(reply));
+}
+
 void replica::get(std::string key, reply_fn reply) {
   if (failed_) return reply({reply_code::failed, {}});
   if (writes_.size() + reads_.size() >= opts_.requests_max)

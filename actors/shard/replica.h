@@ -117,6 +117,9 @@ class replica {
   void put(std::string key, std::string value, reply_fn reply);
   void compare_and_set(std::string key, std::optional<std::string> expected, std::string value,
                        reply_fn reply);
+  /// Writes applied together, in one log entry (at most
+  /// kv_batch_writes_max; each key and value within the usual limits).
+  void write_batch(std::vector<kv_write> writes, reply_fn reply);
   /// Linearizable read through ReadIndex.
   void get(std::string key, reply_fn reply);
 

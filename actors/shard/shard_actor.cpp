@@ -157,6 +157,26 @@ caf::behavior ticked_shard_actor(self_ptr self, replica_options opts, environmen
                                          promise_reply(rp));
         after_input(self);
       },
+      [=](batch_atom, std::vector<std::string> flat) {
+        auto rp = self->make_response_promise();
+        std::vector<kv_write> writes;
+        bool well_formed = flat.size() % 3 == 0;
+        for (std::size_t i = 0; well_formed && i < flat.size(); i += 3) {
+          if (flat[i] == "put")
+            writes.push_back({std::move(flat[i + 1]), std::move(flat[i + 2])});
+          else if (flat[i] == "delete")
+            writes.push_back({std::move(flat[i + 1]), std::nullopt});
+          else
+            well_formed = false;
+        }
+        if (!well_formed) {
+          rp.deliver(static_cast<std::uint8_t>(reply_code::invalid),
+                     std::string("a batch is (put|delete, key, value) triples"));
+          return;
+        }
+        self->state.rep->write_batch(std::move(writes), promise_reply(rp));
+        after_input(self);
+      },
       [=](get_atom, std::string key) {
         auto rp = self->make_response_promise();
         self->state.rep->get(std::move(key), promise_reply(rp));

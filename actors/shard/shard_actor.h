@@ -52,6 +52,10 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using scan_atom = caf::atom_constant<caf::atom("scan")>;
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
 using describe_atom = caf::atom_constant<caf::atom("describe")>;
+/// (batch, [op, key, value, op, key, value, ...]) with op "put" or
+/// "delete" (value ignored): replica::write_batch; answers (uint8 code,
+/// string detail) once applied.
+using batch_atom = caf::atom_constant<caf::atom("batch")>;
 
 /// `kind` values of a conf message; `none` leaves the second change out.
 enum class membership_kind : std::uint8_t {
