@@ -68,6 +68,15 @@ EVP_CIPHER* aes256gcm_cipher() {
   return cipher;
 }
 
+EVP_MD* sha256_algorithm() {
+  static EVP_MD* const md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (m == nullptr) throw_openssl_failure("EVP_MD_fetch(SHA256)");
+    return m;
+  }();
+  return md;
+}
+
 EVP_MAC* hmac_algorithm() {
   static EVP_MAC* const mac = [] {
     EVP_MAC* m = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
@@ -121,6 +130,45 @@ void gcm_update(EVP_CIPHER_CTX* ctx, direction d, std::span<const std::uint8_t> 
 }
 
 }  // namespace
+
+// --- SHA-256 -----------------------------------------------------------------------------
+
+void sha256_hasher::context_deleter::operator()(evp_md_ctx_st* context) const {
+  EVP_MD_CTX_free(context);
+}
+
+sha256_hasher::sha256_hasher() : context_(EVP_MD_CTX_new()) {
+  if (!context_) throw_openssl_failure("EVP_MD_CTX_new");
+  check_openssl(EVP_DigestInit_ex2(context_.get(), sha256_algorithm(), nullptr),
+                "EVP_DigestInit_ex2(SHA256)");
+}
+
+sha256_hasher::sha256_hasher(sha256_hasher&&) noexcept = default;
+sha256_hasher& sha256_hasher::operator=(sha256_hasher&&) noexcept = default;
+sha256_hasher::~sha256_hasher() = default;
+
+void sha256_hasher::update(std::span<const std::uint8_t> bytes) {
+  CAIRN_ASSERT_MSG(context_ != nullptr, "sha256_hasher used after being moved from");
+  if (bytes.empty()) return;
+  check_openssl(EVP_DigestUpdate(context_.get(), bytes.data(), bytes.size()), "EVP_DigestUpdate");
+}
+
+sha256_digest sha256_hasher::finish() {
+  CAIRN_ASSERT_MSG(context_ != nullptr, "sha256_hasher used after being moved from");
+  sha256_digest digest{};
+  unsigned int length = 0;
+  check_openssl(EVP_DigestFinal_ex(context_.get(), digest.data(), &length), "EVP_DigestFinal_ex");
+  CAIRN_ASSERT(length == digest.size());
+  check_openssl(EVP_DigestInit_ex2(context_.get(), sha256_algorithm(), nullptr),
+                "EVP_DigestInit_ex2(SHA256)");
+  return digest;
+}
+
+sha256_digest sha256(std::span<const std::uint8_t> message) {
+  sha256_hasher hasher;
+  hasher.update(message);
+  return hasher.finish();
+}
 
 // --- HMAC-SHA256 -----------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 // actors/keys/crypto.h — the cryptographic primitives cairn uses, over
-// OpenSSL 3 EVP: HMAC-SHA256, HKDF-SHA256 (RFC 5869) and AES-256-GCM.
+// OpenSSL 3 EVP: SHA-256, HMAC-SHA256, HKDF-SHA256 (RFC 5869) and
+// AES-256-GCM.
 //
 // Owner: pure library (no I/O, no global state of cairn's own); used by the
 // sealing functions (seal.h), the internal key provider and the key manager
@@ -20,12 +21,14 @@
 //      exactly the plaintext's length.
 //  C3. hmac_sha256 / hkdf_sha256 / aes256gcm_* agree with RFC 4231, RFC 5869
 //      and the GCM specification's test vectors (tests/actors/keys/
-//      crypto_test.cpp).
+//      crypto_test.cpp); sha256 / sha256_hasher with FIPS 180-4's examples
+//      (tests/gateways/s3/sigv4_test.cpp, their first user).
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -33,6 +36,8 @@
 #include <vector>
 
 #include "actors/keys/secret_bytes.h"
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX, kept out of this header
 
 namespace cairn::keys {
 
@@ -51,6 +56,30 @@ using sha256_digest = std::array<std::uint8_t, sha256_bytes>;
 class crypto_failure : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// SHA-256(message) (FIPS 180-4).
+sha256_digest sha256(std::span<const std::uint8_t> message);
+
+/// SHA-256 over a message that arrives in pieces: update() any number of
+/// times, then finish(). Not thread-safe; movable, not copyable.
+class sha256_hasher {
+ public:
+  sha256_hasher();
+  sha256_hasher(sha256_hasher&&) noexcept;
+  sha256_hasher& operator=(sha256_hasher&&) noexcept;
+  ~sha256_hasher();
+
+  void update(std::span<const std::uint8_t> bytes);
+  /// The digest of everything given since construction or the previous
+  /// finish(); the hasher starts over, ready for the next message.
+  sha256_digest finish();
+
+ private:
+  struct context_deleter {
+    void operator()(evp_md_ctx_st* context) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, context_deleter> context_;
 };
 
 /// HMAC-SHA256(key, message). Any key length (longer than 64 bytes is

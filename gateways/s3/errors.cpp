@@ -63,6 +63,18 @@ const error_info& info(s3_error e) {
        "your key and signing method."},
       {"SlowDown", 503, "Please reduce your request rate."},
       {"AuthorizationHeaderMalformed", 400, "The authorization header is malformed"},
+      {"AuthorizationQueryParametersError", 400,
+       "Error parsing the X-Amz-Credential parameter or another query authentication "
+       "parameter."},
+      {"IncompleteSignature", 400, "The request signature does not conform to AWS standards."},
+      {"InvalidURI", 400, "Couldn't parse the specified URI."},
+      {"XAmzContentSHA256Mismatch", 400,
+       "The provided 'x-amz-content-sha256' header does not match what was computed."},
+      {"MalformedTrailerError", 400,
+       "The request contained trailing data that was not well-formed or did not conform to "
+       "our published schema."},
+      {"InvalidChunkSizeError", 403,
+       "Only the last chunk is allowed to have a size less than 8192 bytes"},
       {"NotModified", 304, "Not Modified"},
   };
   static_assert(sizeof(table) / sizeof(table[0]) ==

@@ -51,6 +51,12 @@ enum class s3_error : std::uint8_t {
   signature_does_not_match,
   slow_down,
   authorization_header_malformed,
+  authorization_query_parameters_error,
+  incomplete_signature,
+  invalid_uri,
+  x_amz_content_sha256_mismatch,
+  malformed_trailer_error,
+  invalid_chunk_size_error,
   not_modified,  // 304: not an error document, but the same control flow
 };
 
