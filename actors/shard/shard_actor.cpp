@@ -177,6 +177,26 @@ caf::behavior ticked_shard_actor(self_ptr self, replica_options opts, environmen
         self->state.rep->write_batch(std::move(writes), promise_reply(rp));
         after_input(self);
       },
+      [=](ns_atom, const std::string& encoded) {
+        auto rp = self->make_response_promise();
+        auto cmd = decode_ns_command(encoded);
+        if (!cmd) {
+          rp.deliver(static_cast<std::uint8_t>(reply_code::invalid),
+                     std::string("not a namespace command"));
+          return;
+        }
+        self->state.rep->propose_namespace(std::move(*cmd), promise_reply(rp));
+        after_input(self);
+      },
+      [=](ns_read_atom, namespace_query_ptr query) {
+        auto rp = self->make_response_promise();
+        if (!query || !*query) {
+          rp.deliver(static_cast<std::uint8_t>(reply_code::invalid), std::string("no query"));
+          return;
+        }
+        self->state.rep->read_namespace(*query, promise_reply(rp));
+        after_input(self);
+      },
       [=](get_atom, std::string key) {
         auto rp = self->make_response_promise();
         self->state.rep->get(std::move(key), promise_reply(rp));

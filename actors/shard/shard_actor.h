@@ -27,6 +27,13 @@
 //   (describe)                           -> (std::string JSON) status,
 //                                           membership, progress, metrics
 //   (wake)                               -> ()      re-check wants_ticks
+//   (ns, std::string encoded command)    -> (code, encoded ns_result) a
+//                                           namespace command
+//                                           (namespace_codec.h), answered
+//                                           once applied
+//   (nsread, namespace_query_ptr)        -> (code, the query's string)
+//                                           linearizable namespace read
+//                                           (a local-only message type)
 // With replica_options::batch_inputs the actor queues inputs in the core
 // and sends itself one (flush) per batch: every message already in the
 // mailbox shares one Ready and one fsync.
@@ -56,6 +63,11 @@ using describe_atom = caf::atom_constant<caf::atom("describe")>;
 /// "delete" (value ignored): replica::write_batch; answers (uint8 code,
 /// string detail) once applied.
 using batch_atom = caf::atom_constant<caf::atom("batch")>;
+using ns_atom = caf::atom_constant<caf::atom("ns")>;
+using ns_read_atom = caf::atom_constant<caf::atom("nsread")>;
+/// A namespace query for (nsread): runs on the replica's thread, after
+/// ReadIndex, against the applied state. Local only (never serialised).
+using namespace_query_ptr = std::shared_ptr<const replica::namespace_query>;
 
 /// `kind` values of a conf message; `none` leaves the second change out.
 enum class membership_kind : std::uint8_t {
@@ -92,3 +104,5 @@ std::string describe_replica(const replica_summary& s);
 nlohmann::json describe_replica_json(const replica_summary& s);
 
 }  // namespace cairn::shard
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::shard::namespace_query_ptr)

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "actors/shard/replica.h"
+#include "actors/shard/shard_actor.h"
 #include "sim/sim_disk.h"
 
 namespace cairn::shard {
@@ -118,6 +119,71 @@ TEST_F(ReplicaNamespace, CommandsApplyThroughRaftAndSurviveSnapshotsAndRestart) 
   ASSERT_TRUE(stored);
   EXPECT_EQ(stored->code, reply_code::ok);
   EXPECT_EQ(r->state().get("plain-key"), "v");
+}
+
+/// The same through the shard actor's messages, as a gateway session uses
+/// them: (ns, encoded command) and (nsread, query).
+TEST_F(ReplicaNamespace, TheShardActorTakesNamespaceCommandsAndReads) {
+  replica_options o;
+  o.raft.id = raft::node_id{1};
+  o.raft.election_timeout_ticks = 10;
+  o.raft.heartbeat_interval_ticks = 2;
+  environment env;
+  env.storage = &disk_;
+  env.net = &net_;
+  env.random = &random_;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto shard = sys.spawn(shard_actor, o, env);
+  self->send(shard, campaign_atom::value);
+  auto propose = [&](const ns_command& c) {
+    std::optional<ns_result> out;
+    for (int attempt = 0; attempt < 100 && !out; ++attempt) {
+      self->request(shard, caf::infinite, ns_atom::value, encode_ns_command(c))
+          .receive(
+              [&](std::uint8_t code, const std::string& value) {
+                if (code == 0) out = decode_ns_result(value);
+              },
+              [](caf::error&) {});
+      if (!out) self->send(shard, tick_atom::value);  // not leader yet
+    }
+    return out;
+  };
+  ns_command create;
+  create.body = create_bucket_command{bucket};
+  const auto created = propose(create);
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->status, ns_status::ok);
+  const auto put_result = propose(put("photos/cat.jpg", "\"c\"", 5));
+  ASSERT_TRUE(put_result);
+  EXPECT_EQ(put_result->status, ns_status::ok);
+  EXPECT_EQ(propose(put("photos", "\"x\"", 6))->status, ns_status::path_conflict);
+
+  auto query = std::make_shared<const replica::namespace_query>([](const namespace_state& ns) {
+    list_result out;
+    ns.list(bucket, {"photos/", "/", "", 10}, out);
+    std::string keys;
+    for (const auto& o : out.objects) keys += o.key + "=" + o.version->etag + ";";
+    return keys;
+  });
+  std::string listed;
+  self->request(shard, caf::infinite, ns_read_atom::value, namespace_query_ptr{query})
+      .receive(
+          [&](std::uint8_t code, const std::string& value) {
+            EXPECT_EQ(code, 0);
+            listed = value;
+          },
+          [](caf::error&) { FAIL(); });
+  EXPECT_EQ(listed, "photos/cat.jpg=\"c\";");
+  self->request(shard, caf::infinite, ns_atom::value, std::string("garbage!"))
+      .receive(
+          [](std::uint8_t code, const std::string&) {
+            EXPECT_EQ(code, static_cast<std::uint8_t>(reply_code::invalid));
+          },
+          [](caf::error&) { FAIL(); });
+  self->send_exit(shard, caf::exit_reason::user_shutdown);
+  self->wait_for(shard);
 }
 
 }  // namespace
