@@ -211,4 +211,45 @@ std::variant<std::vector<std::uint8_t>, pipeline_error> chunk_pipeline::read(
   return std::move(*plain);
 }
 
+namespace {
+constexpr std::size_t inline_header_bytes = 32 + 8;
+constexpr auto inline_scheme = static_cast<std::uint32_t>(chunk::scheme_id::replicate_1);
+}  // namespace
+
+std::vector<std::uint8_t> seal_inline(const keys::key_grant& grant,
+                                      std::span<const std::uint8_t> plaintext) {
+  const auto id = keys::chunk_id_of(grant.dedup_key, plaintext);
+  const auto key = keys::derive_chunk_key(grant.data_key, id, inline_scheme);
+  const auto sealed = keys::seal_shard(key, {id, inline_scheme, 0, grant.epoch}, plaintext);
+  std::vector<std::uint8_t> out(id.begin(), id.end());
+  for (int i = 7; i >= 0; --i)
+    out.push_back(static_cast<std::uint8_t>(grant.epoch.value >> (8 * i)));
+  out.insert(out.end(), sealed.begin(), sealed.end());
+  return out;
+}
+
+std::optional<std::uint64_t> inline_epoch(std::span<const std::uint8_t> stored) {
+  if (stored.size() < inline_header_bytes) return std::nullopt;
+  std::uint64_t epoch = 0;
+  for (std::size_t i = 32; i < inline_header_bytes; ++i) epoch = (epoch << 8) | stored[i];
+  return epoch;
+}
+
+std::optional<std::vector<std::uint8_t>> open_inline(const keys::key_grant& grant,
+                                                     std::span<const std::uint8_t> stored) {
+  const auto epoch = inline_epoch(stored);
+  if (!epoch || *epoch != grant.epoch.value) return std::nullopt;
+  keys::chunk_id id{};
+  std::copy(stored.begin(), stored.begin() + 32, id.begin());
+  const auto key = keys::derive_chunk_key(grant.data_key, id, inline_scheme);
+  auto opened = keys::open_shard(key, {id, inline_scheme, 0, grant.epoch},
+                                 stored.subspan(inline_header_bytes));
+  if (!opened.ok()) return std::nullopt;
+  // The id is the plaintext's HMAC: a stored id that does not match it
+  // cannot have been sealed with it (the tag binds the id), but check the
+  // dedup relation as well.
+  if (keys::chunk_id_of(grant.dedup_key, opened.plaintext) != id) return std::nullopt;
+  return std::move(opened.plaintext);
+}
+
 }  // namespace cairn::gateway

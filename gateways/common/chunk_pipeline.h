@@ -113,4 +113,20 @@ class chunk_pipeline {
 
 std::string_view to_string(pipeline_error::kind k);
 
+/// Small objects go inline in the Raft entry (ARCHITECTURE §5), sealed
+/// exactly as a chunk shard is: chunk id = HMAC(dedup key, plaintext), the
+/// chunk key derived for the replicate-1 scheme, one shard sealed with the
+/// chunk id, index 0, scheme and epoch as associated data (CP1 holds for
+/// the Raft log too). Stored form: the 32-byte chunk id, the 8-byte epoch
+/// (big-endian), then the sealed shard.
+inline constexpr std::uint64_t inline_bytes_max = 64 * 1024;
+std::vector<std::uint8_t> seal_inline(const keys::key_grant& grant,
+                                      std::span<const std::uint8_t> plaintext);
+/// The plaintext, or nullopt if the stored bytes were altered, are for
+/// another tenant, or the grant is for another epoch than the one sealed.
+std::optional<std::vector<std::uint8_t>> open_inline(const keys::key_grant& grant,
+                                                     std::span<const std::uint8_t> stored);
+/// The key epoch an inline object was sealed under (to ask for its grant).
+std::optional<std::uint64_t> inline_epoch(std::span<const std::uint8_t> stored);
+
 }  // namespace cairn::gateway

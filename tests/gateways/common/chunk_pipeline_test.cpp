@@ -192,5 +192,36 @@ TEST_F(ChunkPipeline, AShardMovedByRepairIsFoundOnAnotherDevice) {
   EXPECT_EQ(pipeline_->stats().searched, 1u);
 }
 
+TEST_F(ChunkPipeline, InlineObjectsAreSealedLikeChunksAndRefuseTampering) {
+  const std::string text = "a small object, plaintext that must not reach the Raft log";
+  const std::vector<std::uint8_t> plain(text.begin(), text.end());
+  const auto stored = seal_inline(*grant_, plain);
+  EXPECT_EQ(std::string(stored.begin(), stored.end()).find("plaintext"), std::string::npos);
+  EXPECT_EQ(inline_epoch(stored), grant_->epoch.value);
+  const auto back = open_inline(*grant_, stored);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, plain);
+  EXPECT_TRUE(open_inline(*grant_, seal_inline(*grant_, {})).has_value()) << "empty objects too";
+  for (std::size_t at : {std::size_t{0}, std::size_t{35}, std::size_t{40}, stored.size() - 1}) {
+    auto damaged = stored;
+    damaged[at] ^= 0x01;
+    EXPECT_FALSE(open_inline(*grant_, damaged)) << "byte " << at;
+  }
+  EXPECT_FALSE(open_inline(*grant_, std::span<const std::uint8_t>(stored).first(20)));
+  // Another tenant's keys do not open it.
+  self_
+      ->request(service_->key_manager(), caf::infinite, keys::tenant_create_atom::value,
+                std::uint64_t{6})
+      .receive([](std::uint8_t e) { ASSERT_EQ(e, 0); }, [](caf::error&) { FAIL(); });
+  keys::key_grant_ptr other;
+  self_
+      ->request(service_->key_manager(), caf::infinite, keys::grant_atom::value, std::uint64_t{6},
+                std::uint64_t{0})
+      .receive([&](std::uint8_t, keys::key_grant_ptr g) { other = g; },
+               [](caf::error&) { FAIL(); });
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(open_inline(*other, stored));
+}
+
 }  // namespace
 }  // namespace cairn::gateway
