@@ -3,7 +3,7 @@
 //   cairn server --config cairn.toml [--bootstrap]
 //       a storage node (options: docs/runtime.md; every option also as a
 //       CAIRN_* environment variable).
-//   cairn dev [--data DIR] [--admin-port P] [--device-mb M] [--tick-ms T]
+//   cairn dev [--data DIR] [--admin-port P] [--s3-port P] [--device-mb M] [--tick-ms T]
 //       one process, one node: the same code as a server with no peers.
 //   cairn cert ca --out DIR [--name NAME]
 //   cairn cert node --ca DIR --id N --out DIR [--host H]...
@@ -55,6 +55,12 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
   std::printf("metrics: %s/metrics\n", admin.c_str());
   if (n.transport_port() != 0) std::printf("transport-port: %u\n", n.transport_port());
   std::printf("data-dir: %s\n", cfg.data_dir.c_str());
+  if (const auto s3 = n.s3_endpoint(); !s3.empty()) {
+    const auto [access, secret] = n.s3_credentials();
+    std::printf("s3-endpoint: %s\n", s3.c_str());
+    std::printf("access-key: %s\n", access.c_str());
+    std::printf("secret-key: %s\n", secret.c_str());
+  }
   if (mode.dev) {
     std::printf("\nA single-node cluster (Raft groups of one, LMDB log) is running. Try:\n");
     std::printf("  curl -X PUT --data-binary world %s/v1/kv/hello\n", admin.c_str());
@@ -64,6 +70,13 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
                 admin.c_str(), static_cast<unsigned long long>(cfg.chunk.dev_devices),
                 static_cast<unsigned long long>(cfg.chunk.device_mb));
     std::printf("  cairn admin events --endpoint %s\n", admin.c_str());
+    if (const auto s3 = n.s3_endpoint(); !s3.empty()) {
+      const auto [access, secret] = n.s3_credentials();
+      std::printf(
+          "  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url %s "
+          "--region us-east-1 s3 ls s3://cairn\n",
+          access.c_str(), secret.c_str(), s3.c_str());
+    }
     std::printf("Stop with Ctrl-C.\n");
   }
   std::fflush(stdout);
@@ -96,10 +109,12 @@ int main(int argc, char** argv) {
   dev.raft.election_ticks = 10;
   dev.raft.heartbeat_ticks = 1;
   std::uint16_t dev_admin_port = 9090;
+  std::uint16_t dev_s3_port = 9000;
   auto* dev_cmd = app.add_subcommand("dev", "run an embedded single-node cluster on localhost");
   dev_cmd->add_option("--data", dev.data_dir, "data directory")->capture_default_str();
   dev_cmd->add_option("--admin-port", dev_admin_port, "admin HTTP port (0 = any)")
       ->capture_default_str();
+  dev_cmd->add_option("--s3-port", dev_s3_port, "S3 port (0 = any)")->capture_default_str();
   dev_cmd
       ->add_option("--device-mb", dev.chunk.device_mb,
                    "size of each chunk device file created under <data>/devices (MiB)")
@@ -182,6 +197,7 @@ int main(int argc, char** argv) {
     }
     if (dev_cmd->parsed()) {
       dev.admin_listen = "127.0.0.1:" + std::to_string(dev_admin_port);
+      dev.s3_listen = "127.0.0.1:" + std::to_string(dev_s3_port);
       dev.bootstrap = true;
       return run_node(std::move(dev), cairn::runtime::node_mode{true});
     }

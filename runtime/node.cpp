@@ -31,7 +31,10 @@
 #include <sstream>
 #include <thread>
 
+#include "actors/keys/openssl_random_source.h"
 #include "actors/shard/shard_actor.h"
+#include "gateways/s3/server.h"
+#include "runtime/catalog.h"
 #include "runtime/certs.h"
 #include "runtime/chunk_service.h"
 #include "runtime/cluster_map.h"
@@ -251,6 +254,8 @@ struct node::impl {
   std::unique_ptr<lmdb_environment> lmdb;
   std::unique_ptr<event_log> events;
   std::unique_ptr<chunk_service> chunks;
+  std::unique_ptr<s3::s3_server> s3;
+  std::string s3_access_key, s3_secret_key;
   std::unique_ptr<asio::ssl::context> tls;
   std::unique_ptr<transport> net;
   transport_liveness liveness{nullptr};
@@ -806,6 +811,55 @@ struct node::impl {
   }
 
   std::string metrics_text() const;
+
+  /// The S3 gateway over this node's shards, devices and key manager. The
+  /// access key is made at start (kept in memory: the catalog-backed keys
+  /// of ADR 0006 replace it).
+  void start_s3() {
+    keys::openssl_random_source random;
+    s3_access_key = new_access_key_id(random);
+    s3_secret_key = new_access_key_secret(random);
+    constexpr std::uint64_t tenant = 1;
+    caf::scoped_actor self{*sys};
+    self->request(chunks->key_manager(), std::chrono::seconds(30), keys::tenant_create_atom::value,
+                  tenant)
+        .receive([](std::uint8_t) {}, [](caf::error&) {});
+    s3::s3_config sc;
+    sc.listen = cfg.s3_listen;
+    sc.tenant = tenant;
+    sc.access_key = s3_access_key;
+    sc.secret_key = s3_secret_key;
+    s3::s3_backend b;
+    b.system_shard = [this] {
+      auto h = host(system_shard);
+      return h ? h->actor : caf::actor{};
+    };
+    b.data_shards = [this] {
+      std::lock_guard lock(mutex);
+      std::vector<std::uint64_t> out;
+      for (const auto& [id, s] : map.shards) out.push_back(id);
+      return out;
+    };
+    b.shard_actor = [this](std::uint64_t id) {
+      auto h = host(id);
+      return h ? h->actor : caf::actor{};
+    };
+    b.devices = [this] {
+      auto d = std::make_shared<gateway::device_directory>();
+      for (auto& [device, actor] : chunks->device_endpoints())
+        d->devices.push_back({device, actor});
+      return std::shared_ptr<const gateway::device_directory>(d);
+    };
+    b.key_manager = chunks->key_manager();
+    b.clock = [] {
+      return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
+    };
+    s3 = std::make_unique<s3::s3_server>(*sys, std::move(sc), std::move(b));
+    s3->start();
+  }
+
   json status_json() const;
   json nodes_json() const;
   json shards_json() const;
@@ -1404,10 +1458,19 @@ void node::start() {
         "peers: this node has no data yet and is not --bootstrap, so it must join through "
         "at least one peer (set peers or CAIRN_PEERS)");
   d.controller = std::thread([&d] { d.run_controller(); });
+  if (!d.cfg.s3_listen.empty()) d.start_s3();
 }
 
 std::string node::admin_endpoint() const {
   return "http://" + impl_->admin_address;
+}
+
+std::string node::s3_endpoint() const {
+  return impl_->s3 ? "http://127.0.0.1:" + std::to_string(impl_->s3->port()) : std::string();
+}
+
+std::pair<std::string, std::string> node::s3_credentials() const {
+  return {impl_->s3_access_key, impl_->s3_secret_key};
 }
 
 std::uint16_t node::transport_port() const {
@@ -1426,6 +1489,7 @@ void node::stop() {
   });
   if (d.http_thread.joinable()) d.http_thread.join();
   if (d.net) d.net->stop();
+  if (d.s3) d.s3->stop();
   if (d.chunks) d.chunks->stop();
   caf::anon_send_exit(d.tick, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(d.bridge, caf::exit_reason::user_shutdown);
@@ -1437,6 +1501,9 @@ void node::stop() {
     }
   }
   d.sys->await_all_actors_done();
+  // Everything holding actor handles goes before the actor system: a
+  // detached actor's thread waits until its last handle is released.
+  d.s3.reset();
   d.chunks.reset();
   d.sys.reset();
   d.shards.clear();

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "runtime/config.h"
 
@@ -31,6 +32,10 @@ class node {
   void start();
   /// The admin endpoint's base URL once started.
   std::string admin_endpoint() const;
+  /// The S3 endpoint's base URL ("" without an S3 gateway) and the access
+  /// key it accepts (`cairn dev`).
+  std::string s3_endpoint() const;
+  std::pair<std::string, std::string> s3_credentials() const;
   /// The transport's bound port (0 without a transport).
   std::uint16_t transport_port() const;
   void stop();

@@ -85,13 +85,18 @@ const error_info& info(s3_error e) {
 std::string error_document(s3_error e, std::string_view message, std::string_view resource,
                            std::string_view request_id) {
   const auto& i = info(e);
+  return error_document(i.code, message.empty() ? i.message : message, resource, request_id);
+}
+
+std::string error_document(std::string_view code, std::string_view message,
+                           std::string_view resource, std::string_view request_id) {
   pugi::xml_document doc;
   auto decl = doc.append_child(pugi::node_declaration);
   decl.append_attribute("version") = "1.0";
   decl.append_attribute("encoding") = "UTF-8";
   auto err = doc.append_child("Error");
-  add_text(err, "Code", i.code);
-  add_text(err, "Message", message.empty() ? i.message : message);
+  add_text(err, "Code", code);
+  add_text(err, "Message", message);
   add_text(err, "Resource", resource);
   add_text(err, "RequestId", request_id);
   return to_string(doc);

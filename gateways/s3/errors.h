@@ -71,5 +71,8 @@ const error_info& info(s3_error e);
 /// The XML error document (<Error><Code>...</Code>...</Error>).
 std::string error_document(s3_error e, std::string_view message, std::string_view resource,
                            std::string_view request_id);
+/// The same for a code given as text (the SigV4 verifier's codes).
+std::string error_document(std::string_view code, std::string_view message,
+                           std::string_view resource, std::string_view request_id);
 
 }  // namespace cairn::s3

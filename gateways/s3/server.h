@@ -1,0 +1,85 @@
+// gateways/s3/server.h — the S3 gateway: an HTTP/1.1 server (Boost.Beast)
+// whose every connection is served by one gateway-session actor (a
+// detached CAF blocking actor doing synchronous I/O on its socket), with
+// SigV4 (sigv4.h), XML (xml.h), the namespace in the bucket's data shard
+// (shard actor (ns)/(nsread)) and object bytes through the chunk pipeline
+// (gateways/common/chunk_pipeline.h). Design: docs/gateways.md.
+//
+// Owner: the node starts one (`cairn dev`: 127.0.0.1:9000, --s3-port) and
+// stops it before its actor system. Thread-safe: the acceptor runs on its
+// own thread; sessions share only the read-only config and the backend's
+// functions (which must be thread-safe).
+//
+// Invariants:
+//  S3-1. Every response carries x-amz-request-id; every failure is an S3
+//        XML error document with the right code and status (errors.h).
+//  S3-2. A request is served only after SigV4 verification of its
+//        signature; a streaming body's bytes are used only as its chunk
+//        signatures verify (chunked_body_decoder).
+//  S3-3. Bodies are streamed: a session holds at most one chunk
+//        (gateway::chunk_bytes_default) of an object in memory, plus its
+//        shards; headers are bounded (16 KiB).
+//  S3-4. Nothing half-written becomes visible: an object appears in its
+//        bucket only when its namespace command commits, after every chunk
+//        is on its devices.
+//  S3-5. Sessions are bounded (connections_max); beyond it a connection
+//        gets 503 SlowDown and is closed.
+#pragma once
+
+#include <caf/all.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "gateways/common/chunk_pipeline.h"
+
+namespace cairn::s3 {
+
+struct s3_config {
+  std::string listen = "127.0.0.1:9000";
+  std::string region = "us-east-1";
+  /// The tenant the configured access key belongs to.
+  std::uint64_t tenant = 1;
+  std::string access_key;
+  std::string secret_key;
+  std::size_t connections_max = 256;
+  /// Objects up to this size go inline in the Raft entry (sealed).
+  std::uint64_t inline_bytes_max = gateway::inline_bytes_max;
+  std::uint64_t chunk_bytes = gateway::chunk_bytes_default;
+};
+
+/// What the gateway needs from its node; every function is thread-safe.
+struct s3_backend {
+  /// The system shard's actor (the catalog), or null while there is none.
+  std::function<caf::actor()> system_shard;
+  /// The data shards that may hold new buckets, and a shard's actor.
+  std::function<std::vector<std::uint64_t>()> data_shards;
+  std::function<caf::actor(std::uint64_t shard)> shard_actor;
+  std::function<std::shared_ptr<const gateway::device_directory>()> devices;
+  caf::actor key_manager;
+  /// Nanoseconds since the epoch (object times, SigV4's "now").
+  std::function<std::int64_t()> clock;
+};
+
+class s3_server {
+ public:
+  s3_server(caf::actor_system& sys, s3_config config, s3_backend backend);
+  ~s3_server();
+  s3_server(const s3_server&) = delete;
+  s3_server& operator=(const s3_server&) = delete;
+
+  /// Binds and starts accepting; throws std::runtime_error naming the
+  /// address when it cannot listen.
+  void start();
+  void stop();
+  /// The bound port (after start).
+  std::uint16_t port() const;
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace cairn::s3
