@@ -59,8 +59,24 @@ SECRET_KEY = "cairn/Secret+Key/0123456789abcdefghijklmn"
 SESSION_TOKEN = "FwoGZXIvYXdzEXAMPLE//token+with/odd=chars"
 REGION = "eu-central-1"
 
-# botocore reads the time through botocore.auth.get_current_datetime.
+# botocore reads the time through botocore.auth.get_current_datetime (since
+# 1.31); older ones (Debian 12's 1.29) call datetime.datetime.utcnow() in
+# botocore.auth: freeze both.
 botocore.auth.get_current_datetime = lambda *args, **kwargs: NOW
+
+
+class _FrozenDatetime(datetime.datetime):
+    @classmethod
+    def utcnow(cls):
+        return NOW
+
+
+class _DatetimeModule:
+    def __getattr__(self, name):
+        return _FrozenDatetime if name == "datetime" else getattr(datetime, name)
+
+
+botocore.auth.datetime = _DatetimeModule()
 
 
 class Captured(Exception):
