@@ -75,6 +75,8 @@ struct node_config {
   std::string admin_listen = "127.0.0.1:9090";
   /// The S3 gateway's listen address; empty: no S3 gateway.
   std::string s3_listen;
+  /// Virtual-host-style S3 addressing: "<bucket>.<s3_domain>" ("": off).
+  std::string s3_domain;
   /// Transport addresses of running nodes to join through.
   std::vector<std::string> peers;
   /// Create a new cluster with this node as its first member.

@@ -198,6 +198,7 @@ int main(int argc, char** argv) {
     if (dev_cmd->parsed()) {
       dev.admin_listen = "127.0.0.1:" + std::to_string(dev_admin_port);
       dev.s3_listen = "127.0.0.1:" + std::to_string(dev_s3_port);
+      dev.s3_domain = "localhost";
       dev.bootstrap = true;
       return run_node(std::move(dev), cairn::runtime::node_mode{true});
     }

@@ -826,6 +826,7 @@ struct node::impl {
         .receive([](std::uint8_t) {}, [](caf::error&) {});
     s3::s3_config sc;
     sc.listen = cfg.s3_listen;
+    sc.domain = cfg.s3_domain;
     sc.tenant = tenant;
     sc.access_key = s3_access_key;
     sc.secret_key = s3_secret_key;

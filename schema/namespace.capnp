@@ -43,6 +43,7 @@ struct WriteCondition {
   ifNoneMatchAny @0 :Bool;
   hasIfMatch @1 :Bool;
   ifMatch @2 :Data;
+  chunksReferenced @3 :Bool;  # copies: every chunk named must still be referenced
 }
 
 struct UploadPart {
@@ -89,6 +90,7 @@ struct NsCommand {
     putPart :group {
       uploadId @20 :Data;
       part @21 :UploadPart;
+      chunksReferenced @27 :Bool;
     }
     completeUpload :group {
       uploadId @22 :Data;

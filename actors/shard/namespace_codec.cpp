@@ -58,6 +58,7 @@ void write_condition_to(schema::WriteCondition::Builder b, const write_condition
   b.setIfNoneMatchAny(c.if_none_match_any);
   b.setHasIfMatch(c.if_match.has_value());
   if (c.if_match) b.setIfMatch(as_data(*c.if_match));
+  b.setChunksReferenced(c.chunks_referenced);
 }
 
 void write_part(schema::UploadPart::Builder b, std::uint32_t number, const upload_part& p) {
@@ -132,6 +133,7 @@ write_condition read_condition(schema::WriteCondition::Reader r) {
   write_condition c;
   c.if_none_match_any = r.getIfNoneMatchAny();
   if (r.getHasIfMatch()) c.if_match = text(r.getIfMatch(), field_bytes_max);
+  c.chunks_referenced = r.getChunksReferenced();
   return c;
 }
 
@@ -203,6 +205,7 @@ std::string encode_ns_command(const ns_command& c) {
           auto g = b.initPutPart();
           g.setUploadId(as_data(body.upload_id));
           write_part(g.initPart(), body.part_number, body.part);
+          g.setChunksReferenced(body.chunks_referenced);
         } else if constexpr (std::is_same_v<T, complete_upload_command>) {
           auto g = b.initCompleteUpload();
           g.setUploadId(as_data(body.upload_id));
@@ -281,6 +284,7 @@ std::optional<ns_command> decode_ns_command(const std::string& bytes) {
             p.upload_id = text(g.getUploadId(), upload_id_bytes_max);
             p.part_number = g.getPart().getNumber();
             p.part = read_part(g.getPart());
+            p.chunks_referenced = g.getChunksReferenced();
             p.now_ns = c.now_ns;
             c.body = std::move(p);
             break;

@@ -56,6 +56,8 @@ std::string_view to_string(ns_status s) {
       return "entity_too_small";
     case ns_status::too_many_uploads:
       return "too_many_uploads";
+    case ns_status::source_changed:
+      return "source_changed";
   }
   return "unknown";
 }
@@ -151,6 +153,11 @@ inode& namespace_state::new_inode(bucket_tree& tree, inode_kind kind, inode_id p
   n.atime_ns = n.mtime_ns = n.ctime_ns = now_ns;
   n.mode = kind == inode_kind::directory ? 0755 : 0644;
   return n;
+}
+
+bool namespace_state::all_referenced(const std::vector<chunk_ref>& chunks) const {
+  return std::all_of(chunks.begin(), chunks.end(),
+                     [&](const chunk_ref& c) { return chunk_refs_.count(c.id) != 0; });
 }
 
 void namespace_state::retain(const std::vector<chunk_ref>& chunks) {
@@ -266,6 +273,8 @@ ns_result namespace_state::check_put(const bucket_tree& tree, const std::string&
     if (!current) return failed(ns_status::no_such_key);
     if (current->etag != *condition.if_match) return failed(ns_status::precondition_failed);
   }
+  if (condition.chunks_referenced && !all_referenced(v.chunks))
+    return failed(ns_status::source_changed);
   return {};
 }
 
@@ -350,6 +359,8 @@ ns_result namespace_state::put_part(const upload_part_command& c) {
   if (c.part_number < 1 || c.part_number > part_number_max ||
       c.part.chunks.size() > chunks_per_version_max)
     return failed(ns_status::invalid_argument);
+  if (c.chunks_referenced && !all_referenced(c.part.chunks))
+    return failed(ns_status::source_changed);
   ns_result r;
   retain(c.part.chunks);
   auto& slot = u->second.parts[c.part_number];

@@ -27,6 +27,9 @@
 //       progress; no count is zero.
 //  NS5. Inode numbers are never reused within a bucket.
 //  NS6. A command that fails changes nothing.
+//  NS7. A copy never raises a chunk's count from zero: a command that
+//       reuses chunks (chunks_referenced) applies only if every one of
+//       them is still referenced, else source_changed.
 #pragma once
 
 #include <array>
@@ -147,6 +150,7 @@ enum class ns_status : std::uint8_t {
   invalid_part_order,  // part numbers not ascending
   entity_too_small,    // a part but the last below part_bytes_min
   too_many_uploads,
+  source_changed,  // chunks_referenced: a chunk the copy names is no longer referenced
 };
 std::string_view to_string(ns_status s);
 
@@ -156,6 +160,10 @@ struct write_condition {
   bool if_none_match_any = false;
   /// If-Match: <etag> — only if the current object has this ETag.
   std::optional<std::string> if_match;
+  /// A copy (CopyObject, UploadPartCopy) reuses the source's chunks: only
+  /// if every chunk it names is still referenced here, so a copy never
+  /// revives a chunk the collector may already reclaim (NS7).
+  bool chunks_referenced = false;
   friend bool operator==(const write_condition&, const write_condition&) = default;
 };
 
@@ -223,6 +231,8 @@ struct upload_part_command {
   std::string upload_id;
   std::uint32_t part_number = 0;  // 1..part_number_max
   upload_part part;
+  /// As write_condition::chunks_referenced (UploadPartCopy).
+  bool chunks_referenced = false;
   std::int64_t now_ns = 0;
   friend bool operator==(const upload_part_command&, const upload_part_command&) = default;
 };
@@ -327,6 +337,7 @@ class namespace_state {
   inode& new_inode(bucket_tree& tree, inode_kind kind, inode_id parent, std::int64_t now_ns);
   void release(const std::vector<chunk_ref>& chunks, std::vector<chunk_hash>& unreferenced);
   void retain(const std::vector<chunk_ref>& chunks);
+  bool all_referenced(const std::vector<chunk_ref>& chunks) const;
   /// The checks of put_object (NS6: nothing changes); on success `where`
   /// says what to change.
   struct placement;

@@ -76,9 +76,11 @@ const error_info& info(s3_error e) {
       {"InvalidChunkSizeError", 403,
        "Only the last chunk is allowed to have a size less than 8192 bytes"},
       {"NotModified", 304, "Not Modified"},
+      {"NoSuchVersion", 404,
+       "The version ID specified in the request does not match an existing version."},
   };
   static_assert(sizeof(table) / sizeof(table[0]) ==
-                static_cast<std::size_t>(s3_error::not_modified) + 1);
+                static_cast<std::size_t>(s3_error::no_such_version) + 1);
   return table[static_cast<std::size_t>(e)];
 }
 

@@ -58,6 +58,7 @@ enum class s3_error : std::uint8_t {
   malformed_trailer_error,
   invalid_chunk_size_error,
   not_modified,  // 304: not an error document, but the same control flow
+  no_such_version,
 };
 
 struct error_info {

@@ -3,7 +3,8 @@
 // detached CAF blocking actor doing synchronous I/O on its socket), with
 // SigV4 (sigv4.h), XML (xml.h), the namespace in the bucket's data shard
 // (shard actor (ns)/(nsread)) and object bytes through the chunk pipeline
-// (gateways/common/chunk_pipeline.h). Design: docs/gateways.md.
+// (gateways/common/chunk_pipeline.h). Design: docs/gateways.md. The code
+// is split by area: server.cpp, objects.cpp, multipart.cpp (session.h).
 //
 // Owner: the node starts one (`cairn dev`: 127.0.0.1:9000, --s3-port) and
 // stops it before its actor system. Thread-safe: the acceptor runs on its
@@ -24,6 +25,13 @@
 //        is on its devices.
 //  S3-5. Sessions are bounded (connections_max); beyond it a connection
 //        gets 503 SlowDown and is closed.
+//  S3-6. A copy moves no bytes within a shard: it names the source's
+//        chunks under chunks_referenced (NS7) and is retried once if the
+//        source changed; between shards, and for byte ranges, the bytes
+//        are read and written again.
+//  S3-7. A part is written only for an upload that exists for the
+//        request's key; an upload's parts are the chunks' only holders
+//        until it completes (they move into the object) or is aborted.
 #pragma once
 
 #include <caf/all.hpp>
@@ -39,6 +47,9 @@ namespace cairn::s3 {
 struct s3_config {
   std::string listen = "127.0.0.1:9000";
   std::string region = "us-east-1";
+  /// Virtual-host-style addressing: a Host of "<bucket>.<domain>" names
+  /// the bucket ("" turns it off; path style always works).
+  std::string domain;
   /// The tenant the configured access key belongs to.
   std::uint64_t tenant = 1;
   std::string access_key;

@@ -57,7 +57,7 @@ std::vector<ns_command> every_kind() {
   small.key = "tiny";
   small.version.chunks.clear();
   small.version.inline_sealed = {1, 2, 3, 4};
-  small.condition = {true, std::nullopt};
+  small.condition = {true, std::nullopt, true};
   small.now_ns = 1'700'000'000'000'000'002;
   add(small);
   add(delete_object_command{bucket, "tiny", "\"e\"", 1'700'000'000'000'000'003});
@@ -75,6 +75,7 @@ std::vector<ns_command> every_kind() {
   part.part.size = 5 << 20;
   part.part.chunks = {ref(9, 0)};
   part.part.uploaded_ns = 0;
+  part.chunks_referenced = true;
   part.now_ns = 1'700'000'000'000'000'005;
   add(part);
   complete_upload_command complete;

@@ -179,6 +179,36 @@ TEST(Namespace, ChunkReferencesFollowCurrentVersionsAndReportGarbage) {
   EXPECT_EQ(f.ns.chunk_count(), 2u);
 }
 
+TEST(Namespace, ACopyReusesChunksOnlyWhileTheyAreStillReferenced) {
+  fixture f;
+  ASSERT_EQ(f.put("src", version_of("\"s\"", {1, 2})).status, ns_status::ok);
+  write_condition copy;
+  copy.chunks_referenced = true;
+  ASSERT_EQ(f.put("dst", version_of("\"s\"", {1, 2}), copy).status, ns_status::ok);
+  EXPECT_EQ(f.ns.references(chunk_of(1)), 2u);
+  // The source goes and its copy with it: their chunks reach zero.
+  ASSERT_EQ(f.del("src").status, ns_status::ok);
+  auto r = f.del("dst");
+  EXPECT_EQ(r.unreferenced.size(), 2u);
+  // A copy that read the source before it went must not revive its chunks (NS7).
+  r = f.put("late", version_of("\"s\"", {1, 2}), copy);
+  EXPECT_EQ(r.status, ns_status::source_changed);
+  EXPECT_EQ(f.ns.find(bucket, "late"), nullptr) << "NS6: nothing changed";
+  EXPECT_EQ(f.ns.chunk_count(), 0u);
+  // The same for a part copied into an upload.
+  ASSERT_EQ(f.ns.create_upload({bucket, "up", "u1", "", {}, 1}).status, ns_status::ok);
+  upload_part_command part;
+  part.bucket = bucket;
+  part.upload_id = "u1";
+  part.part_number = 1;
+  part.part = {"\"s\"", 100, version_of("", {1}).chunks, 0};
+  part.chunks_referenced = true;
+  EXPECT_EQ(f.ns.put_part(part).status, ns_status::source_changed);
+  part.chunks_referenced = false;  // freshly written chunks need no source
+  EXPECT_EQ(f.ns.put_part(part).status, ns_status::ok);
+  f.ns.check_invariants();
+}
+
 TEST(Namespace, ListingFollowsS3ByteOrderNotTreeOrder) {
   fixture f;
   for (const auto* k : {"a/b", "a-c", "a/a/x", "b", "a0"})

@@ -16,38 +16,19 @@ import urllib.request
 
 import boto3
 import botocore
-from botocore.config import Config
+
+import s3check
+from s3check import check, expect_error
 
 endpoint, access, secret = sys.argv[1:4]
 MARKER = b"cairn-s3-plaintext-marker-5d1f"
 
 
 def client(secret_key=secret, access_key=access):
-    return boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key, region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4",
-                      retries={"max_attempts": 1}))
+    return s3check.client(endpoint, access_key, secret_key)
 
 
 s3 = client()
-
-
-def expect_error(code, fn, *args, **kwargs):
-    try:
-        fn(*args, **kwargs)
-    except botocore.exceptions.ClientError as e:
-        got = e.response["Error"]["Code"]
-        assert got == code, f"expected {code}, got {got}: {e}"
-        assert e.response["ResponseMetadata"]["HTTPHeaders"].get("x-amz-request-id"), "no request id"
-        return e
-    raise AssertionError(f"expected {code}, the call succeeded")
-
-
-def check(name, cond):
-    if not cond:
-        raise AssertionError(name)
-    print("ok:", name)
 
 
 # Buckets.

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # tests/gateways/s3/s3_dev_test.sh — the S3 gateway through a real
-# `cairn dev` process and real boto3 clients (boto3_test.py), then a scan of
+# `cairn dev` process and real boto3 clients (boto3_test.py: buckets,
+# objects, listings, auth; boto3_ops_test.py: multipart, copies, batch
+# deletes, versions, conditions, virtual hosts), then a scan of
 # the whole data directory for the plaintext the clients wrote (issue 5:
 # no object byte reaches a disk in plaintext). Stops what it starts.
 #   usage: s3_dev_test.sh /path/to/cairn
@@ -49,6 +51,7 @@ done
 for py in "${pythons[@]}"; do
   echo "== $py"
   "$py" "$here/boto3_test.py" "$endpoint" "$access" "$secret" || fail "boto3 checks failed with $py"
+  "$py" "$here/boto3_ops_test.py" "$endpoint" "$access" "$secret" || fail "boto3 operation checks failed with $py"
 done
 
 kill -TERM "$pid"

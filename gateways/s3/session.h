@@ -1,0 +1,277 @@
+// gateways/s3/session.h — internal to the S3 gateway: the server's shared
+// state and the gateway-session class that serves one connection. The
+// handlers are split by area: server.cpp (connection, dispatch, catalog,
+// buckets, listings), objects.cpp (PUT/GET/HEAD/DELETE/copy, bodies) and
+// multipart.cpp (multipart uploads). Nothing outside gateways/s3 includes
+// this file. Invariants S3-1..S3-7: server.h.
+#pragma once
+
+#include <utility>  // before Boost.Asio 1.74 (its awaitable.hpp needs std::exchange)
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "actors/shard/shard_actor.h"
+#include "gateways/s3/errors.h"
+#include "gateways/s3/server.h"
+#include "gateways/s3/sigv4.h"
+#include "gateways/s3/xml.h"
+#include "runtime/catalog.h"
+
+namespace cairn::s3 {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct s3_server::impl {
+  caf::actor_system& sys;
+  s3_config config;
+  s3_backend backend;
+  asio::io_context io;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::thread accept_thread;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> sessions{0};
+  std::atomic<std::uint64_t> next_request{1};
+  std::mutex sockets_mutex;
+  std::set<std::shared_ptr<tcp::socket>> sockets;
+  std::mutex default_bucket_mutex;
+  bool default_bucket_ready = false;
+  std::uint16_t bound_port = 0;
+
+  impl(caf::actor_system& s, s3_config c, s3_backend b)
+      : sys(s), config(std::move(c)), backend(std::move(b)) {}
+
+  void accept_loop();
+};
+
+namespace detail {
+
+inline constexpr auto reply_timeout = std::chrono::seconds(30);
+inline constexpr std::size_t header_bytes_max = 16 * 1024;
+inline constexpr std::size_t read_buffer_bytes = 64 * 1024;
+
+/// Percent-decoding of a path or query component ('+' stays '+' in paths).
+std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
+std::string_view sv(beast::string_view b);
+std::string hex_of(std::span<const std::uint8_t> bytes);
+std::string base64_of(std::span<const std::uint8_t> bytes);
+/// RFC 7231 / RFC 850 / asctime dates (If-Modified-Since...) in ns since
+/// the epoch; nullopt when the text is none of them.
+std::optional<std::int64_t> parse_http_date(std::string_view text);
+
+/// MD5 as bytes stream by (S3's ETag of a single-part upload and of a part).
+class md5_stream {
+ public:
+  md5_stream();
+  ~md5_stream();
+  md5_stream(const md5_stream&) = delete;
+  md5_stream& operator=(const md5_stream&) = delete;
+  void update(std::span<const std::uint8_t> b);
+  std::array<std::uint8_t, 16> finish();
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+/// The access keys a session accepts: today the one static key of the
+/// gateway's configuration.
+struct static_secret final : secret_key_source {
+  std::string id, secret;
+  std::optional<keys::secret_bytes> secret_access_key(
+      std::string_view access_key_id) const override;
+};
+
+/// A request's target split into bucket, key and query parameters.
+struct target {
+  std::string bucket;
+  std::string key;
+  std::multimap<std::string, std::string> query;
+  bool has(const std::string& name) const { return query.count(name) != 0; }
+  std::string get(const std::string& name, std::string fallback = {}) const {
+    const auto it = query.find(name);
+    return it == query.end() ? fallback : it->second;
+  }
+};
+
+/// Path-style "/bucket/key?query"; with `host_bucket` set (virtual-host
+/// style, the bucket named by the Host header) the whole path is the key.
+std::optional<target> parse_target(std::string_view raw, std::string_view host_bucket = {});
+
+/// The bucket a Host header names in virtual-host style ("b.s3.example"
+/// when the configured base domain is "s3.example"), or "".
+std::string host_bucket(std::string_view host, std::string_view base_domain);
+
+/// A request body received and written: its size and MD5, the chunks
+/// written, and (for a small object that may go inline) the bytes not
+/// written as a chunk.
+struct received_body {
+  std::uint64_t size = 0;
+  std::array<std::uint8_t, 16> md5{};
+  std::vector<shard::chunk_ref> chunks;
+  std::vector<std::uint8_t> small;
+  std::optional<s3_error> failure;
+  std::string detail;
+  auth_error auth = auth_error::none;
+  /// The body could not be read to its end: the connection must close.
+  bool connection_lost = false;
+};
+
+/// Cuts a stream of plaintext into chunks of `chunk_bytes`, each written
+/// through the chunk pipeline as soon as it is full (S3-3), while keeping
+/// the size and MD5 of the whole. The first write failure is kept and
+/// later bytes are only counted.
+class chunk_writer {
+ public:
+  chunk_writer(caf::blocking_actor* self, const keys::key_grant& grant,
+               std::shared_ptr<const gateway::device_directory> devices, std::uint64_t chunk_bytes);
+  void take(std::span<const std::uint8_t> bytes);
+  /// Writes what is pending. With `keep_small`, a body that never filled a
+  /// chunk and is at most `small_max` bytes stays in `small` (inline).
+  received_body& finish(bool keep_small, std::uint64_t small_max);
+  received_body& body() { return out_; }
+
+ private:
+  void flush();
+  caf::blocking_actor* self_;
+  const keys::key_grant& grant_;
+  gateway::chunk_pipeline pipeline_;
+  std::uint64_t chunk_bytes_;
+  std::vector<std::uint8_t> pending_;
+  md5_stream md5_;
+  received_body out_;
+};
+
+/// The copy source of CopyObject / UploadPartCopy (x-amz-copy-source).
+struct copy_source {
+  std::string bucket, key;
+};
+std::optional<copy_source> parse_copy_source(std::string_view header);
+
+/// One connection: the gateway-session actor's state and request handlers.
+class session {
+ public:
+  session(caf::blocking_actor* self, s3_server::impl& server, std::shared_ptr<tcp::socket> socket);
+  void run();
+
+  using request_parser = http::request_parser<http::buffer_body>;
+  using header = http::request_header<>;
+
+ private:
+  // server.cpp: responses, entry, catalog, buckets, listings
+  void send(http::status status, std::string body, const header& req,
+            const std::vector<std::pair<std::string, std::string>>& headers = {},
+            const char* type = "application/xml");
+  void fail(s3_error e, const header& req, std::string message = {});
+  bool handle(request_parser& parser);
+  bool dispatch(request_parser& parser, const target& t);
+  bool drain(request_parser& parser);
+  std::optional<std::string> small_body(request_parser& parser);
+
+  caf::actor system_shard();
+  std::optional<runtime::bucket_entry> find_bucket(const std::string& name);
+  std::optional<runtime::bucket_entry> own_bucket(const header& req, const std::string& name);
+  bool put_catalog(const std::string& key, const std::string& value);
+  std::optional<shard::ns_result> propose(std::uint64_t shard_id, shard::ns_command c);
+  bool read(std::uint64_t shard_id, std::function<void(const shard::namespace_state&)> query);
+  void ensure_default_bucket();
+  s3_error create(const std::string& name);
+  owner owner_() const;
+  std::optional<s3_error> status_error(shard::ns_status s);
+  /// Proposes `body` to the shard; answers the failure (no answer: 503; a
+  /// refused command: its S3 error) and returns nullopt unless it applied
+  /// or was refused with `pass_through` (which the caller handles).
+  std::optional<shard::ns_result> commit(const header& req, std::uint64_t shard_id,
+                                         decltype(shard::ns_command::body) body,
+                                         shard::ns_status pass_through = shard::ns_status::ok);
+  /// If-None-Match: * and If-Match of a write.
+  static shard::write_condition write_condition_of(const header& req);
+  keys::key_grant_ptr grant(std::uint64_t epoch);
+
+  void list_buckets(const header& req);
+  bool create_bucket(request_parser& parser, const target& t);
+  void head_bucket(const header& req, const target& t);
+  void location(const header& req, const target& t);
+  void delete_bucket(const header& req, const target& t);
+  void list_objects(const header& req, const target& t);
+  void list_versions(const header& req, const target& t);
+
+  // objects.cpp
+  received_body receive_body(request_parser& parser, const keys::key_grant& g, bool allow_inline);
+  void fail_body(const received_body& body, const header& req);
+  std::map<std::string, std::string> user_metadata(const header& req) const;
+  bool put_object(request_parser& parser, const target& t);
+  void get_object(const header& req, const target& t);
+  void delete_object(const header& req, const target& t);
+  bool delete_objects(request_parser& parser, const target& t);
+  void copy_object(const header& req, const target& t);
+  /// The copy source's bucket and current version after its
+  /// x-amz-copy-source-if-* checks; nullopt after answering the failure.
+  struct copied {
+    copy_source source;
+    runtime::bucket_entry bucket;
+    shard::object_version version;
+  };
+  std::optional<copied> read_copy_source(const header& req);
+  /// The version a copy stores in `to`: the source's chunks when both
+  /// buckets share a shard (NS7 guards them), else its bytes [first, last]
+  /// written again; nullopt after answering the failure.
+  std::optional<shard::object_version> copy_bytes(const header& req, const copied& from,
+                                                  const runtime::bucket_entry& to,
+                                                  std::uint64_t first, std::uint64_t last,
+                                                  bool as_part);
+  /// Answers GET/HEAD and copy-source conditions: nullopt when they hold.
+  std::optional<s3_error> check_conditions(const header& req, const shard::object_version& v,
+                                           std::string_view prefix);
+  /// The bytes [first, last] of `v` to `out` (chunk by chunk); false when
+  /// a chunk cannot be read.
+  bool stream_version(const shard::object_version& v, std::uint64_t first, std::uint64_t last,
+                      const std::function<bool(std::span<const std::uint8_t>)>& out);
+
+  // multipart.cpp
+  void create_upload(const header& req, const target& t);
+  bool upload_part(request_parser& parser, const target& t);
+  void upload_part_copy(const header& req, const target& t);
+  bool complete_upload(request_parser& parser, const target& t);
+  void abort_upload(const header& req, const target& t);
+  void list_parts(const header& req, const target& t);
+  void list_uploads(const header& req, const target& t);
+  /// The part number of ?partNumber=, or nullopt after answering the error.
+  std::optional<std::uint32_t> part_number(const header& req, const target& t);
+  /// The bucket of a request on the upload ?uploadId= when that upload
+  /// exists for the request's key; nullopt after answering the failure.
+  std::optional<runtime::bucket_entry> upload_bucket(const header& req, const target& t,
+                                                     shard::multipart_upload* copy = nullptr);
+
+  caf::blocking_actor* self_;
+  s3_server::impl& server_;
+  std::shared_ptr<tcp::socket> socket_;
+  beast::flat_buffer buffer_;
+  static_secret secrets_;
+  authenticated_request auth_;
+  std::string request_id_;
+  bool keep_alive_ = true;
+  std::map<std::uint64_t, keys::key_grant_ptr> grants_;
+};
+
+}  // namespace detail
+}  // namespace cairn::s3
