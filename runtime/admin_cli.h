@@ -29,6 +29,14 @@ int admin_events(const admin_options& o, std::uint64_t after);
 /// Repair progress; `start` starts a pass, `wait` redraws a progress bar
 /// until it ends (exit status 1 if it found unrecoverable stripes).
 int admin_repair(const admin_options& o, bool start, bool wait);
+/// Tenants (id, name, state, buckets, access keys) as a table.
+int admin_tenants(const admin_options& o);
+int admin_create_tenant(const admin_options& o, const std::string& name);
+/// Access keys (never their secrets), of one tenant when `tenant` != 0.
+int admin_keys(const admin_options& o, std::uint64_t tenant);
+/// Prints the new key's id and secret (the only time the secret is shown).
+int admin_create_key(const admin_options& o, std::uint64_t tenant, const std::string& label);
+int admin_delete_key(const admin_options& o, const std::string& id);
 /// "[#####.....]  50%" for done/total.
 std::string progress_bar(std::uint64_t done, std::uint64_t total, std::size_t width = 20);
 

@@ -115,7 +115,9 @@ std::string encode(const access_key_entry& k) {
   return json{{"id", k.id},
               {"tenant", k.tenant},
               {"state", to_string(k.state)},
-              {"secret", hex(k.wrapped_secret)}}
+              {"secret", hex(k.wrapped_secret)},
+              {"label", k.label},
+              {"created_ns", k.created_ns}}
       .dump();
 }
 
@@ -189,8 +191,12 @@ catalog catalog::parse(const std::vector<std::pair<std::string, std::string>>& k
         c.buckets[b.name] = std::move(b);
       } else {
         auto secret = unhex(j.at("secret").get<std::string>());
-        access_key_entry k{j.at("id").get<std::string>(), j.at("tenant").get<std::uint64_t>(),
-                           *state, secret.value_or(std::vector<std::uint8_t>{})};
+        access_key_entry k{j.at("id").get<std::string>(),
+                           j.at("tenant").get<std::uint64_t>(),
+                           *state,
+                           secret.value_or(std::vector<std::uint8_t>{}),
+                           j.value("label", std::string()),
+                           j.value("created_ns", std::int64_t{0})};
         if (!secret || access_key_key(k.id) != key || !well_formed_access_key_id(k.id)) {
           report(key, "malformed access key entry");
           continue;

@@ -3,7 +3,8 @@
 // key-value pairs:
 //   tenant/<id>       -> {"id", "name", "state"}
 //   bucket/<name>     -> {"name", "tenant", "shard", "bucket", "created_ns", "state"}
-//   akey/<key id>     -> {"id", "tenant", "state", "secret": wrapped, base64}
+//   akey/<key id>     -> {"id", "tenant", "state", "secret": wrapped (hex), "label",
+//                         "created_ns"}
 // and the rules for what may be stored: S3's bucket naming rules, the
 // formats of access key ids and secrets.
 //
@@ -61,6 +62,9 @@ struct access_key_entry {
   std::uint64_t tenant = 0;
   entry_state state = entry_state::ready;
   std::vector<std::uint8_t> wrapped_secret;  // key_provider::wrap of the secret (CT4)
+  /// Free text to tell keys apart ("cairn-dev" marks the key of `cairn dev`).
+  std::string label;
+  std::int64_t created_ns = 0;
   friend bool operator==(const access_key_entry&, const access_key_entry&) = default;
 };
 

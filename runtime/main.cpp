@@ -48,6 +48,14 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
     std::fprintf(stderr, "%s: %s\n", what, e.what());
     return 1;
   }
+  std::pair<std::string, std::string> credentials;
+  try {
+    if (mode.dev) credentials = n.s3_credentials();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", what, e.what());
+    n.stop();
+    return 1;
+  }
   const std::string admin = n.admin_endpoint();
   std::printf("node-id: %llu\n", static_cast<unsigned long long>(cfg.node_id));
   std::printf("admin-endpoint: %s\n", admin.c_str());
@@ -55,8 +63,8 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
   std::printf("metrics: %s/metrics\n", admin.c_str());
   if (n.transport_port() != 0) std::printf("transport-port: %u\n", n.transport_port());
   std::printf("data-dir: %s\n", cfg.data_dir.c_str());
-  if (const auto s3 = n.s3_endpoint(); !s3.empty()) {
-    const auto [access, secret] = n.s3_credentials();
+  if (const auto s3 = n.s3_endpoint(); !s3.empty() && !credentials.first.empty()) {
+    const auto& [access, secret] = credentials;
     std::printf("s3-endpoint: %s\n", s3.c_str());
     std::printf("access-key: %s\n", access.c_str());
     std::printf("secret-key: %s\n", secret.c_str());
@@ -70,8 +78,8 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
                 admin.c_str(), static_cast<unsigned long long>(cfg.chunk.dev_devices),
                 static_cast<unsigned long long>(cfg.chunk.device_mb));
     std::printf("  cairn admin events --endpoint %s\n", admin.c_str());
-    if (const auto s3 = n.s3_endpoint(); !s3.empty()) {
-      const auto [access, secret] = n.s3_credentials();
+    if (const auto s3 = n.s3_endpoint(); !s3.empty() && !credentials.first.empty()) {
+      const auto& [access, secret] = credentials;
       std::printf(
           "  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url %s "
           "--region us-east-1 s3 ls s3://cairn\n",
@@ -166,10 +174,24 @@ int main(int argc, char** argv) {
   auto* admin_repair_start = admin_repair->add_subcommand("start", "start a repair pass");
   bool repair_wait = false;
   admin_repair_start->add_flag("--wait", repair_wait, "show progress until the pass ends");
+  auto* admin_tenant = admin_cmd->add_subcommand("tenant", "tenants (list; create NAME)");
+  std::string tenant_name;
+  auto* admin_tenant_create = admin_tenant->add_subcommand("create", "create a tenant");
+  admin_tenant_create->add_option("name", tenant_name, "tenant name (a-z 0-9 . _ -)")->required();
+  auto* admin_key = admin_cmd->add_subcommand("key", "S3 access keys (list; create; delete ID)");
+  std::uint64_t key_tenant = 0;
+  std::string key_label, key_id;
+  admin_key->add_option("--tenant", key_tenant, "only this tenant's keys");
+  auto* admin_key_create = admin_key->add_subcommand("create", "create an access key");
+  admin_key_create->add_option("--tenant", key_tenant, "the tenant's id")->required();
+  admin_key_create->add_option("--label", key_label, "free text to tell keys apart");
+  auto* admin_key_delete = admin_key->add_subcommand("delete", "delete an access key");
+  admin_key_delete->add_option("id", key_id, "access key id")->required();
   // --endpoint and --json go after the last word (`cairn admin nodes --json`).
   for (auto* sub :
        {admin_status, admin_nodes, admin_nodes_remove, admin_shards, admin_shards_create,
-        admin_devices, admin_events, admin_repair, admin_repair_start}) {
+        admin_devices, admin_events, admin_repair, admin_repair_start, admin_tenant,
+        admin_tenant_create, admin_key, admin_key_create, admin_key_delete}) {
     sub->add_option("--endpoint", admin.endpoint, "any node's admin endpoint")
         ->envname("CAIRN_ADMIN_ENDPOINT")
         ->capture_default_str();
@@ -225,6 +247,13 @@ int main(int argc, char** argv) {
     if (admin_repair_start->parsed())
       return cairn::runtime::admin_repair(admin, /*start=*/true, repair_wait);
     if (admin_repair->parsed()) return cairn::runtime::admin_repair(admin, false, false);
+    if (admin_tenant_create->parsed())
+      return cairn::runtime::admin_create_tenant(admin, tenant_name);
+    if (admin_tenant->parsed()) return cairn::runtime::admin_tenants(admin);
+    if (admin_key_create->parsed())
+      return cairn::runtime::admin_create_key(admin, key_tenant, key_label);
+    if (admin_key_delete->parsed()) return cairn::runtime::admin_delete_key(admin, key_id);
+    if (admin_key->parsed()) return cairn::runtime::admin_keys(admin, key_tenant);
   } catch (const cairn::runtime::config_error& e) {
     std::fprintf(stderr, "cairn: %s\n", e.what());
     return 2;

@@ -40,6 +40,7 @@
 #include "runtime/cluster_map.h"
 #include "runtime/event_log.h"
 #include "runtime/lmdb_disk.h"
+#include "runtime/tenant_admin.h"
 #include "runtime/transport.h"
 
 namespace cairn::runtime {
@@ -51,6 +52,12 @@ using tcp = asio::ip::tcp;
 using json = nlohmann::json;
 
 namespace {
+
+std::int64_t wall_clock_ns() {
+  return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+}
 
 /// "a=1&b=2" -> {(a, 1), (b, 2)}; no percent-decoding (admin parameters
 /// are numbers).
@@ -255,7 +262,7 @@ struct node::impl {
   std::unique_ptr<event_log> events;
   std::unique_ptr<chunk_service> chunks;
   std::unique_ptr<s3::s3_server> s3;
-  std::string s3_access_key, s3_secret_key;
+  std::unique_ptr<tenant_admin> tenants;
   std::unique_ptr<asio::ssl::context> tls;
   std::unique_ptr<transport> net;
   transport_liveness liveness{nullptr};
@@ -812,24 +819,12 @@ struct node::impl {
 
   std::string metrics_text() const;
 
-  /// The S3 gateway over this node's shards, devices and key manager. The
-  /// access key is made at start (kept in memory: the catalog-backed keys
-  /// of ADR 0006 replace it).
+  /// The S3 gateway over this node's shards, devices and key manager;
+  /// access keys come from the catalog (tenant_admin).
   void start_s3() {
-    keys::openssl_random_source random;
-    s3_access_key = new_access_key_id(random);
-    s3_secret_key = new_access_key_secret(random);
-    constexpr std::uint64_t tenant = 1;
-    caf::scoped_actor self{*sys};
-    self->request(chunks->key_manager(), std::chrono::seconds(30), keys::tenant_create_atom::value,
-                  tenant)
-        .receive([](std::uint8_t) {}, [](caf::error&) {});
     s3::s3_config sc;
     sc.listen = cfg.s3_listen;
     sc.domain = cfg.s3_domain;
-    sc.tenant = tenant;
-    sc.access_key = s3_access_key;
-    sc.secret_key = s3_secret_key;
     s3::s3_backend b;
     b.system_shard = [this] {
       auto h = host(system_shard);
@@ -852,11 +847,7 @@ struct node::impl {
       return std::shared_ptr<const gateway::device_directory>(d);
     };
     b.key_manager = chunks->key_manager();
-    b.clock = [] {
-      return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                           std::chrono::system_clock::now().time_since_epoch())
-                                           .count());
-    };
+    b.clock = wall_clock_ns;
     s3 = std::make_unique<s3::s3_server>(*sys, std::move(sc), std::move(b));
     s3->start();
   }
@@ -1252,6 +1243,16 @@ void node::impl::handle(http::request<http::string_body>&& req, respond_fn respo
     });
     return;
   }
+  if (tenants &&
+      (target == "/v1/tenants" || target == "/v1/keys" || target.rfind("/v1/keys/", 0) == 0)) {
+    const std::string method(req.method_string());
+    post_job([this, method, target, query, body = req.body(), version, keep, respond] {
+      auto [status, j] = tenants->handle_http(method, target, query, body);
+      respond(make_response(version, keep, static_cast<http::status>(status), j.dump(2) + "\n",
+                            "application/json"));
+    });
+    return;
+  }
   if (target == "/v1/devices" && get && chunks)
     return reply_json(http::status::ok, chunks->devices_json());
   if (target == "/v1/repair" && get && chunks)
@@ -1276,7 +1277,8 @@ void node::impl::handle(http::request<http::string_body>&& req, respond_fn respo
   reply(http::status::not_found,
         "endpoints: /health /metrics /v1/status /v1/nodes /v1/shards (GET, POST) "
         "/v1/nodes/<id>/remove (POST) /v1/kv/<key> (GET, PUT) /v1/devices /v1/events?after=N "
-        "/v1/repair (GET, POST)\n");
+        "/v1/repair (GET, POST) /v1/tenants (GET, POST) /v1/keys (GET, POST) /v1/keys/<id> "
+        "(DELETE)\n");
 }
 
 /// One admin HTTP connection: reads requests, answers them in order.
@@ -1411,6 +1413,13 @@ void node::start() {
     co.dev_devices = d.mode.dev ? d.cfg.chunk.dev_devices : 0;
     d.chunks = std::make_unique<chunk_service>(*d.sys, std::move(co), *d.events);
     d.chunks->start();
+    d.tenants = std::make_unique<tenant_admin>(
+        *d.sys,
+        [&d] {
+          auto h = d.host(system_shard);
+          return h ? h->actor : caf::actor{};
+        },
+        d.chunks->key_manager(), wall_clock_ns);
   }
   d.lmdb = std::make_unique<lmdb_environment>(d.cfg.data_dir + "/raft", d.cfg.storage_map_mb << 20);
   d.lmdb->set_space_limits(static_cast<unsigned>(d.cfg.storage_full_percent),
@@ -1471,7 +1480,19 @@ std::string node::s3_endpoint() const {
 }
 
 std::pair<std::string, std::string> node::s3_credentials() const {
-  return {impl_->s3_access_key, impl_->s3_secret_key};
+  auto& d = *impl_;
+  if (!d.s3 || !d.tenants) return {};
+  // The catalog lives in the system shard: wait until the node serves.
+  std::string why;
+  for (int i = 0; i < 600 && !d.ready(why); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (!d.ready(why)) throw std::runtime_error("s3: no credentials: " + why);
+  auto made = d.tenants->dev_credentials();
+  if (auto* e = std::get_if<std::string>(&made)) throw std::runtime_error("s3: " + *e);
+  const auto& key = std::get<created_access_key>(made);
+  if (const auto e = d.s3->create_bucket("cairn", key.entry.tenant); !e.empty())
+    throw std::runtime_error("s3: the default bucket 'cairn' could not be created: " + e);
+  return {key.entry.id, key.secret};
 }
 
 std::uint16_t node::transport_port() const {
@@ -1505,6 +1526,7 @@ void node::stop() {
   // Everything holding actor handles goes before the actor system: a
   // detached actor's thread waits until its last handle is released.
   d.s3.reset();
+  d.tenants.reset();
   d.chunks.reset();
   d.sys.reset();
   d.shards.clear();

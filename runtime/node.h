@@ -35,6 +35,10 @@ class node {
   /// The S3 endpoint's base URL ("" without an S3 gateway) and the access
   /// key it accepts (`cairn dev`).
   std::string s3_endpoint() const;
+  /// `cairn dev`: waits until the node serves, then finds or creates the
+  /// tenant "default", its access key labelled "cairn-dev" and the bucket
+  /// "cairn"; (access key id, secret). Throws std::runtime_error naming
+  /// what failed. Empty without an S3 gateway.
   std::pair<std::string, std::string> s3_credentials() const;
   /// The transport's bound port (0 without a transport).
   std::uint16_t transport_port() const;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "actors/common/assert.h"
+#include "actors/keys/crypto.h"
 
 namespace cairn::keys {
 
@@ -287,6 +288,35 @@ key_result<const secret_bytes*> key_manager::data_key_ref(tenant_id tenant, key_
   auto it = found.value->data.find(epoch);
   if (it == found.value->data.end()) return {key_error::unknown_epoch, nullptr};
   return usable_key(tenant, key_purpose::data, epoch, it->second);
+}
+
+namespace {
+
+/// The wrap context of an access key's secret: the epoch field carries the
+/// first 8 bytes of SHA-256(key id), binding the wrapping to the id.
+wrap_context access_secret_context(tenant_id tenant, std::string_view key_id) {
+  const auto digest = sha256(std::span<const std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(key_id.data()), key_id.size()));
+  std::uint64_t bound = 0;
+  for (int i = 0; i < 8; ++i) bound = (bound << 8) | digest[static_cast<std::size_t>(i)];
+  return {tenant, key_purpose::access_secret, key_epoch{bound}};
+}
+
+}  // namespace
+
+key_result<std::vector<std::uint8_t>> key_manager::wrap_access_secret(
+    tenant_id tenant, std::string_view key_id, std::span<const std::uint8_t> secret) {
+  if (const auto found = live_tenant(tenant); !found.ok()) return {found.error, {}};
+  return {key_error::none, provider_.wrap(access_secret_context(tenant, key_id), secret)};
+}
+
+key_result<secret_bytes> key_manager::unwrap_access_secret(tenant_id tenant,
+                                                           std::string_view key_id,
+                                                           std::span<const std::uint8_t> wrapped) {
+  if (const auto found = live_tenant(tenant); !found.ok()) return {found.error, {}};
+  auto secret = provider_.unwrap(access_secret_context(tenant, key_id), wrapped);
+  if (!secret) return {key_error::unwrap_failed, {}};
+  return {key_error::none, std::move(*secret)};
 }
 
 std::vector<tenant_id> key_manager::tenants() const {

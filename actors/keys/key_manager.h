@@ -150,6 +150,15 @@ class key_manager {
   key_result<secret_bytes> dedup_key(tenant_id tenant);
   key_result<secret_bytes> data_key(tenant_id tenant, key_epoch epoch);
 
+  /// An S3 access key's secret wrapped for the catalog (ADR 0006, CT4),
+  /// bound to the tenant and to the key id (KP2): a wrapped secret copied
+  /// to another key id or tenant does not unwrap. Only for an active tenant.
+  key_result<std::vector<std::uint8_t>> wrap_access_secret(tenant_id tenant,
+                                                           std::string_view key_id,
+                                                           std::span<const std::uint8_t> secret);
+  key_result<secret_bytes> unwrap_access_secret(tenant_id tenant, std::string_view key_id,
+                                                std::span<const std::uint8_t> wrapped);
+
   /// Cleanses every unwrapped key kept in memory (they are unwrapped again
   /// on next use): a bound on key material in memory for an idle tenant.
   void forget_cached_keys(tenant_id tenant);

@@ -161,6 +161,23 @@ caf::behavior key_manager_actor(self_ptr self, std::shared_ptr<key_manager_parts
         ++self->state.grants;
         return caf::make_message(code(key_error::none), key_grant_ptr{std::move(grant)});
       },
+      [self](secret_wrap_atom, std::uint64_t tenant, const std::string& key_id,
+             const secret_ptr& secret) -> caf::message {
+        if (!secret) return caf::make_message(code(key_error::bad_record), std::string());
+        auto r =
+            self->state.parts->core->wrap_access_secret(tenant_id{tenant}, key_id, secret->bytes());
+        return caf::make_message(code(r.error), std::string(r.value.begin(), r.value.end()));
+      },
+      [self](secret_unwrap_atom, std::uint64_t tenant, const std::string& key_id,
+             const std::string& wrapped) -> caf::message {
+        auto r = self->state.parts->core->unwrap_access_secret(
+            tenant_id{tenant}, key_id,
+            std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(wrapped.data()),
+                                          wrapped.size()));
+        if (!r.ok()) return caf::make_message(code(r.error), secret_ptr{});
+        return caf::make_message(code(key_error::none),
+                                 secret_ptr{std::make_shared<secret_bytes>(std::move(r.value))});
+      },
       [self](key_describe_atom) -> std::string { return describe(self->state).dump(); },
   };
 }

@@ -18,6 +18,11 @@
 //                                     dedup key and the data key of `epoch`
 //                                     (0: the current epoch). The sender is
 //                                     remembered as a holder (see shred)
+//   (secret_wrap, tenant, key id, secret_ptr)
+//                                  -> (uint8 error, std::string wrapped): an
+//                                     S3 access key's secret for the catalog
+//   (secret_unwrap, tenant, key id, std::string wrapped)
+//                                  -> (uint8 error, secret_ptr)
 //   (describe)                     -> (std::string JSON): tenants with state
 //                                     and epochs, counters; no key material
 //
@@ -28,7 +33,8 @@
 //  KA2. A store failure stops the actor (fail-stop, exit reason
 //       key_store_failed): it never replies "ok" for a change it could not
 //       persist, and never serves keys after one.
-//  KA3. Key material leaves only in key_grant values, never in a log line,
+//  KA3. Key material leaves only in key_grant and secret_ptr values (and
+//       wrapped), never in a log line,
 //       a JSON description or an error message.
 #pragma once
 
@@ -50,6 +56,8 @@ struct key_grant {
   secret_bytes data_key;
 };
 using key_grant_ptr = std::shared_ptr<const key_grant>;
+/// An access key's secret in flight between actors (cleansed on release).
+using secret_ptr = std::shared_ptr<const secret_bytes>;
 
 using tenant_create_atom = caf::atom_constant<caf::atom("tcreate")>;
 using rotate_atom = caf::atom_constant<caf::atom("rotate")>;
@@ -57,6 +65,8 @@ using shred_atom = caf::atom_constant<caf::atom("shred")>;
 using grant_atom = caf::atom_constant<caf::atom("grant")>;
 using key_revoked_atom = caf::atom_constant<caf::atom("krevoked")>;
 using key_describe_atom = caf::atom_constant<caf::atom("kdescribe")>;
+using secret_wrap_atom = caf::atom_constant<caf::atom("swrap")>;
+using secret_unwrap_atom = caf::atom_constant<caf::atom("sunwrap")>;
 
 /// The exit reason of KA2 (as a caf::error with this code in the
 /// key manager's category).
@@ -96,3 +106,4 @@ caf::behavior key_manager_actor(caf::stateful_actor<key_manager_actor_state>* se
 }  // namespace cairn::keys
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::keys::key_grant_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cairn::keys::secret_ptr)

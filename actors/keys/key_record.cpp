@@ -13,6 +13,8 @@ std::string_view to_string(key_purpose p) {
       return "data";
     case key_purpose::shred_mark:
       return "shred-mark";
+    case key_purpose::access_secret:
+      return "access-secret";
   }
   return "unknown";
 }
@@ -24,6 +26,8 @@ bool well_formed(const key_record_id& id) {
       return id.epoch == no_epoch;
     case key_purpose::data:
       return id.epoch >= first_epoch;
+    case key_purpose::access_secret:
+      return false;  // never a key record
   }
   return false;
 }

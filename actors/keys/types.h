@@ -50,6 +50,9 @@ enum class key_purpose : std::uint8_t {
   data = 2,
   /// Not a key: the mark a shredded tenant leaves (empty value).
   shred_mark = 3,
+  /// Not a stored key: the wrapping of an S3 access key's secret in the
+  /// catalog (ADR 0006), bound to its key id through the epoch field.
+  access_secret = 4,
 };
 std::string_view to_string(key_purpose p);
 

@@ -101,11 +101,9 @@ std::array<std::uint8_t, 16> md5_stream::finish() {
   return out;
 }
 
-std::optional<keys::secret_bytes> static_secret::secret_access_key(
+std::optional<keys::secret_bytes> catalog_secrets::secret_access_key(
     std::string_view access_key_id) const {
-  if (access_key_id != id) return std::nullopt;
-  return keys::secret_bytes::copy_of(std::span<const std::uint8_t>(
-      reinterpret_cast<const std::uint8_t*>(secret.data()), secret.size()));
+  return owner->lookup_secret(access_key_id);
 }
 
 std::optional<target> parse_target(std::string_view raw, std::string_view host_bucket) {
@@ -157,8 +155,50 @@ std::string host_bucket(std::string_view host, std::string_view base_domain) {
 session::session(caf::blocking_actor* self, s3_server::impl& server,
                  std::shared_ptr<tcp::socket> socket)
     : self_(self), server_(server), socket_(std::move(socket)) {
-  secrets_.id = server_.config.access_key;
-  secrets_.secret = server_.config.secret_key;
+  secrets_.owner = this;
+}
+
+std::optional<keys::secret_bytes> session::lookup_secret(std::string_view access_key_id) {
+  const auto now = server_.backend.clock();
+  if (auto it = secret_cache_.find(access_key_id);
+      it != secret_cache_.end() && it->second.expires_ns > now) {
+    tenant_ = it->second.tenant;
+    return it->second.secret.clone();
+  }
+  auto shard = system_shard();
+  if (!shard || !runtime::well_formed_access_key_id(access_key_id)) return std::nullopt;
+  const auto key = runtime::access_key_key(access_key_id);
+  std::optional<runtime::access_key_entry> entry;
+  self_->request(shard, reply_timeout, shard::get_atom::value, key)
+      .receive(
+          [&](std::uint8_t code, const std::string& value) {
+            if (code != 0) return;
+            const auto c = runtime::catalog::parse({{key, value}});
+            if (auto it = c.access_keys.begin(); it != c.access_keys.end()) entry = it->second;
+          },
+          [](caf::error&) {});
+  if (!entry || entry->state != runtime::entry_state::ready) return std::nullopt;
+  keys::secret_ptr secret;
+  self_
+      ->request(server_.backend.key_manager, reply_timeout, keys::secret_unwrap_atom::value,
+                entry->tenant, entry->id,
+                std::string(entry->wrapped_secret.begin(), entry->wrapped_secret.end()))
+      .receive(
+          [&](std::uint8_t e, const keys::secret_ptr& s) {
+            if (e == 0) secret = s;
+          },
+          [](caf::error&) {});
+  if (!secret) return std::nullopt;
+  if (secret_cache_.size() >= 64) secret_cache_.clear();  // bounded
+  secret_cache_[std::string(access_key_id)] = {entry->tenant, secret->clone(),
+                                               now + secret_cache_ttl_ns};
+  tenant_ = entry->tenant;
+  return secret->clone();
+}
+
+s3_error session::create_for(std::uint64_t tenant, const std::string& name) {
+  tenant_ = tenant;
+  return create(name);
 }
 
 void session::run() {
@@ -239,13 +279,12 @@ bool session::handle(request_parser& parser) {
          req);
     return drain(parser);
   }
-  auth_ = std::move(verified.request);
+  auth_ = std::move(verified.request);  // tenant_ is the key's tenant now
   if (req[http::field::expect] == "100-continue") {
     http::response<http::empty_body> cont{http::status::continue_, req.version()};
     beast::error_code ec;
     http::write(*socket_, cont, ec);
   }
-  ensure_default_bucket();
   return dispatch(parser, *t);
 }
 
@@ -414,7 +453,7 @@ std::optional<runtime::bucket_entry> session::own_bucket(const header& req,
     fail(s3_error::no_such_bucket, req);
     return std::nullopt;
   }
-  if (b->tenant != server_.config.tenant) {
+  if (b->tenant != tenant_) {
     fail(s3_error::access_denied, req);
     return std::nullopt;
   }
@@ -457,23 +496,13 @@ bool session::read(std::uint64_t shard_id,
   return ok;
 }
 
-void session::ensure_default_bucket() {
-  std::lock_guard lock(server_.default_bucket_mutex);
-  if (server_.default_bucket_ready || !system_shard()) return;
-  if (auto b = find_bucket("cairn"); b && b->state == runtime::entry_state::ready) {
-    server_.default_bucket_ready = true;
-    return;
-  }
-  server_.default_bucket_ready = create("cairn") == s3_error::not_modified;
-}
-
 s3_error session::create(const std::string& name) {
   const auto shards = server_.backend.data_shards();
   runtime::catalog cat;
   const auto shard_id = cat.choose_shard(shards);
   if (!shard_id) return s3_error::service_unavailable;
-  runtime::bucket_entry entry{name, server_.config.tenant,   *shard_id,
-                              0,    server_.backend.clock(), runtime::entry_state::creating};
+  runtime::bucket_entry entry{
+      name, tenant_, *shard_id, 0, server_.backend.clock(), runtime::entry_state::creating};
   RAND_bytes(reinterpret_cast<unsigned char*>(&entry.bucket), sizeof entry.bucket);
   entry.bucket |= 1;  // never 0
   // Created if absent: a compare-and-set makes two racing creators safe.
@@ -484,7 +513,7 @@ s3_error session::create(const std::string& name) {
       .receive([&](std::uint8_t c, const std::string&) { code = c; }, [](caf::error&) {});
   if (code == static_cast<std::uint8_t>(shard::reply_code::cas_failed)) {
     const auto existing = find_bucket(name);
-    if (existing && existing->tenant == server_.config.tenant) {
+    if (existing && existing->tenant == tenant_) {
       if (existing->state == runtime::entry_state::ready)
         return s3_error::bucket_already_owned_by_you;
       entry = *existing;  // a creation that did not finish: finish it
@@ -506,7 +535,7 @@ s3_error session::create(const std::string& name) {
 }
 
 owner session::owner_() const {
-  return {std::to_string(server_.config.tenant), "tenant-" + std::to_string(server_.config.tenant)};
+  return {std::to_string(tenant_), "tenant-" + std::to_string(tenant_)};
 }
 
 std::optional<s3_error> session::status_error(shard::ns_status s) {
@@ -565,11 +594,10 @@ shard::write_condition session::write_condition_of(const header& req) {
 }
 
 keys::key_grant_ptr session::grant(std::uint64_t epoch) {
-  auto& cached = grants_[epoch];
+  auto& cached = grants_[{tenant_, epoch}];
   if (cached) return cached;
   self_
-      ->request(server_.backend.key_manager, reply_timeout, keys::grant_atom::value,
-                server_.config.tenant, epoch)
+      ->request(server_.backend.key_manager, reply_timeout, keys::grant_atom::value, tenant_, epoch)
       .receive(
           [&](std::uint8_t e, keys::key_grant_ptr g) {
             if (e == 0) cached = g;
@@ -591,7 +619,7 @@ void session::list_buckets(const header& req) {
   for (std::size_t i = 0; i + 1 < flat.size(); i += 2) kv.emplace_back(flat[i], flat[i + 1]);
   const auto cat = runtime::catalog::parse(kv);
   std::vector<bucket_entry> out;
-  for (const auto* b : cat.buckets_of(server_.config.tenant))
+  for (const auto* b : cat.buckets_of(tenant_))
     if (b->state == runtime::entry_state::ready) out.push_back({b->name, b->created_ns});
   send(http::status::ok, s3::list_buckets(out, owner_()), req);
 }
@@ -847,6 +875,14 @@ void s3_server::stop() {
 
 std::uint16_t s3_server::port() const {
   return impl_->bound_port;
+}
+
+std::string s3_server::create_bucket(const std::string& name, std::uint64_t tenant) {
+  caf::scoped_actor self{impl_->sys};
+  detail::session s(self.ptr(), *impl_, nullptr);
+  const auto e = s.create_for(tenant, name);
+  if (e == s3_error::not_modified || e == s3_error::bucket_already_owned_by_you) return {};
+  return std::string(info(e).code);
 }
 
 }  // namespace cairn::s3

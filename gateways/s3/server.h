@@ -50,10 +50,6 @@ struct s3_config {
   /// Virtual-host-style addressing: a Host of "<bucket>.<domain>" names
   /// the bucket ("" turns it off; path style always works).
   std::string domain;
-  /// The tenant the configured access key belongs to.
-  std::uint64_t tenant = 1;
-  std::string access_key;
-  std::string secret_key;
   std::size_t connections_max = 256;
   /// Objects up to this size go inline in the Raft entry (sealed).
   std::uint64_t inline_bytes_max = gateway::inline_bytes_max;
@@ -73,6 +69,10 @@ struct s3_backend {
   std::function<std::int64_t()> clock;
 };
 
+/// How long a session trusts an access key's secret it looked up: a key
+/// deleted from the catalog stops working within this time.
+inline constexpr std::int64_t secret_cache_ttl_ns = 10'000'000'000;
+
 class s3_server {
  public:
   s3_server(caf::actor_system& sys, s3_config config, s3_backend backend);
@@ -86,6 +86,9 @@ class s3_server {
   void stop();
   /// The bound port (after start).
   std::uint16_t port() const;
+  /// Creates bucket `name` for `tenant` as CreateBucket does (cairn dev's
+  /// default bucket); "" when it exists afterwards, else the S3 error code.
+  std::string create_bucket(const std::string& name, std::uint64_t tenant);
 
   struct impl;
 

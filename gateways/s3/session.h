@@ -54,8 +54,6 @@ struct s3_server::impl {
   std::atomic<std::uint64_t> next_request{1};
   std::mutex sockets_mutex;
   std::set<std::shared_ptr<tcp::socket>> sockets;
-  std::mutex default_bucket_mutex;
-  bool default_bucket_ready = false;
   std::uint16_t bound_port = 0;
 
   impl(caf::actor_system& s, s3_config c, s3_backend b)
@@ -93,10 +91,13 @@ class md5_stream {
   EVP_MD_CTX* ctx_;
 };
 
-/// The access keys a session accepts: today the one static key of the
-/// gateway's configuration.
-struct static_secret final : secret_key_source {
-  std::string id, secret;
+class session;
+
+/// The access keys a session accepts: the catalog's (`akey/<id>` in the
+/// system shard, secrets unwrapped by the key manager; ADR 0006), through
+/// the session's cache.
+struct catalog_secrets final : secret_key_source {
+  session* owner = nullptr;
   std::optional<keys::secret_bytes> secret_access_key(
       std::string_view access_key_id) const override;
 };
@@ -172,6 +173,11 @@ class session {
  public:
   session(caf::blocking_actor* self, s3_server::impl& server, std::shared_ptr<tcp::socket> socket);
   void run();
+  /// Creates a bucket for `tenant` outside any request (s3_server::create_bucket).
+  s3_error create_for(std::uint64_t tenant, const std::string& name);
+  /// The secret of an access key from the catalog (cached for
+  /// secret_cache_ttl); remembers its tenant as the request's.
+  std::optional<keys::secret_bytes> lookup_secret(std::string_view access_key_id);
 
   using request_parser = http::request_parser<http::buffer_body>;
   using header = http::request_header<>;
@@ -193,7 +199,6 @@ class session {
   bool put_catalog(const std::string& key, const std::string& value);
   std::optional<shard::ns_result> propose(std::uint64_t shard_id, shard::ns_command c);
   bool read(std::uint64_t shard_id, std::function<void(const shard::namespace_state&)> query);
-  void ensure_default_bucket();
   s3_error create(const std::string& name);
   owner owner_() const;
   std::optional<s3_error> status_error(shard::ns_status s);
@@ -266,11 +271,20 @@ class session {
   s3_server::impl& server_;
   std::shared_ptr<tcp::socket> socket_;
   beast::flat_buffer buffer_;
-  static_secret secrets_;
+  catalog_secrets secrets_;
+  struct cached_secret {
+    std::uint64_t tenant = 0;
+    keys::secret_bytes secret;
+    std::int64_t expires_ns = 0;
+  };
+  std::map<std::string, cached_secret, std::less<>> secret_cache_;
+  /// The tenant of the request's access key (set by authentication).
+  std::uint64_t tenant_ = 0;
   authenticated_request auth_;
   std::string request_id_;
   bool keep_alive_ = true;
-  std::map<std::uint64_t, keys::key_grant_ptr> grants_;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, keys::key_grant_ptr>
+      grants_;  // (tenant, epoch)
 };
 
 }  // namespace detail

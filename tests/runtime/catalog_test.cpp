@@ -26,7 +26,7 @@ TEST(Catalog, BucketNamesFollowS3Rules) {
 TEST(Catalog, EntriesRoundTripAndMalformedOnesAreReported) {
   tenant_entry t{7, "acme", entry_state::ready};
   bucket_entry b{"photos", 7, 3, 0xabcdef, 1'700'000'000'000'000'000, entry_state::creating};
-  access_key_entry k{"CKABCDEFGHIJKLMNOPQR", 7, entry_state::ready, {1, 2, 0xfe}};
+  access_key_entry k{"CKABCDEFGHIJKLMNOPQR", 7, entry_state::ready, {1, 2, 0xfe}, "ci", 42};
   const std::vector<std::pair<std::string, std::string>> kv = {
       {tenant_key(7), encode(t)},
       {bucket_key("photos"), encode(b)},
@@ -35,7 +35,7 @@ TEST(Catalog, EntriesRoundTripAndMalformedOnesAreReported) {
       {"bucket/Bad_Name", encode(bucket_entry{"Bad_Name", 7, 3, 1, 0, entry_state::ready})},
       {"bucket/other", encode(b)},  // the name does not match the key
       {"tenant/9", "not json"},
-      {"akey/CKX", encode(access_key_entry{"CKX", 7, entry_state::ready, {}})},
+      {"akey/CKX", encode(access_key_entry{"CKX", 7, entry_state::ready, {}, "", 0})},
       {"tenant/8", "{\"id\":8,\"name\":\"x\",\"state\":\"bogus\"}"},
       {"tenant/10", "{\"id\":10,\"state\":\"ready\"}"},
   };

@@ -282,6 +282,36 @@ TEST(KeyManager, RecordsNeverHoldAKeyInTheClear) {
 
 // --- rotation (K3) -------------------------------------------------------------------------
 
+TEST(KeyManager, AccessKeySecretsAreWrappedForTheirTenantAndKeyIdOnly) {
+  node n(1);
+  ASSERT_EQ(n.core.create_tenant(alice), key_error::none);
+  ASSERT_EQ(n.core.create_tenant(bob), key_error::none);
+  n.persist();
+  const auto secret = text("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+  const auto wrapped = n.core.wrap_access_secret(alice, "CKAAAAAAAAAAAAAAAAAA", secret);
+  ASSERT_TRUE(wrapped.ok());
+  EXPECT_EQ(std::search(wrapped.value.begin(), wrapped.value.end(), secret.begin(), secret.end()),
+            wrapped.value.end())
+      << "CT4: the secret never appears in the clear";
+  const auto back = n.core.unwrap_access_secret(alice, "CKAAAAAAAAAAAAAAAAAA", wrapped.value);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(std::equal(back.value.bytes().begin(), back.value.bytes().end(), secret.begin(),
+                         secret.end()));
+  // Bound to the key id and the tenant (KP2): a copy under another id or
+  // tenant does not unwrap.
+  EXPECT_EQ(n.core.unwrap_access_secret(alice, "CKBBBBBBBBBBBBBBBBBB", wrapped.value).error,
+            key_error::unwrap_failed);
+  EXPECT_EQ(n.core.unwrap_access_secret(bob, "CKAAAAAAAAAAAAAAAAAA", wrapped.value).error,
+            key_error::unwrap_failed);
+  // A shredded tenant's keys stop working with it.
+  ASSERT_EQ(n.core.shred(alice), key_error::none);
+  n.persist();
+  EXPECT_EQ(n.core.unwrap_access_secret(alice, "CKAAAAAAAAAAAAAAAAAA", wrapped.value).error,
+            key_error::tenant_shredded);
+  EXPECT_EQ(n.core.wrap_access_secret(tenant_id{999}, "CKAAAAAAAAAAAAAAAAAA", secret).error,
+            key_error::unknown_tenant);
+}
+
 TEST(KeyManager, RotateAddsAnEpochThatBecomesCurrentWhenDurable) {
   node n(1);
   ASSERT_EQ(n.core.create_tenant(alice), key_error::none);

@@ -77,6 +77,14 @@ class _DatetimeModule:
 
 
 botocore.auth.datetime = _DatetimeModule()
+# With awscrt installed (Debian's awscli pulls it in), botocore signs S3
+# requests with the CRT signer, which reads the clock in botocore.crt.auth.
+try:
+    import botocore.crt.auth
+
+    botocore.crt.auth.datetime = _DatetimeModule()
+except ImportError:
+    pass
 
 
 class Captured(Exception):
