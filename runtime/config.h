@@ -77,6 +77,8 @@ struct node_config {
   std::string s3_listen;
   /// Virtual-host-style S3 addressing: "<bucket>.<s3_domain>" ("": off).
   std::string s3_domain;
+  /// The chunk collector deletes a chunk once it has been garbage this long.
+  std::uint64_t gc_grace_ms = 5000;
   /// Transport addresses of running nodes to join through.
   std::vector<std::string> peers;
   /// Create a new cluster with this node as its first member.

@@ -128,6 +128,10 @@ int main(int argc, char** argv) {
                    "size of each chunk device file created under <data>/devices (MiB)")
       ->check(CLI::Range(16, 1 << 20))
       ->capture_default_str();
+  dev_cmd
+      ->add_option("--gc-grace-ms", dev.gc_grace_ms,
+                   "delete unreferenced chunks after this many milliseconds")
+      ->capture_default_str();
   dev_cmd->add_option("--tick-ms", dev.raft.tick_ms, "Raft tick period in milliseconds")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();

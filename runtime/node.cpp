@@ -36,6 +36,7 @@
 #include "gateways/s3/server.h"
 #include "runtime/catalog.h"
 #include "runtime/certs.h"
+#include "runtime/chunk_collector.h"
 #include "runtime/chunk_service.h"
 #include "runtime/cluster_map.h"
 #include "runtime/event_log.h"
@@ -263,6 +264,8 @@ struct node::impl {
   std::unique_ptr<chunk_service> chunks;
   std::unique_ptr<s3::s3_server> s3;
   std::unique_ptr<tenant_admin> tenants;
+  caf::actor collector;
+  std::shared_ptr<collector_stats> gc_stats = std::make_shared<collector_stats>();
   std::unique_ptr<asio::ssl::context> tls;
   std::unique_ptr<transport> net;
   transport_liveness liveness{nullptr};
@@ -852,6 +855,28 @@ struct node::impl {
     s3->start();
   }
 
+  /// The chunk collector over the data shards this node leads (ADR 0007).
+  void start_collector() {
+    collector_backend b;
+    b.led_data_shards = [this] {
+      std::vector<std::pair<std::uint64_t, caf::actor>> out;
+      std::lock_guard lock(mutex);
+      for (const auto& [id, h] : shards)
+        if (id != system_shard && h->status.leader() == cfg.node_id) out.emplace_back(id, h->actor);
+      return out;
+    };
+    b.devices = [this] {
+      auto d = std::make_shared<gateway::device_directory>();
+      for (auto& [device, actor] : chunks->device_endpoints())
+        d->devices.push_back({device, actor});
+      return std::shared_ptr<const gateway::device_directory>(d);
+    };
+    b.clock = wall_clock_ns;
+    collector_options o;
+    o.grace = std::chrono::milliseconds(cfg.gc_grace_ms);
+    collector = spawn_chunk_collector(*sys, std::move(b), o, gc_stats);
+  }
+
   json status_json() const;
   json nodes_json() const;
   json shards_json() const;
@@ -990,6 +1015,23 @@ std::string node::impl::metrics_text() const {
         o << "cairn_transport_peer_connected{peer=\"" << p.id << "\"} " << p.connected << '\n';
   }
   if (chunks) o << chunks->metrics_text();
+  if (collector) {
+    family("cairn_gc_chunks_collected_total",
+           "Chunks the collector deleted from the devices (no version named them).", "counter");
+    o << "cairn_gc_chunks_collected_total " << gc_stats->chunks_collected << '\n';
+    family("cairn_gc_shard_deletes_total",
+           "Shard deletes the devices carried out for the collector.", "counter");
+    o << "cairn_gc_shard_deletes_total " << gc_stats->shard_deletes << '\n';
+    family("cairn_gc_chunks_retried_total",
+           "Chunks whose collection was aborted (a device did not answer) and is retried.",
+           "counter");
+    o << "cairn_gc_chunks_retried_total " << gc_stats->chunks_retried << '\n';
+    family("cairn_gc_pending_chunks", "Chunks in the garbage queues of the shards led here.",
+           "gauge");
+    o << "cairn_gc_pending_chunks " << gc_stats->pending << '\n';
+    family("cairn_gc_passes_total", "Collector passes.", "counter");
+    o << "cairn_gc_passes_total " << gc_stats->passes << '\n';
+  }
   return o.str();
 }
 
@@ -1469,6 +1511,7 @@ void node::start() {
         "at least one peer (set peers or CAIRN_PEERS)");
   d.controller = std::thread([&d] { d.run_controller(); });
   if (!d.cfg.s3_listen.empty()) d.start_s3();
+  if (d.chunks) d.start_collector();
 }
 
 std::string node::admin_endpoint() const {
@@ -1512,6 +1555,12 @@ void node::stop() {
   if (d.http_thread.joinable()) d.http_thread.join();
   if (d.net) d.net->stop();
   if (d.s3) d.s3->stop();
+  if (d.collector) {
+    caf::scoped_actor self{*d.sys};
+    self->send(d.collector, collector_stop_atom::value);
+    self->wait_for(d.collector);
+    d.collector = caf::actor{};
+  }
   if (d.chunks) d.chunks->stop();
   caf::anon_send_exit(d.tick, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(d.bridge, caf::exit_reason::user_shutdown);

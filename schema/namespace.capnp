@@ -101,6 +101,11 @@ struct NsCommand {
     abortUpload :group {
       uploadId @26 :Data;
     }
+    # The chunk collector (ADR 0007); bucket unused (garbage is shard-wide).
+    collectBegin @28 :List(Data);   # chunk ids
+    collectEnd @29 :List(Data);
+    collectAbort @30 :List(Data);
+    reportOrphans @31 :List(ChunkRef);
   }
 }
 
@@ -142,8 +147,15 @@ struct BucketTree {
   uploads @3 :List(Upload);
 }
 
+struct GarbageChunk {
+  ref @0 :ChunkRef;
+  sinceNs @1 :Int64;
+  collecting @2 :Bool;
+}
+
 # Chunk reference counts are not stored: restore recomputes them (NS4).
 struct NsSnapshot {
   version @0 :UInt16;     # 1
   buckets @1 :List(BucketTree);
+  garbage @2 :List(GarbageChunk);  # NS8
 }

@@ -174,6 +174,11 @@ sha256_digest sha256(std::span<const std::uint8_t> message) {
 
 sha256_digest hmac_sha256(std::span<const std::uint8_t> key,
                           std::span<const std::uint8_t> message) {
+  return hmac_sha256(key, {message});
+}
+
+sha256_digest hmac_sha256(std::span<const std::uint8_t> key,
+                          std::initializer_list<std::span<const std::uint8_t>> parts) {
   mac_ctx_ptr ctx(EVP_MAC_CTX_new(hmac_algorithm()));
   if (!ctx) throw_openssl_failure("EVP_MAC_CTX_new");
   char digest_name[] = "SHA256";  // OSSL_PARAM wants a mutable pointer; never written
@@ -185,8 +190,9 @@ sha256_digest hmac_sha256(std::span<const std::uint8_t> key,
   static constexpr std::uint8_t no_key = 0;
   const std::uint8_t* key_data = key.empty() ? &no_key : key.data();
   check_openssl(EVP_MAC_init(ctx.get(), key_data, key.size(), params), "EVP_MAC_init(HMAC)");
-  if (!message.empty())
-    check_openssl(EVP_MAC_update(ctx.get(), message.data(), message.size()), "EVP_MAC_update");
+  for (const auto& message : parts)
+    if (!message.empty())
+      check_openssl(EVP_MAC_update(ctx.get(), message.data(), message.size()), "EVP_MAC_update");
   sha256_digest digest{};
   std::size_t length = 0;
   check_openssl(EVP_MAC_final(ctx.get(), digest.data(), &length, digest.size()), "EVP_MAC_final");

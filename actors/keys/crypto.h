@@ -28,6 +28,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -85,6 +86,9 @@ class sha256_hasher {
 /// HMAC-SHA256(key, message). Any key length (longer than 64 bytes is
 /// hashed first, as the RFC says).
 sha256_digest hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> message);
+/// HMAC-SHA256 of the concatenation of `parts` (no copy into one buffer).
+sha256_digest hmac_sha256(std::span<const std::uint8_t> key,
+                          std::initializer_list<std::span<const std::uint8_t>> parts);
 
 /// HKDF-SHA256 extract-and-expand into `out`.
 /// REQUIRES: ikm non-empty; out.size() in [1, hkdf_sha256_output_bytes_max];

@@ -42,6 +42,20 @@ chunk_id chunk_id_of(const secret_bytes& dedup_key, std::span<const std::uint8_t
   return hmac_sha256(dedup_key.bytes(), plaintext);
 }
 
+chunk_id chunk_id_of(const secret_bytes& dedup_key, std::uint64_t scope,
+                     std::span<const std::uint8_t> plaintext) {
+  CAIRN_ASSERT(dedup_key.size() == tenant_key_bytes);
+  if (scope == 0) return chunk_id_of(dedup_key, plaintext);
+  static constexpr std::string_view label = "cairn/scope";
+  std::array<std::uint8_t, 8> be{};
+  for (int i = 0; i < 8; ++i)
+    be[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(scope >> (56 - 8 * i));
+  return hmac_sha256(dedup_key.bytes(),
+                     {std::span<const std::uint8_t>(
+                          reinterpret_cast<const std::uint8_t*>(label.data()), label.size()),
+                      be, plaintext});
+}
+
 std::array<std::uint8_t, chunk_key_info_bytes> chunk_key_info(const chunk_id& chunk,
                                                               std::uint32_t scheme) {
   std::array<std::uint8_t, chunk_key_info_bytes> info{};

@@ -63,6 +63,13 @@ struct shard_address {
 
 /// REQUIRES: dedup_key.size() == tenant_key_bytes.
 chunk_id chunk_id_of(const secret_bytes& dedup_key, std::span<const std::uint8_t> plaintext);
+/// A chunk id deduplicated only within `scope` (a namespace shard, so that
+/// shard alone counts its references and may collect it; ADR 0007):
+/// HMAC-SHA256(dedup key, "cairn/scope" || be64(scope) || plaintext).
+/// Scope 0 is the unscoped id above.
+/// REQUIRES: dedup_key.size() == tenant_key_bytes.
+chunk_id chunk_id_of(const secret_bytes& dedup_key, std::uint64_t scope,
+                     std::span<const std::uint8_t> plaintext);
 
 /// REQUIRES: data_key.size() == tenant_key_bytes.
 secret_bytes derive_chunk_key(const secret_bytes& data_key, const chunk_id& chunk,

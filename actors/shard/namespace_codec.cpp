@@ -18,18 +18,19 @@ constexpr std::size_t stripe_width_max = 32;  // placement::width_max (29 + 3)
 
 // --- writing ---------------------------------------------------------------------
 
+void write_chunk(schema::ChunkRef::Builder c, const chunk_ref& in) {
+  c.setId(kj::ArrayPtr<const kj::byte>(in.id.data(), in.id.size()));
+  c.setOffset(in.offset);
+  c.setLength(in.length);
+  c.setScheme(in.scheme);
+  c.setKeyEpoch(in.key_epoch);
+  auto devices = c.initDevices(static_cast<unsigned>(in.devices.size()));
+  for (std::size_t d = 0; d < in.devices.size(); ++d)
+    devices.set(static_cast<unsigned>(d), in.devices[d]);
+}
+
 void write_chunks(capnp::List<schema::ChunkRef>::Builder out, const std::vector<chunk_ref>& in) {
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    auto c = out[static_cast<unsigned>(i)];
-    c.setId(kj::ArrayPtr<const kj::byte>(in[i].id.data(), in[i].id.size()));
-    c.setOffset(in[i].offset);
-    c.setLength(in[i].length);
-    c.setScheme(in[i].scheme);
-    c.setKeyEpoch(in[i].key_epoch);
-    auto devices = c.initDevices(static_cast<unsigned>(in[i].devices.size()));
-    for (std::size_t d = 0; d < in[i].devices.size(); ++d)
-      devices.set(static_cast<unsigned>(d), in[i].devices[d]);
-  }
+  for (std::size_t i = 0; i < in.size(); ++i) write_chunk(out[static_cast<unsigned>(i)], in[i]);
 }
 
 void write_metadata(capnp::List<schema::MetaEntry>::Builder out,
@@ -79,22 +80,37 @@ std::string text(capnp::Data::Reader d, std::size_t max) {
   return to_std_string(d);
 }
 
+std::vector<chunk_hash> read_ids(capnp::List<capnp::Data>::Reader in) {
+  if (in.size() > collect_batch_max) throw malformed{};
+  std::vector<chunk_hash> out;
+  out.reserve(in.size());
+  for (auto d : in) {
+    chunk_hash h{};
+    if (d.size() != h.size()) throw malformed{};
+    std::memcpy(h.data(), d.begin(), h.size());
+    out.push_back(h);
+  }
+  return out;
+}
+
+chunk_ref read_chunk(schema::ChunkRef::Reader c) {
+  chunk_ref r;
+  if (c.getId().size() != r.id.size()) throw malformed{};
+  std::memcpy(r.id.data(), c.getId().begin(), r.id.size());
+  r.offset = c.getOffset();
+  r.length = c.getLength();
+  r.scheme = c.getScheme();
+  r.key_epoch = c.getKeyEpoch();
+  if (c.getDevices().size() > stripe_width_max) throw malformed{};
+  for (auto d : c.getDevices()) r.devices.push_back(d);
+  return r;
+}
+
 std::vector<chunk_ref> read_chunks(capnp::List<schema::ChunkRef>::Reader in) {
   if (in.size() > chunks_per_version_max) throw malformed{};
   std::vector<chunk_ref> out;
   out.reserve(in.size());
-  for (auto c : in) {
-    chunk_ref r;
-    if (c.getId().size() != r.id.size()) throw malformed{};
-    std::memcpy(r.id.data(), c.getId().begin(), r.id.size());
-    r.offset = c.getOffset();
-    r.length = c.getLength();
-    r.scheme = c.getScheme();
-    r.key_epoch = c.getKeyEpoch();
-    if (c.getDevices().size() > stripe_width_max) throw malformed{};
-    for (auto d : c.getDevices()) r.devices.push_back(d);
-    out.push_back(r);
-  }
+  for (auto c : in) out.push_back(read_chunk(c));
   return out;
 }
 
@@ -176,7 +192,11 @@ std::string encode_ns_command(const ns_command& c) {
   std::visit(
       [&](const auto& body) {
         using T = std::decay_t<decltype(body)>;
-        b.setBucket(body.bucket.value);
+        if constexpr (requires { body.bucket; }) b.setBucket(body.bucket.value);
+        auto write_ids = [](auto list, const std::vector<chunk_hash>& ids) {
+          for (unsigned i = 0; i < ids.size(); ++i)
+            list.set(i, kj::ArrayPtr<const kj::byte>(ids[i].data(), ids[i].size()));
+        };
         if constexpr (std::is_same_v<T, create_bucket_command>) {
           b.setCreateBucket();
         } else if constexpr (std::is_same_v<T, delete_bucket_command>) {
@@ -216,9 +236,17 @@ std::string encode_ns_command(const ns_command& c) {
           }
           g.setEtag(as_data(body.etag));
           write_condition_to(g.initCondition(), body.condition);
-        } else {
-          static_assert(std::is_same_v<T, abort_upload_command>);
+        } else if constexpr (std::is_same_v<T, abort_upload_command>) {
           b.initAbortUpload().setUploadId(as_data(body.upload_id));
+        } else if constexpr (std::is_same_v<T, collect_begin_command>) {
+          write_ids(b.initCollectBegin(static_cast<unsigned>(body.chunks.size())), body.chunks);
+        } else if constexpr (std::is_same_v<T, collect_end_command>) {
+          write_ids(b.initCollectEnd(static_cast<unsigned>(body.chunks.size())), body.chunks);
+        } else if constexpr (std::is_same_v<T, collect_abort_command>) {
+          write_ids(b.initCollectAbort(static_cast<unsigned>(body.chunks.size())), body.chunks);
+        } else {
+          static_assert(std::is_same_v<T, report_orphans_command>);
+          write_chunks(b.initReportOrphans(static_cast<unsigned>(body.chunks.size())), body.chunks);
         }
       },
       c.body);
@@ -307,6 +335,18 @@ std::optional<ns_command> decode_ns_command(const std::string& bytes) {
             c.body = abort_upload_command{
                 bucket, text(r.getAbortUpload().getUploadId(), upload_id_bytes_max)};
             break;
+          case schema::NsCommand::COLLECT_BEGIN:
+            c.body = collect_begin_command{read_ids(r.getCollectBegin())};
+            break;
+          case schema::NsCommand::COLLECT_END:
+            c.body = collect_end_command{read_ids(r.getCollectEnd())};
+            break;
+          case schema::NsCommand::COLLECT_ABORT:
+            c.body = collect_abort_command{read_ids(r.getCollectAbort())};
+            break;
+          case schema::NsCommand::REPORT_ORPHANS:
+            c.body = report_orphans_command{read_chunks(r.getReportOrphans()), c.now_ns};
+            break;
           default:
             return std::nullopt;  // a command kind from a newer format
         }
@@ -315,6 +355,7 @@ std::optional<ns_command> decode_ns_command(const std::string& bytes) {
 }
 
 ns_result apply_ns_command(namespace_state& state, const ns_command& c) {
+  state.set_now(c.now_ns);  // garbage is stamped with the command's time
   return std::visit(
       [&](const auto& body) -> ns_result {
         using T = std::decay_t<decltype(body)>;
@@ -332,8 +373,16 @@ ns_result apply_ns_command(namespace_state& state, const ns_command& c) {
           return state.put_part(body);
         } else if constexpr (std::is_same_v<T, complete_upload_command>) {
           return state.complete_upload(body);
-        } else {
+        } else if constexpr (std::is_same_v<T, abort_upload_command>) {
           return state.abort_upload(body);
+        } else if constexpr (std::is_same_v<T, collect_begin_command>) {
+          return state.collect_begin(body);
+        } else if constexpr (std::is_same_v<T, collect_end_command>) {
+          return state.collect_end(body);
+        } else if constexpr (std::is_same_v<T, collect_abort_command>) {
+          return state.collect_abort(body);
+        } else {
+          return state.report_orphans(body);
         }
       },
       c.body);
@@ -388,6 +437,14 @@ std::string snapshot_namespace(const namespace_state& state) {
       unsigned pi = 0;
       for (const auto& [number, part] : u.parts) write_part(parts[pi++], number, part);
     }
+  }
+  auto garbage = snap.initGarbage(static_cast<unsigned>(state.garbage_.size()));
+  unsigned gi = 0;
+  for (const auto& [id, g] : state.garbage_) {
+    auto o = garbage[gi++];
+    write_chunk(o.initRef(), g.ref);
+    o.setSinceNs(g.since_ns);
+    o.setCollecting(g.collecting);
   }
   return schema::to_flat_bytes(mb);
 }
@@ -447,6 +504,10 @@ bool restore_namespace(namespace_state& state, const std::string& bytes) {
           for (const auto& [uid, u] : tree.uploads)
             for (const auto& [number, part] : u.parts) s.retain(part.chunks);
         }
+        for (auto o : r.getGarbage()) {
+          garbage_chunk g{read_chunk(o.getRef()), o.getSinceNs(), o.getCollecting()};
+          if (!s.garbage_.emplace(g.ref.id, g).second) return std::nullopt;
+        }
         if (!s.violation().empty()) return std::nullopt;
         return s;
       });
@@ -455,22 +516,41 @@ bool restore_namespace(namespace_state& state, const std::string& bytes) {
   return true;
 }
 
-std::string encode_ns_result(const ns_result& r) {
+namespace {
+
+std::string hex_id(const chunk_hash& c) {
   static constexpr char hex[] = "0123456789abcdef";
-  nlohmann::json unreferenced = nlohmann::json::array();
-  for (const auto& c : r.unreferenced) {
-    std::string h;
-    for (auto b : c) {
-      h += hex[b >> 4];
-      h += hex[b & 15];
-    }
-    unreferenced.push_back(std::move(h));
+  std::string h;
+  for (auto b : c) {
+    h += hex[b >> 4];
+    h += hex[b & 15];
   }
+  return h;
+}
+
+std::optional<chunk_hash> id_of_hex(const std::string& text) {
+  chunk_hash c{};
+  if (text.size() != 2 * c.size() ||
+      text.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return std::nullopt;
+  for (std::size_t i = 0; i < c.size(); ++i)
+    c[i] = static_cast<std::uint8_t>(std::stoi(text.substr(2 * i, 2), nullptr, 16));
+  return c;
+}
+
+}  // namespace
+
+std::string encode_ns_result(const ns_result& r) {
+  nlohmann::json unreferenced = nlohmann::json::array();
+  for (const auto& c : r.unreferenced) unreferenced.push_back(hex_id(c));
+  nlohmann::json granted = nlohmann::json::array();
+  for (const auto& c : r.granted) granted.push_back(hex_id(c));
   return nlohmann::json{{"status", static_cast<int>(r.status)},
                         {"problem", static_cast<int>(r.problem)},
                         {"conflict", r.conflict},
                         {"inode", r.inode.value},
-                        {"unreferenced", unreferenced}}
+                        {"unreferenced", unreferenced},
+                        {"granted", granted}}
       .dump();
 }
 
@@ -484,12 +564,14 @@ std::optional<ns_result> decode_ns_result(const std::string& bytes) {
     r.conflict = j.at("conflict").get<std::string>();
     r.inode = inode_id{j.at("inode").get<std::uint64_t>()};
     for (const auto& h : j.at("unreferenced")) {
-      const auto text = h.get<std::string>();
-      chunk_hash c{};
-      if (text.size() != 2 * c.size()) return std::nullopt;
-      for (std::size_t i = 0; i < c.size(); ++i)
-        c[i] = static_cast<std::uint8_t>(std::stoi(text.substr(2 * i, 2), nullptr, 16));
-      r.unreferenced.push_back(c);
+      const auto c = id_of_hex(h.get<std::string>());
+      if (!c) return std::nullopt;
+      r.unreferenced.push_back(*c);
+    }
+    for (const auto& h : j.value("granted", nlohmann::json::array())) {
+      const auto c = id_of_hex(h.get<std::string>());
+      if (!c) return std::nullopt;
+      r.granted.push_back(*c);
     }
     return r;
   } catch (const std::exception&) {

@@ -44,7 +44,8 @@ struct ns_command {
   std::int64_t now_ns = 0;
   std::variant<create_bucket_command, delete_bucket_command, put_object_command,
                delete_object_command, create_upload_command, upload_part_command,
-               complete_upload_command, abort_upload_command>
+               complete_upload_command, abort_upload_command, collect_begin_command,
+               collect_end_command, collect_abort_command, report_orphans_command>
       body;
 };
 

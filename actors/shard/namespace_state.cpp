@@ -58,6 +58,8 @@ std::string_view to_string(ns_status s) {
       return "too_many_uploads";
     case ns_status::source_changed:
       return "source_changed";
+    case ns_status::chunk_collecting:
+      return "chunk_collecting";
   }
   return "unknown";
 }
@@ -160,8 +162,25 @@ bool namespace_state::all_referenced(const std::vector<chunk_ref>& chunks) const
                      [&](const chunk_ref& c) { return chunk_refs_.count(c.id) != 0; });
 }
 
+bool namespace_state::any_collecting(const std::vector<chunk_ref>& chunks) const {
+  if (garbage_.empty()) return false;
+  return std::any_of(chunks.begin(), chunks.end(), [&](const chunk_ref& c) {
+    const auto g = garbage_.find(c.id);
+    return g != garbage_.end() && g->second.collecting;
+  });
+}
+
 void namespace_state::retain(const std::vector<chunk_ref>& chunks) {
-  for (const auto& c : chunks) ++chunk_refs_[c.id];
+  for (const auto& c : chunks) {
+    // Referenced again before the collector took it: no longer garbage.
+    // (One being collected never gets here: the command was refused.)
+    if (++chunk_refs_[c.id] == 1 && !garbage_.empty()) {
+      const auto g = garbage_.find(c.id);
+      CAIRN_ASSERT_MSG(g == garbage_.end() || !g->second.collecting,
+                       "NS8: a chunk being collected was referenced");
+      if (g != garbage_.end()) garbage_.erase(g);
+    }
+  }
 }
 
 void namespace_state::release(const std::vector<chunk_ref>& chunks,
@@ -172,6 +191,7 @@ void namespace_state::release(const std::vector<chunk_ref>& chunks,
     if (--it->second == 0) {
       unreferenced.push_back(c.id);
       chunk_refs_.erase(it);
+      garbage_.emplace(c.id, garbage_chunk{c, applying_ns_, false});
     }
   }
 }
@@ -325,6 +345,7 @@ ns_result namespace_state::put_object(const put_object_command& c) {
   if (auto r = check_put(b->second, c.key, c.version, c.condition, where);
       r.status != ns_status::ok)
     return r;
+  if (any_collecting(c.version.chunks)) return failed(ns_status::chunk_collecting);
   return store(b->second, where, c.version, c.now_ns, c.mode, c.uid, c.gid);
 }
 
@@ -361,6 +382,7 @@ ns_result namespace_state::put_part(const upload_part_command& c) {
     return failed(ns_status::invalid_argument);
   if (c.chunks_referenced && !all_referenced(c.part.chunks))
     return failed(ns_status::source_changed);
+  if (any_collecting(c.part.chunks)) return failed(ns_status::chunk_collecting);
   ns_result r;
   retain(c.part.chunks);
   auto& slot = u->second.parts[c.part_number];
@@ -608,6 +630,41 @@ ns_status namespace_state::list(bucket_id bucket, const list_request& request,
   return ns_status::ok;
 }
 
+ns_result namespace_state::collect_begin(const collect_begin_command& c) {
+  if (c.chunks.size() > collect_batch_max) return failed(ns_status::invalid_argument);
+  ns_result r;
+  for (const auto& id : c.chunks) {
+    const auto g = garbage_.find(id);
+    if (g == garbage_.end() || g->second.collecting) continue;
+    g->second.collecting = true;
+    r.granted.push_back(id);
+  }
+  return r;
+}
+
+ns_result namespace_state::collect_end(const collect_end_command& c) {
+  if (c.chunks.size() > collect_batch_max) return failed(ns_status::invalid_argument);
+  for (const auto& id : c.chunks) {
+    const auto g = garbage_.find(id);
+    if (g != garbage_.end() && g->second.collecting) garbage_.erase(g);
+  }
+  return {};
+}
+
+ns_result namespace_state::collect_abort(const collect_abort_command& c) {
+  if (c.chunks.size() > collect_batch_max) return failed(ns_status::invalid_argument);
+  for (const auto& id : c.chunks)
+    if (const auto g = garbage_.find(id); g != garbage_.end()) g->second.collecting = false;
+  return {};
+}
+
+ns_result namespace_state::report_orphans(const report_orphans_command& c) {
+  if (c.chunks.size() > chunks_per_version_max) return failed(ns_status::invalid_argument);
+  for (const auto& ref : c.chunks)
+    if (!chunk_refs_.count(ref.id)) garbage_.emplace(ref.id, garbage_chunk{ref, c.now_ns, false});
+  return {};
+}
+
 std::uint64_t namespace_state::references(const chunk_hash& chunk) const {
   const auto it = chunk_refs_.find(chunk);
   return it == chunk_refs_.end() ? 0 : it->second;
@@ -675,6 +732,10 @@ std::string namespace_state::violation() const {
     if (reached != tree.inodes.size()) return "NS1: an inode not reachable from the root";
   }
   if (!(counted == chunk_refs_)) return "NS4: chunk reference counts disagree";
+  for (const auto& [id, g] : garbage_) {
+    if (chunk_refs_.count(id)) return "NS8: a referenced chunk in the garbage queue";
+    if (!(g.ref.id == id)) return "NS8: a garbage entry recorded under another id";
+  }
   return {};
 }
 

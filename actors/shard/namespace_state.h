@@ -30,6 +30,12 @@
 //  NS7. A copy never raises a chunk's count from zero: a command that
 //       reuses chunks (chunks_referenced) applies only if every one of
 //       them is still referenced, else source_changed.
+//  NS8. Garbage (ADR 0007): every chunk whose count reached zero, or that a
+//       gateway reported orphaned, is in the garbage queue until the
+//       collector says it is gone; no chunk in the queue is referenced; the
+//       chunks being collected are in the queue, and no command that would
+//       reference one of them applies (chunk_collecting): a chunk is never
+//       deleted from the devices while a version names it.
 #pragma once
 
 #include <array>
@@ -150,7 +156,8 @@ enum class ns_status : std::uint8_t {
   invalid_part_order,  // part numbers not ascending
   entity_too_small,    // a part but the last below part_bytes_min
   too_many_uploads,
-  source_changed,  // chunks_referenced: a chunk the copy names is no longer referenced
+  source_changed,    // chunks_referenced: a chunk the copy names is no longer referenced
+  chunk_collecting,  // a chunk the write names is being deleted by the collector: retry
 };
 std::string_view to_string(ns_status s);
 
@@ -194,6 +201,9 @@ struct ns_result {
   std::vector<chunk_hash> unreferenced;
   /// The inode written or removed.
   inode_id inode;
+  /// collect_begin: the chunks now marked (the others were referenced
+  /// again or are not garbage).
+  std::vector<chunk_hash> granted;
 };
 
 /// A part of a multipart upload: an object version without metadata.
@@ -256,6 +266,36 @@ struct abort_upload_command {
   friend bool operator==(const abort_upload_command&, const abort_upload_command&) = default;
 };
 
+/// The chunk collector's commands (ADR 0007). Collection of a chunk:
+/// begin (marks it), device deletes, end (forgets it) or abort (unmarks).
+struct collect_begin_command {
+  std::vector<chunk_hash> chunks;
+  friend bool operator==(const collect_begin_command&, const collect_begin_command&) = default;
+};
+struct collect_end_command {
+  std::vector<chunk_hash> chunks;
+  friend bool operator==(const collect_end_command&, const collect_end_command&) = default;
+};
+struct collect_abort_command {
+  std::vector<chunk_hash> chunks;
+  friend bool operator==(const collect_abort_command&, const collect_abort_command&) = default;
+};
+/// Chunks a gateway wrote for a write that did not commit (a bad digest,
+/// a refused condition): garbage unless something references them.
+struct report_orphans_command {
+  std::vector<chunk_ref> chunks;
+  std::int64_t now_ns = 0;
+  friend bool operator==(const report_orphans_command&, const report_orphans_command&) = default;
+};
+/// A chunk in the garbage queue: where its shards were written.
+struct garbage_chunk {
+  chunk_ref ref;  // offset and length are meaningless here
+  std::int64_t since_ns = 0;
+  bool collecting = false;
+  friend bool operator==(const garbage_chunk&, const garbage_chunk&) = default;
+};
+inline constexpr std::size_t collect_batch_max = 1024;
+
 struct list_request {
   std::string prefix;
   std::string delimiter;  // "" or any string; "/" walks the tree without descending
@@ -314,6 +354,15 @@ class namespace_state {
   const inode* find(bucket_id bucket, std::string_view key) const;
 
   std::uint64_t references(const chunk_hash& chunk) const;
+  // Garbage collection (ADR 0007, NS8).
+  ns_result collect_begin(const collect_begin_command& c);
+  ns_result collect_end(const collect_end_command& c);
+  ns_result collect_abort(const collect_abort_command& c);
+  ns_result report_orphans(const report_orphans_command& c);
+  const std::map<chunk_hash, garbage_chunk>& garbage() const { return garbage_; }
+  /// The time of the command being applied (apply_ns_command sets it; it
+  /// stamps chunks entering the garbage queue).
+  void set_now(std::int64_t now_ns) { applying_ns_ = now_ns; }
   std::size_t chunk_count() const { return chunk_refs_.size(); }
   std::size_t inode_count(bucket_id bucket) const;
 
@@ -354,6 +403,11 @@ class namespace_state {
 
   std::map<bucket_id, bucket_tree> buckets_;
   std::map<chunk_hash, std::uint64_t> chunk_refs_;  // NS4
+  std::map<chunk_hash, garbage_chunk> garbage_;     // NS8
+  /// Set by the command being applied (release() stamps garbage with it).
+  std::int64_t applying_ns_ = 0;
+  /// True if any of `chunks` is being collected (NS8).
+  bool any_collecting(const std::vector<chunk_ref>& chunks) const;
 };
 
 }  // namespace cairn::shard

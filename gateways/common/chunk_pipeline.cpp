@@ -66,7 +66,7 @@ std::variant<shard::chunk_ref, pipeline_error> chunk_pipeline::write(
     return error(pipeline_error::kind::too_large, std::to_string(plaintext.size()) + " bytes");
   const auto scheme_value = static_cast<std::uint32_t>(options_.scheme);
   const chunk::erasure_coder coder(*chunk::scheme_by_id(scheme_value));
-  const auto id = keys::chunk_id_of(grant.dedup_key, plaintext);
+  const auto id = keys::chunk_id_of(grant.dedup_key, options_.dedup_scope, plaintext);
   const auto key = keys::derive_chunk_key(grant.data_key, id, scheme_value);
   const auto shards = chunk::encode_stripe(coder, key, {id, grant.epoch.value}, plaintext);
   placement::stripe_key sk;

@@ -67,6 +67,9 @@ struct device_directory {
 
 struct pipeline_options {
   chunk::scheme_id scheme = chunk::scheme_id::rs_4_2;
+  /// Chunk ids are deduplicated within this scope only: the namespace
+  /// shard that will reference them (ADR 0007). 0: unscoped.
+  std::uint64_t dedup_scope = 0;
   std::chrono::milliseconds device_timeout{30'000};
 };
 

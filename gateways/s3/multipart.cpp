@@ -114,12 +114,14 @@ bool session::upload_part(request_parser& parser, const target& t) {
     fail(s3_error::service_unavailable, req);
     return drain(parser);
   }
-  auto body = receive_body(parser, *g, false);
+  auto body = receive_body(parser, *g, false, b->shard);
   if (body.connection_lost) {
+    orphan(b->shard, std::move(body.chunks));
     fail(s3_error::incomplete_body, req);
     return false;
   }
   if (body.failure) {
+    orphan(b->shard, std::move(body.chunks));
     fail_body(body, req);
     return true;
   }
@@ -131,7 +133,11 @@ bool session::upload_part(request_parser& parser, const target& t) {
   cmd.part.size = body.size;
   cmd.part.chunks = std::move(body.chunks);
   const auto etag = cmd.part.etag;
-  if (commit(req, b->shard, std::move(cmd))) send(http::status::ok, {}, req, {{"ETag", etag}});
+  auto written = cmd.part.chunks;
+  if (commit(req, b->shard, std::move(cmd)))
+    send(http::status::ok, {}, req, {{"ETag", etag}});
+  else
+    orphan(b->shard, std::move(written));
   return true;
 }
 
@@ -180,8 +186,9 @@ void session::upload_part_copy(const header& req, const target& t) {
     cmd.chunks_referenced = !cmd.part.chunks.empty() && cmd.part.chunks == from->version.chunks;
     const auto etag = cmd.part.etag;
     const auto now = server_.backend.clock();
+    auto written = cmd.chunks_referenced ? std::vector<shard::chunk_ref>{} : cmd.part.chunks;
     const auto r = commit(req, b->shard, std::move(cmd), shard::ns_status::source_changed);
-    if (!r) return;
+    if (!r) return orphan(b->shard, std::move(written));
     if (r->status == shard::ns_status::source_changed) continue;
     return send(http::status::ok, copy_result(true, etag, now), req);
   }

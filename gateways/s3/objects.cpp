@@ -12,10 +12,15 @@ namespace cairn::s3::detail {
 
 chunk_writer::chunk_writer(caf::blocking_actor* self, const keys::key_grant& grant,
                            std::shared_ptr<const gateway::device_directory> devices,
-                           std::uint64_t chunk_bytes)
+                           std::uint64_t chunk_bytes, std::uint64_t dedup_scope)
     : self_(self),
       grant_(grant),
-      pipeline_(std::move(devices), gateway::pipeline_options{}),
+      pipeline_(std::move(devices),
+                [&] {
+                  gateway::pipeline_options o;
+                  o.dedup_scope = dedup_scope;
+                  return o;
+                }()),
       chunk_bytes_(chunk_bytes) {
   pending_.reserve(std::min<std::uint64_t>(chunk_bytes_, 1 << 20));
 }
@@ -169,8 +174,17 @@ std::optional<s3_error> session::check_conditions(const header& req, const shard
 
 // --- bodies ----------------------------------------------------------------------------
 
+void session::orphan(std::uint64_t shard_id, std::vector<shard::chunk_ref> chunks) {
+  if (chunks.empty()) return;
+  shard::ns_command c;
+  c.body = shard::report_orphans_command{std::move(chunks), 0};
+  // Best effort: a report that does not arrive leaves chunks that only a
+  // device-wide sweep finds (docs/gateways.md).
+  propose(shard_id, std::move(c));
+}
+
 received_body session::receive_body(request_parser& parser, const keys::key_grant& g,
-                                    bool allow_inline) {
+                                    bool allow_inline, std::uint64_t shard_id) {
   const header& req = parser.get().base();
   // The body: through the aws-chunked decoder or a hash check (S3-2),
   // into chunks of config.chunk_bytes, each written as soon as full (S3-3).
@@ -179,7 +193,7 @@ received_body session::receive_body(request_parser& parser, const keys::key_gran
   if (auth_.chunked) decoder.emplace(std::move(*auth_.chunked));
   auth_.chunked.reset();
   if (auth_.payload == payload_kind::sha256) hash.emplace(auth_.payload_sha256);
-  chunk_writer writer(self_, g, server_.backend.devices(), server_.config.chunk_bytes);
+  chunk_writer writer(self_, g, server_.backend.devices(), server_.config.chunk_bytes, shard_id);
   auto& out = writer.body();
   auto auth_failed = [&](const auto& f) {
     if (!f.failed() || out.auth != auth_error::none) return;
@@ -252,8 +266,9 @@ bool session::put_object(request_parser& parser, const target& t) {
     fail(s3_error::service_unavailable, req);
     return drain(parser);
   }
-  auto body = receive_body(parser, *g, !parsed.marker);
+  auto body = receive_body(parser, *g, !parsed.marker, b->shard);
   if (body.connection_lost) {
+    orphan(b->shard, std::move(body.chunks));
     fail(s3_error::incomplete_body, req);
     return false;
   }
@@ -262,6 +277,7 @@ bool session::put_object(request_parser& parser, const target& t) {
     body.detail = "a key ending in / is a directory marker: its body must be empty";
   }
   if (body.failure) {
+    orphan(b->shard, std::move(body.chunks));
     fail_body(body, req);
     return true;
   }
@@ -281,7 +297,11 @@ bool session::put_object(request_parser& parser, const target& t) {
   cmd.version = std::move(version);
   cmd.condition = write_condition_of(req);
   const auto etag = cmd.version.etag;
-  if (commit(req, b->shard, std::move(cmd))) send(http::status::ok, {}, req, {{"ETag", etag}});
+  auto written = cmd.version.chunks;
+  if (commit(req, b->shard, std::move(cmd)))
+    send(http::status::ok, {}, req, {{"ETag", etag}});
+  else
+    orphan(b->shard, std::move(written));
   return true;
 }
 
@@ -500,7 +520,7 @@ std::optional<shard::object_version> session::copy_bytes(const header& req, cons
     fail(s3_error::service_unavailable, req);
     return std::nullopt;
   }
-  chunk_writer writer(self_, *g, server_.backend.devices(), server_.config.chunk_bytes);
+  chunk_writer writer(self_, *g, server_.backend.devices(), server_.config.chunk_bytes, to.shard);
   const bool read_all =
       v.size == 0 || stream_version(v, first, last, [&](std::span<const std::uint8_t> bytes) {
         writer.take(bytes);
@@ -509,6 +529,7 @@ std::optional<shard::object_version> session::copy_bytes(const header& req, cons
   const bool keep_small = whole && !as_part;
   auto& body = writer.finish(keep_small, server_.config.inline_bytes_max);
   if (!read_all || body.failure) {
+    orphan(to.shard, std::move(body.chunks));
     fail(s3_error::service_unavailable, req, read_all ? body.detail : "the source is unreadable");
     return std::nullopt;
   }
@@ -559,8 +580,10 @@ void session::copy_object(const header& req, const target& t) {
         !cmd.version.chunks.empty() && cmd.version.chunks == from->version.chunks;
     const auto etag = cmd.version.etag;
     const auto now = server_.backend.clock();
+    const bool rewritten = !cmd.condition.chunks_referenced;
+    auto written = rewritten ? cmd.version.chunks : std::vector<shard::chunk_ref>{};
     const auto r = commit(req, dest->shard, std::move(cmd), shard::ns_status::source_changed);
-    if (!r) return;
+    if (!r) return orphan(dest->shard, std::move(written));
     if (r->status == shard::ns_status::source_changed) continue;
     return send(http::status::ok, copy_result(false, etag, now), req);
   }

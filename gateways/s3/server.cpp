@@ -559,6 +559,7 @@ std::optional<s3_error> session::status_error(shard::ns_status s) {
     case shard::ns_status::entity_too_small:
       return s3_error::entity_too_small;
     case shard::ns_status::too_many_uploads:
+    case shard::ns_status::chunk_collecting:  // the collector is deleting a chunk: retry
       return s3_error::slow_down;
     case shard::ns_status::invalid_key:
     case shard::ns_status::invalid_argument:

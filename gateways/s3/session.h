@@ -143,8 +143,10 @@ struct received_body {
 /// later bytes are only counted.
 class chunk_writer {
  public:
+  /// `dedup_scope`: the shard that will reference the chunks (ADR 0007).
   chunk_writer(caf::blocking_actor* self, const keys::key_grant& grant,
-               std::shared_ptr<const gateway::device_directory> devices, std::uint64_t chunk_bytes);
+               std::shared_ptr<const gateway::device_directory> devices, std::uint64_t chunk_bytes,
+               std::uint64_t dedup_scope);
   void take(std::span<const std::uint8_t> bytes);
   /// Writes what is pending. With `keep_small`, a body that never filled a
   /// chunk and is at most `small_max` bytes stays in `small` (inline).
@@ -221,7 +223,12 @@ class session {
   void list_versions(const header& req, const target& t);
 
   // objects.cpp
-  received_body receive_body(request_parser& parser, const keys::key_grant& g, bool allow_inline);
+  /// The body, written as chunks for the bucket's shard `shard_id`.
+  received_body receive_body(request_parser& parser, const keys::key_grant& g, bool allow_inline,
+                             std::uint64_t shard_id);
+  /// Chunks written for a write that did not commit: reported to the
+  /// shard's garbage queue (NS8), so the collector reclaims them.
+  void orphan(std::uint64_t shard_id, std::vector<shard::chunk_ref> chunks);
   void fail_body(const received_body& body, const header& req);
   std::map<std::string, std::string> user_metadata(const header& req) const;
   bool put_object(request_parser& parser, const target& t);

@@ -86,6 +86,10 @@ std::vector<ns_command> every_kind() {
   complete.now_ns = 1'700'000'000'000'000'006;
   add(complete);
   add(abort_upload_command{bucket, "u-2"});
+  add(collect_begin_command{{chunk_hash{1}, chunk_hash{2}}});
+  add(collect_end_command{{chunk_hash{3}}});
+  add(collect_abort_command{{}});
+  add(report_orphans_command{{ref(5, 0)}, 1'700'000'000'000'000'011});  // the envelope's time
   add(delete_bucket_command{bucket});
   return out;
 }
@@ -164,13 +168,18 @@ std::vector<std::string> all_keys(const namespace_state& s) {
 }
 
 TEST(NamespaceCodec, ASnapshotRestoresTheSameAnswersAndFingerprint) {
-  const auto s = busy_state();
+  auto s = busy_state();
+  // Garbage, one chunk of it being collected (NS8 survives a snapshot).
+  s.report_orphans({{ref(200, 0), ref(201, 0)}, 9});
+  ASSERT_EQ(s.collect_begin({{ref(200, 0).id}}).granted.size(), 1u);
   const auto bytes = snapshot_namespace(s);
   namespace_state restored;
   ASSERT_TRUE(restore_namespace(restored, bytes));
   restored.check_invariants();
   EXPECT_EQ(namespace_fingerprint(restored), namespace_fingerprint(s));
   EXPECT_EQ(all_keys(restored), all_keys(s));
+  EXPECT_EQ(restored.garbage(), s.garbage());
+  EXPECT_TRUE(restored.garbage().at(ref(200, 0).id).collecting);
   // 200 files, the marker and "tiny" ("photos/2026/cat.jpg" had If-Match
   // on a missing key; the delete of "tiny" named another ETag).
   EXPECT_EQ(all_keys(s).size(), 202u);

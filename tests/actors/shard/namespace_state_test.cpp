@@ -209,6 +209,64 @@ TEST(Namespace, ACopyReusesChunksOnlyWhileTheyAreStillReferenced) {
   f.ns.check_invariants();
 }
 
+TEST(NamespaceGarbage, UnreferencedChunksQueueUntilTheCollectorIsDone) {
+  fixture f;
+  ASSERT_EQ(f.put("a", version_of("\"a\"", {1, 2})).status, ns_status::ok);
+  ASSERT_EQ(f.put("b", version_of("\"b\"", {2})).status, ns_status::ok);
+  EXPECT_TRUE(f.ns.garbage().empty());
+  f.ns.set_now(5000);
+  ASSERT_EQ(f.del("a").status, ns_status::ok);  // 1 goes, 2 is still b's
+  ASSERT_EQ(f.ns.garbage().size(), 1u);
+  EXPECT_EQ(f.ns.garbage().begin()->first, chunk_of(1));
+  EXPECT_EQ(f.ns.garbage().begin()->second.since_ns, 5000);
+  // Referenced again before the collector takes it: no longer garbage.
+  ASSERT_EQ(f.put("c", version_of("\"c\"", {1})).status, ns_status::ok);
+  EXPECT_TRUE(f.ns.garbage().empty());
+  ASSERT_EQ(f.del("c").status, ns_status::ok);
+  ASSERT_EQ(f.del("b").status, ns_status::ok);
+  ASSERT_EQ(f.ns.garbage().size(), 2u);
+  // The collector takes chunk 1 (and asks for one that is not garbage).
+  auto r = f.ns.collect_begin({{chunk_of(1), chunk_of(9)}});
+  EXPECT_EQ(r.granted, std::vector<chunk_hash>{chunk_of(1)});
+  EXPECT_TRUE(f.ns.collect_begin({{chunk_of(1)}}).granted.empty()) << "granted once";
+  f.ns.check_invariants();
+  // NS8: while it is collected, nothing may reference it; nothing changes.
+  EXPECT_EQ(f.put("d", version_of("\"d\"", {1})).status, ns_status::chunk_collecting);
+  EXPECT_EQ(f.ns.find(bucket, "d"), nullptr);
+  EXPECT_EQ(f.put("e", version_of("\"e\"", {2})).status, ns_status::ok)
+      << "chunk 2 is garbage but not being collected: taken back";
+  EXPECT_EQ(f.ns.garbage().size(), 1u);
+  ASSERT_EQ(f.ns.create_upload({bucket, "up", "u1", "", {}, 1}).status, ns_status::ok);
+  upload_part_command part;
+  part.bucket = bucket;
+  part.upload_id = "u1";
+  part.part_number = 1;
+  part.part = {"\"p\"", 100, version_of("", {1}).chunks, 0};
+  EXPECT_EQ(f.ns.put_part(part).status, ns_status::chunk_collecting);
+  // An aborted collection leaves it queued; an ended one forgets it.
+  f.ns.collect_abort({{chunk_of(1)}});
+  EXPECT_FALSE(f.ns.garbage().at(chunk_of(1)).collecting);
+  EXPECT_EQ(f.ns.collect_begin({{chunk_of(1)}}).granted.size(), 1u);
+  f.ns.collect_end({{chunk_of(1)}});
+  EXPECT_TRUE(f.ns.garbage().empty());
+  // Written again after the collection: a fresh chunk, referenced as usual.
+  EXPECT_EQ(f.put("d", version_of("\"d\"", {1})).status, ns_status::ok);
+  f.ns.check_invariants();
+}
+
+TEST(NamespaceGarbage, OrphansOfFailedWritesAreQueuedUnlessReferenced) {
+  fixture f;
+  ASSERT_EQ(f.put("a", version_of("\"a\"", {1})).status, ns_status::ok);
+  report_orphans_command c;
+  c.chunks = version_of("", {1, 3}).chunks;  // 1 is a's: not an orphan
+  c.now_ns = 77;
+  EXPECT_EQ(f.ns.report_orphans(c).status, ns_status::ok);
+  ASSERT_EQ(f.ns.garbage().size(), 1u);
+  EXPECT_EQ(f.ns.garbage().begin()->first, chunk_of(3));
+  EXPECT_EQ(f.ns.garbage().begin()->second.since_ns, 77);
+  f.ns.check_invariants();
+}
+
 TEST(Namespace, ListingFollowsS3ByteOrderNotTreeOrder) {
   fixture f;
   for (const auto* k : {"a/b", "a-c", "a/a/x", "b", "a0"})
