@@ -73,72 +73,7 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string_view unquoted(std::string_view etag) {
-  if (etag.starts_with("W/")) etag.remove_prefix(2);
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
-    etag = etag.substr(1, etag.size() - 2);
-  return etag;
-}
-
-/// If-Match / If-None-Match: "*" or a comma-separated list of ETags.
-bool etag_matches(std::string_view list, std::string_view etag) {
-  const auto want = unquoted(etag);
-  while (!list.empty()) {
-    const auto comma = list.find(',');
-    auto item = list.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == "*" || unquoted(item) == want) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-/// Parses "bytes=a-b", "bytes=a-" or "bytes=-n" against an object of
-/// `size` bytes (one range: S3 serves no multipart/byteranges).
-std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_range(std::string_view range,
-                                                                   std::uint64_t size) {
-  const auto dash = range.find('-');
-  if (!range.starts_with("bytes=") || dash == std::string_view::npos ||
-      range.find(',') != std::string_view::npos || size == 0)
-    return std::nullopt;
-  const auto lo = range.substr(6, dash - 6), hi = range.substr(dash + 1);
-  auto number = [](std::string_view s) -> std::optional<std::uint64_t> {
-    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string_view::npos)
-      return std::nullopt;
-    return std::stoull(std::string(s));
-  };
-  if (lo.empty()) {
-    const auto n = number(hi);
-    if (!n || *n == 0) return std::nullopt;
-    return std::pair{size > *n ? size - *n : 0, size - 1};
-  }
-  const auto a = number(lo);
-  if (!a || *a >= size) return std::nullopt;
-  if (hi.empty()) return std::pair{*a, size - 1};
-  const auto z = number(hi);
-  if (!z || *z < *a) return std::nullopt;
-  return std::pair{*a, std::min(*z, size - 1)};
-}
-
 }  // namespace
-
-std::optional<copy_source> parse_copy_source(std::string_view header) {
-  const auto q = header.find('?');
-  auto path = percent_decode(header.substr(0, q), false);
-  if (!path) return std::nullopt;
-  std::string_view p(*path);
-  if (p.starts_with('/')) p.remove_prefix(1);
-  const auto slash = p.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == p.size()) return std::nullopt;
-  if (q != std::string_view::npos) {
-    // Only the one version every object has.
-    const auto query = header.substr(q + 1);
-    if (query != "versionId=null") return std::nullopt;
-  }
-  return copy_source{std::string(p.substr(0, slash)), std::string(p.substr(slash + 1))};
-}
 
 std::map<std::string, std::string> session::user_metadata(const header& req) const {
   std::map<std::string, std::string> out;
@@ -160,14 +95,14 @@ std::optional<s3_error> session::check_conditions(const header& req, const shard
   if (const auto im = field("if-match"); !im.empty()) {
     if (!etag_matches(im, v.etag)) return s3_error::precondition_failed;
   } else if (const auto ius = field("if-unmodified-since"); !ius.empty()) {
-    const auto t = parse_http_date(ius);
-    if (t && mtime_s > *t / 1'000'000'000) return s3_error::precondition_failed;
+    const auto t = parse_condition_date(ius);
+    if (t && mtime_s > *t) return s3_error::precondition_failed;
   }
   if (const auto inm = field("if-none-match"); !inm.empty()) {
     if (etag_matches(inm, v.etag)) return s3_error::not_modified;
   } else if (const auto ims = field("if-modified-since"); !ims.empty()) {
-    const auto t = parse_http_date(ims);
-    if (t && mtime_s <= *t / 1'000'000'000) return s3_error::not_modified;
+    const auto t = parse_condition_date(ims);
+    if (t && mtime_s <= *t) return s3_error::not_modified;
   }
   return std::nullopt;
 }

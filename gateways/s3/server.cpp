@@ -16,31 +16,6 @@ namespace detail {
 
 // --- helpers -----------------------------------------------------------------------
 
-std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%') {
-      if (i + 2 >= in.size()) return std::nullopt;
-      auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      const int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (in[i] == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += in[i];
-    }
-  }
-  return out;
-}
-
 std::string_view sv(beast::string_view b) {
   return {b.data(), b.size()};
 }
@@ -63,28 +38,6 @@ std::string base64_of(std::span<const std::uint8_t> bytes) {
   return out;
 }
 
-std::optional<std::int64_t> parse_http_date(std::string_view text) {
-  const std::string s(text);
-  for (const char* format : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
-                             "%a %b %e %H:%M:%S %Y", "%Y-%m-%dT%H:%M:%S"}) {
-    std::tm tm{};
-    const char* end = strptime(s.c_str(), format, &tm);
-    if (!end) continue;
-    // ISO 8601 may carry fractional seconds and a 'Z'; the others end here.
-    std::string_view rest(end);
-    if (std::string_view(format).starts_with("%Y")) {
-      if (rest.starts_with('.')) {
-        const auto digits_end = rest.find_first_not_of("0123456789", 1);
-        rest = digits_end == std::string_view::npos ? std::string_view() : rest.substr(digits_end);
-      }
-      if (rest == "Z") rest = {};
-    }
-    if (!rest.empty()) continue;
-    return static_cast<std::int64_t>(timegm(&tm)) * 1'000'000'000;
-  }
-  return std::nullopt;
-}
-
 md5_stream::md5_stream() : ctx_(EVP_MD_CTX_new()) {
   EVP_DigestInit_ex(ctx_, EVP_md5(), nullptr);
 }
@@ -104,50 +57,6 @@ std::array<std::uint8_t, 16> md5_stream::finish() {
 std::optional<keys::secret_bytes> catalog_secrets::secret_access_key(
     std::string_view access_key_id) const {
   return owner->lookup_secret(access_key_id);
-}
-
-std::optional<target> parse_target(std::string_view raw, std::string_view host_bucket) {
-  target t;
-  const auto q = raw.find('?');
-  const auto path = percent_decode(raw.substr(0, q), false);
-  if (!path || path->empty() || path->front() != '/') return std::nullopt;
-  if (!host_bucket.empty()) {
-    t.bucket = std::string(host_bucket);
-    t.key = path->substr(1);
-  } else {
-    const auto slash = path->find('/', 1);
-    t.bucket = path->substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
-    if (slash != std::string::npos) t.key = path->substr(slash + 1);
-  }
-  if (q != std::string_view::npos) {
-    std::string_view rest = raw.substr(q + 1);
-    while (!rest.empty()) {
-      const auto amp = rest.find('&');
-      const auto item = rest.substr(0, amp);
-      const auto eq = item.find('=');
-      auto name = percent_decode(item.substr(0, eq), true);
-      auto value = percent_decode(eq == std::string_view::npos ? "" : item.substr(eq + 1), true);
-      if (!name || !value) return std::nullopt;
-      if (!name->empty()) t.query.emplace(std::move(*name), std::move(*value));
-      if (amp == std::string_view::npos) break;
-      rest = rest.substr(amp + 1);
-    }
-  }
-  return t;
-}
-
-std::string host_bucket(std::string_view host, std::string_view base_domain) {
-  if (base_domain.empty()) return {};
-  if (const auto colon = host.rfind(':');
-      colon != std::string_view::npos && host.find(']') == std::string_view::npos)
-    host = host.substr(0, colon);
-  if (host.size() <= base_domain.size() + 1 || !host.ends_with(base_domain) ||
-      host[host.size() - base_domain.size() - 1] != '.')
-    return {};
-  std::string bucket(host.substr(0, host.size() - base_domain.size() - 1));
-  std::transform(bucket.begin(), bucket.end(), bucket.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return bucket;
 }
 
 // --- the session: entry and dispatch -------------------------------------------------

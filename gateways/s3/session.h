@@ -30,6 +30,7 @@
 
 #include "actors/shard/shard_actor.h"
 #include "gateways/s3/errors.h"
+#include "gateways/s3/request.h"
 #include "gateways/s3/server.h"
 #include "gateways/s3/sigv4.h"
 #include "gateways/s3/xml.h"
@@ -68,14 +69,9 @@ inline constexpr auto reply_timeout = std::chrono::seconds(30);
 inline constexpr std::size_t header_bytes_max = 16 * 1024;
 inline constexpr std::size_t read_buffer_bytes = 64 * 1024;
 
-/// Percent-decoding of a path or query component ('+' stays '+' in paths).
-std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
 std::string_view sv(beast::string_view b);
 std::string hex_of(std::span<const std::uint8_t> bytes);
 std::string base64_of(std::span<const std::uint8_t> bytes);
-/// RFC 7231 / RFC 850 / asctime dates (If-Modified-Since...) in ns since
-/// the epoch; nullopt when the text is none of them.
-std::optional<std::int64_t> parse_http_date(std::string_view text);
 
 /// MD5 as bytes stream by (S3's ETag of a single-part upload and of a part).
 class md5_stream {
@@ -101,26 +97,6 @@ struct catalog_secrets final : secret_key_source {
   std::optional<keys::secret_bytes> secret_access_key(
       std::string_view access_key_id) const override;
 };
-
-/// A request's target split into bucket, key and query parameters.
-struct target {
-  std::string bucket;
-  std::string key;
-  std::multimap<std::string, std::string> query;
-  bool has(const std::string& name) const { return query.count(name) != 0; }
-  std::string get(const std::string& name, std::string fallback = {}) const {
-    const auto it = query.find(name);
-    return it == query.end() ? fallback : it->second;
-  }
-};
-
-/// Path-style "/bucket/key?query"; with `host_bucket` set (virtual-host
-/// style, the bucket named by the Host header) the whole path is the key.
-std::optional<target> parse_target(std::string_view raw, std::string_view host_bucket = {});
-
-/// The bucket a Host header names in virtual-host style ("b.s3.example"
-/// when the configured base domain is "s3.example"), or "".
-std::string host_bucket(std::string_view host, std::string_view base_domain);
 
 /// A request body received and written: its size and MD5, the chunks
 /// written, and (for a small object that may go inline) the bytes not
@@ -163,12 +139,6 @@ class chunk_writer {
   md5_stream md5_;
   received_body out_;
 };
-
-/// The copy source of CopyObject / UploadPartCopy (x-amz-copy-source).
-struct copy_source {
-  std::string bucket, key;
-};
-std::optional<copy_source> parse_copy_source(std::string_view header);
 
 /// One connection: the gateway-session actor's state and request handlers.
 class session {

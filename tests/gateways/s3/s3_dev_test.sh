@@ -10,13 +10,13 @@ set -euo pipefail
 cairn=${1:?usage: s3_dev_test.sh /path/to/cairn}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
-pid=""
+# shellcheck source=dev_lib.sh
+source "$here/dev_lib.sh"
 cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  dev_kill
   rm -rf "$work"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -20 "$work/err" 2>/dev/null | sed 's/^/  err: /' >&2; exit 1; }
 
 # Pythons with boto3: Debian's first, then another on PATH if it differs.
 pythons=()
@@ -30,23 +30,7 @@ for py in /usr/bin/python3 "$(command -v python3 || true)"; do
 done
 ((${#pythons[@]})) || { echo "SKIP: no python3 with boto3 (apt-get install python3-boto3)"; exit 77; }
 
-"$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --device-mb 64 >"$work/out" 2>"$work/err" &
-pid=$!
-for _ in $(seq 1 150); do
-  grep -q '^secret-key: ' "$work/out" 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || fail "cairn dev exited early"
-  sleep 0.1
-done
-endpoint=$(sed -n 's/^s3-endpoint: //p' "$work/out")
-access=$(sed -n 's/^access-key: //p' "$work/out")
-secret=$(sed -n 's/^secret-key: //p' "$work/out")
-[[ -n "$endpoint" && -n "$access" && -n "$secret" ]] || fail "no s3-endpoint/access-key/secret-key lines"
-grep -q "aws --endpoint-url $endpoint" "$work/out" || fail "no aws command line printed"
-# The data shard comes up shortly after start.
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null -w '%{http_code}' "$(sed -n 's/^admin-endpoint: //p' "$work/out")/health" | grep -q 200 && break
-  sleep 0.1
-done
+dev_start "$cairn" 64
 
 for py in "${pythons[@]}"; do
   echo "== $py"
@@ -54,9 +38,7 @@ for py in "${pythons[@]}"; do
   "$py" "$here/boto3_ops_test.py" "$endpoint" "$access" "$secret" || fail "boto3 operation checks failed with $py"
 done
 
-kill -TERM "$pid"
-wait "$pid" || fail "cairn dev exited non-zero on SIGTERM"
-pid=""
+dev_stop
 if grep -rqa "cairn-s3-plaintext-marker-5d1f" "$work/data"; then
   grep -rla "cairn-s3-plaintext-marker-5d1f" "$work/data" >&2
   fail "plaintext written through S3 found in the data directory"

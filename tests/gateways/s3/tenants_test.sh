@@ -9,28 +9,14 @@ set -euo pipefail
 cairn=${1:?usage: tenants_test.sh /path/to/cairn}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
-pid=""
-cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -20 "$work/err" 2>/dev/null | sed 's/^/  err: /' >&2; exit 1; }
+source "$here/dev_lib.sh"
+trap 'dev_kill; rm -rf "$work"' EXIT
 py=/usr/bin/python3  # Debian's, with python3-boto3 (.ci/deps)
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"  # s3check.py
 "$py" -c 'import boto3' 2>/dev/null || { echo "SKIP: $py has no boto3 (apt-get install python3-boto3)"; exit 77; }
 
-start() {
-  "$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --device-mb 32 >"$work/out" 2>"$work/err" &
-  pid=$!
-  for _ in $(seq 1 300); do
-    grep -q '^secret-key: ' "$work/out" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || fail "cairn dev exited early"
-    sleep 0.1
-  done
-  fail "no secret-key line"
-}
-stop() { kill -TERM "$pid"; wait "$pid" || fail "cairn dev exited non-zero on SIGTERM"; pid=""; }
+start() { dev_start "$cairn" 32; }
+stop() { dev_stop; }
 field() { sed -n "s/^$1: //p" "$2"; }
 
 start
