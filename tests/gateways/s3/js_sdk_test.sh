@@ -16,6 +16,12 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "SKIP: node and npm are needed (apt-get install nodejs npm)"
   exit 77
 fi
+# The current SDK needs node 20 or later (Debian 12's own nodejs is 18).
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if ((node_major < 20)); then
+  echo "SKIP: the AWS SDK for JavaScript v3 needs node >= 20; this node is $(node --version)"
+  exit 77
+fi
 if ! (cd "$here/js" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
   if ! npm ping >/dev/null 2>&1; then
     echo "SKIP: npm could not reach its registry to install the AWS SDK (cd tests/gateways/s3/js && npm ci --ignore-scripts)"
