@@ -134,8 +134,10 @@ bool session::upload_part(request_parser& parser, const target& t) {
   cmd.part.chunks = std::move(body.chunks);
   const auto etag = cmd.part.etag;
   auto written = cmd.part.chunks;
+  auto answer_headers = body.checksum_headers;
+  answer_headers.emplace_back("ETag", etag);
   if (commit(req, b->shard, std::move(cmd)))
-    send(http::status::ok, {}, req, {{"ETag", etag}});
+    send(http::status::ok, {}, req, answer_headers);
   else
     orphan(b->shard, std::move(written));
   return true;

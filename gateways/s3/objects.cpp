@@ -136,7 +136,20 @@ received_body session::receive_body(request_parser& parser, const keys::key_gran
     out.detail = f.detail;
     out.auth = f.reason;
   };
-  auto take = [&](std::span<const std::uint8_t> bytes) { writer.take(bytes); };
+  // Flexible checksums sent as headers (CK1): over the decoded body.
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (const auto& f : req)
+    fields.emplace_back(std::string(sv(f.name_string())), std::string(sv(f.value())));
+  auto parsed_checksums = header_checksums::from(fields);
+  if (auto* problem = std::get_if<std::string>(&parsed_checksums)) {
+    out.failure = s3_error::invalid_request;
+    out.detail = *problem;
+  }
+  auto* checksums = std::get_if<header_checksums>(&parsed_checksums);
+  auto take = [&](std::span<const std::uint8_t> bytes) {
+    if (checksums) checksums->update(bytes);
+    writer.take(bytes);
+  };
   std::vector<char> buffer(read_buffer_bytes);
   beast::error_code ec;
   while (!parser.is_done()) {
@@ -161,6 +174,15 @@ received_body session::receive_body(request_parser& parser, const keys::key_gran
   if (decoder) auth_failed(decoder->finish());
   if (hash) auth_failed(hash->finish());
   writer.finish(allow_inline, server_.config.inline_bytes_max);
+  if (checksums && !checksums->empty() && !out.failure) {
+    if (const auto bad = checksums->mismatch(); !bad.empty()) {
+      out.failure = s3_error::bad_digest;
+      out.detail =
+          "The " + bad.substr(15) + " you specified did not match the calculated checksum.";
+    } else {
+      out.checksum_headers = checksums->headers();
+    }
+  }
   if (const std::string content_md5(req["Content-MD5"]); !content_md5.empty() && !out.failure) {
     if (content_md5.size() != 24)
       out.failure = s3_error::invalid_digest;
@@ -233,8 +255,10 @@ bool session::put_object(request_parser& parser, const target& t) {
   cmd.condition = write_condition_of(req);
   const auto etag = cmd.version.etag;
   auto written = cmd.version.chunks;
+  auto answer_headers = body.checksum_headers;
+  answer_headers.emplace_back("ETag", etag);
   if (commit(req, b->shard, std::move(cmd)))
-    send(http::status::ok, {}, req, {{"ETag", etag}});
+    send(http::status::ok, {}, req, answer_headers);
   else
     orphan(b->shard, std::move(written));
   return true;

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "actors/shard/shard_actor.h"
+#include "gateways/s3/checksums.h"
 #include "gateways/s3/errors.h"
 #include "gateways/s3/request.h"
 #include "gateways/s3/server.h"
@@ -111,6 +112,8 @@ struct received_body {
   auth_error auth = auth_error::none;
   /// The body could not be read to its end: the connection must close.
   bool connection_lost = false;
+  /// x-amz-checksum-* request headers that verified (echoed in the answer).
+  std::vector<std::pair<std::string, std::string>> checksum_headers;
 };
 
 /// Cuts a stream of plaintext into chunks of `chunk_bytes`, each written

@@ -173,6 +173,17 @@ expect_error("InvalidRange", s3.get_object, Bucket=B, Key="dst/small", Range="by
 expect_error("NoSuchVersion", s3.get_object, Bucket=B, Key="dst/small", VersionId="v1")
 check("versionId null reads", s3.get_object(Bucket=B, Key="dst/small", VersionId="null")["Body"].read() == small)
 
+# --- flexible checksums sent as headers (checksums.h) ---------------------------------------
+import base64, zlib
+crc = base64.b64encode(zlib.crc32(small).to_bytes(4, "big")).decode()
+r = s3.put_object(Bucket=B, Key="crc/ok", Body=small, ChecksumCRC32=crc)
+check("a PutObject with the right CRC32 is stored", s3.get_object(Bucket=B, Key="crc/ok")["Body"].read() == small)
+expect_error("BadDigest", s3.put_object, Bucket=B, Key="crc/bad", Body=small, ChecksumCRC32="AAAAAA==")
+expect_error("NoSuchKey", s3.get_object, Bucket=B, Key="crc/bad")
+sha = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+expect_error("BadDigest", s3.put_object, Bucket=B, Key="crc/bad", Body=small, ChecksumSHA256=sha)
+s3.delete_object(Bucket=B, Key="crc/ok")
+
 # --- versions and batch deletes --------------------------------------------------------------
 vers = s3.list_object_versions(Bucket=B)
 keys = [v["Key"] for v in vers["Versions"]]
