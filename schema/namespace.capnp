@@ -37,6 +37,7 @@ struct ObjectVersion {
   chunks @5 :List(ChunkRef);
   inlineSealed @6 :Data;
   mtimeNs @7 :Int64;
+  checksums @8 :List(MetaEntry);  # verified x-amz-checksum-* header -> value
 }
 
 struct WriteCondition {

@@ -53,6 +53,7 @@ void write_version(schema::ObjectVersion::Builder b, const object_version& v) {
   write_chunks(b.initChunks(static_cast<unsigned>(v.chunks.size())), v.chunks);
   b.setInlineSealed(kj::ArrayPtr<const kj::byte>(v.inline_sealed.data(), v.inline_sealed.size()));
   b.setMtimeNs(v.mtime_ns);
+  write_metadata(b.initChecksums(static_cast<unsigned>(v.checksums.size())), v.checksums);
 }
 
 void write_condition_to(schema::WriteCondition::Builder b, const write_condition& c) {
@@ -142,6 +143,7 @@ object_version read_version(schema::ObjectVersion::Reader r) {
   if (sealed.size() > inline_bytes_max) throw malformed{};
   v.inline_sealed.assign(sealed.begin(), sealed.end());
   v.mtime_ns = r.getMtimeNs();
+  v.checksums = read_metadata(r.getChecksums());
   return v;
 }
 

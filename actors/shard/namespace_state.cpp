@@ -257,7 +257,8 @@ ns_result namespace_state::check_put(const bucket_tree& tree, const std::string&
   if (key.marker && (v.size != 0 || !v.chunks.empty() || !v.inline_sealed.empty()))
     return failed(ns_status::invalid_argument);
   if (v.chunks.size() > chunks_per_version_max ||
-      metadata_bytes(v.user_metadata) > user_metadata_bytes_max)
+      metadata_bytes(v.user_metadata) > user_metadata_bytes_max ||
+      metadata_bytes(v.checksums) > user_metadata_bytes_max)
     return failed(ns_status::invalid_argument);
   where.res = resolve(tree, key);
   if (where.res.conflict) {

@@ -99,6 +99,9 @@ struct object_version {
   /// the gateway exactly as a chunk is (no plaintext reaches a log).
   std::vector<std::uint8_t> inline_sealed;
   std::int64_t mtime_ns = 0;
+  /// Flexible checksums verified at upload ("x-amz-checksum-crc32" ->
+  /// base64 value), returned by GET with x-amz-checksum-mode: ENABLED.
+  std::map<std::string, std::string> checksums;
   friend bool operator==(const object_version&, const object_version&) = default;
 };
 

@@ -56,7 +56,9 @@ std::uint64_t crc64_nvme(std::span<const std::uint8_t> bytes, std::uint64_t prev
 
 struct header_checksums::state {
   known k;
+  bool verify = true;
   std::vector<std::uint8_t> expected;
+  std::vector<std::uint8_t> got;
   std::uint32_t crc32 = 0;
   std::uint64_t crc64 = 0;
   EVP_MD_CTX* md = nullptr;
@@ -71,8 +73,19 @@ header_checksums& header_checksums::operator=(header_checksums&&) noexcept = def
 header_checksums::~header_checksums() = default;
 
 std::variant<header_checksums, std::string> header_checksums::from(
-    const std::vector<std::pair<std::string, std::string>>& headers) {
+    const std::vector<std::pair<std::string, std::string>>& headers,
+    const std::vector<std::string>& also_compute) {
   header_checksums out;
+  auto add = [&](const known& k) {
+    auto s = std::make_unique<state>();
+    s->k = k;
+    if (k.a == algorithm::sha1 || k.a == algorithm::sha256) {
+      s->md = EVP_MD_CTX_new();
+      EVP_DigestInit_ex(s->md, k.a == algorithm::sha1 ? EVP_sha1() : EVP_sha256(), nullptr);
+    }
+    out.states_.push_back(std::move(s));
+    return out.states_.back().get();
+  };
   for (const auto& [raw_name, value] : headers) {
     const auto name = lower(raw_name);
     if (!name.starts_with("x-amz-checksum-") || name == "x-amz-checksum-algorithm" ||
@@ -85,15 +98,15 @@ std::variant<header_checksums, std::string> header_checksums::from(
     auto digest = base64_decode(value);
     if (!digest || digest->size() != k->digest_bytes)
       return "Value for " + name + " header is invalid.";
-    auto s = std::make_unique<state>();
-    s->k = *k;
-    s->expected = std::move(*digest);
-    if (k->a == algorithm::sha1 || k->a == algorithm::sha256) {
-      s->md = EVP_MD_CTX_new();
-      EVP_DigestInit_ex(s->md, k->a == algorithm::sha1 ? EVP_sha1() : EVP_sha256(), nullptr);
-    }
-    out.states_.push_back(std::move(s));
-    out.headers_.emplace_back(name, value);
+    add(*k)->expected = std::move(*digest);
+  }
+  for (const auto& raw : also_compute) {
+    const auto name = lower(raw);
+    bool have = false;
+    for (const auto& s : out.states_) have = have || s->k.header == name;
+    if (have) continue;
+    for (const auto& a : algorithms)
+      if (a.header == name) add(a)->verify = false;
   }
   return out;
 }
@@ -142,9 +155,18 @@ std::string header_checksums::mismatch() {
         break;
       }
     }
-    if (got != s->expected) return std::string(s->k.header);
+    s->got = std::move(got);
   }
+  for (auto& s : states_)
+    if (s->verify && s->got != s->expected) return std::string(s->k.header);
   return {};
+}
+
+std::vector<std::pair<std::string, std::string>> header_checksums::results() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& s : states_)
+    if (!s->got.empty()) out.emplace_back(std::string(s->k.header), base64_encode(s->got));
+  return out;
 }
 
 }  // namespace cairn::s3

@@ -34,8 +34,12 @@ class header_checksums {
  public:
   /// From the request's headers (name, value); an error text naming the
   /// header when one is malformed or names an unknown algorithm.
+  /// `also_compute`: header names of checksums to compute without a
+  /// value to compare (the trailing ones of aws-chunked bodies, which the
+  /// decoder verifies), so they can be stored with the object.
   static std::variant<header_checksums, std::string> from(
-      const std::vector<std::pair<std::string, std::string>>& headers);
+      const std::vector<std::pair<std::string, std::string>>& headers,
+      const std::vector<std::string>& also_compute = {});
 
   header_checksums(header_checksums&&) noexcept;
   header_checksums& operator=(header_checksums&&) noexcept;
@@ -45,14 +49,13 @@ class header_checksums {
   void update(std::span<const std::uint8_t> bytes);
   /// At the end of the body: the header whose checksum differs, or "".
   std::string mismatch();
-  /// The verified headers, to echo in the response.
-  const std::vector<std::pair<std::string, std::string>>& headers() const { return headers_; }
+  /// After mismatch(): every checksum computed (header name, base64).
+  std::vector<std::pair<std::string, std::string>> results() const;
 
  private:
   header_checksums();
   struct state;
   std::vector<std::unique_ptr<state>> states_;
-  std::vector<std::pair<std::string, std::string>> headers_;
 };
 
 }  // namespace cairn::s3

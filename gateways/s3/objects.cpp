@@ -125,6 +125,9 @@ received_body session::receive_body(request_parser& parser, const keys::key_gran
   // into chunks of config.chunk_bytes, each written as soon as full (S3-3).
   std::optional<chunked_body_decoder> decoder;
   std::optional<payload_hash_check> hash;
+  std::vector<std::string> trailer_checksums;  // computed too, to keep with the object
+  if (auth_.chunked)
+    for (const auto a : auth_.chunked->trailers) trailer_checksums.emplace_back(trailer_name(a));
   if (auth_.chunked) decoder.emplace(std::move(*auth_.chunked));
   auth_.chunked.reset();
   if (auth_.payload == payload_kind::sha256) hash.emplace(auth_.payload_sha256);
@@ -140,7 +143,7 @@ received_body session::receive_body(request_parser& parser, const keys::key_gran
   std::vector<std::pair<std::string, std::string>> fields;
   for (const auto& f : req)
     fields.emplace_back(std::string(sv(f.name_string())), std::string(sv(f.value())));
-  auto parsed_checksums = header_checksums::from(fields);
+  auto parsed_checksums = header_checksums::from(fields, trailer_checksums);
   if (auto* problem = std::get_if<std::string>(&parsed_checksums)) {
     out.failure = s3_error::invalid_request;
     out.detail = *problem;
@@ -180,7 +183,7 @@ received_body session::receive_body(request_parser& parser, const keys::key_gran
       out.detail =
           "The " + bad.substr(15) + " you specified did not match the calculated checksum.";
     } else {
-      out.checksum_headers = checksums->headers();
+      out.checksum_headers = checksums->results();
     }
   }
   if (const std::string content_md5(req["Content-MD5"]); !content_md5.empty() && !out.failure) {
@@ -248,6 +251,7 @@ bool session::put_object(request_parser& parser, const target& t) {
                              ? "binary/octet-stream"
                              : std::string(req[http::field::content_type]);
   version.user_metadata = user_metadata(req);
+  version.checksums.insert(body.checksum_headers.begin(), body.checksum_headers.end());
   shard::put_object_command cmd;
   cmd.bucket = shard::bucket_id{b->bucket};
   cmd.key = t.key;
@@ -343,6 +347,9 @@ void session::get_object(const header& req, const target& t) {
         std::pair{"response-expires", http::field::expires}})
     if (t.has(name)) res.set(header_field, t.get(name));
   for (const auto& [k, val] : v.user_metadata) res.set("x-amz-meta-" + k, val);
+  // Checksums of the whole object, when asked for (not for a range).
+  if (!ranged && beast::iequals(req["x-amz-checksum-mode"], "ENABLED"))
+    for (const auto& [name, value] : v.checksums) res.set(name, value);
   if (ranged)
     res.set(http::field::content_range, "bytes " + std::to_string(first) + "-" +
                                             std::to_string(last) + "/" + std::to_string(v.size));
@@ -499,6 +506,7 @@ std::optional<shard::object_version> session::copy_bytes(const header& req, cons
   out.etag = whole && !as_part ? v.etag : "\"" + hex_of(body.md5) + "\"";
   out.content_type = v.content_type;
   out.user_metadata = v.user_metadata;
+  if (whole) out.checksums = v.checksums;
   return out;
 }
 

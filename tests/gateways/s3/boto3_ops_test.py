@@ -178,6 +178,10 @@ import base64, zlib
 crc = base64.b64encode(zlib.crc32(small).to_bytes(4, "big")).decode()
 r = s3.put_object(Bucket=B, Key="crc/ok", Body=small, ChecksumCRC32=crc)
 check("a PutObject with the right CRC32 is stored", s3.get_object(Bucket=B, Key="crc/ok")["Body"].read() == small)
+check("the answer echoes the CRC32", r.get("ChecksumCRC32") == crc)
+got = s3.get_object(Bucket=B, Key="crc/ok", ChecksumMode="ENABLED")
+check("GetObject with checksum mode returns the stored CRC32 (and boto3 validates it)",
+      got.get("ChecksumCRC32") == crc and got["Body"].read() == small)
 expect_error("BadDigest", s3.put_object, Bucket=B, Key="crc/bad", Body=small, ChecksumCRC32="AAAAAA==")
 expect_error("NoSuchKey", s3.get_object, Bucket=B, Key="crc/bad")
 sha = base64.b64encode(hashlib.sha256(b"other").digest()).decode()

@@ -58,6 +58,17 @@ TEST(Checksums, EveryAlgorithmVerifiesItsDigestAndRefusesAnother) {
             "error: Value for x-amz-checksum-crc32 header is invalid.");
 }
 
+TEST(Checksums, TrailerAlgorithmsAreComputedToBeStored) {
+  auto c = header_checksums::from({}, {"x-amz-checksum-crc32", "x-amz-checksum-unknown"});
+  ASSERT_TRUE(std::holds_alternative<header_checksums>(c));
+  auto& h = std::get<header_checksums>(c);
+  h.update(bytes("hello world"));
+  EXPECT_EQ(h.mismatch(), "") << "nothing to compare: computed only";
+  const auto r = h.results();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0], (std::pair<std::string, std::string>{"x-amz-checksum-crc32", "DUoRhQ=="}));
+}
+
 TEST(Checksums, OtherChecksumHeadersAreNotChecksums) {
   auto c = header_checksums::from({{"x-amz-checksum-algorithm", "CRC32"},
                                    {"x-amz-checksum-mode", "ENABLED"},

@@ -351,9 +351,9 @@ async function main() {
   }
   ok(step);
 
-  // PutObject / UploadPart answers echo the checksums they verified.
-  // Known gap, reported: GetObject with x-amz-checksum-mode: ENABLED gets
-  // no stored checksum back (cairn does not keep them with the object).
+  // PutObject / UploadPart answers echo the checksums they verified, and
+  // GetObject with x-amz-checksum-mode: ENABLED returns the stored ones
+  // (the SDK validates them against the body).
   const withChecksum = sent.filter((r) => Object.keys(r.responseHeaders ?? {}).some((h) => h.startsWith("x-amz-checksum-")));
   check(withChecksum.length > 0, "answers carry the x-amz-checksum-* headers they verified", sent.length);
   const chunked = sent.filter((r) => (r.headers["content-encoding"] ?? "").includes("aws-chunked")).length;
