@@ -309,11 +309,14 @@ void session::get_object(const header& req, const target& t) {
   auto b = own_bucket(req, t.bucket);
   if (!b) return;
   std::optional<shard::object_version> found;
+  bool bucket_gone = false;
   const bool served = read(b->shard, [&](const shard::namespace_state& ns) {
     const shard::object_version* v = nullptr;
+    bucket_gone = !ns.has_bucket(shard::bucket_id{b->bucket});
     if (ns.head(shard::bucket_id{b->bucket}, t.key, &v) == shard::ns_status::ok) found = *v;
   });
   if (!served) return fail(s3_error::service_unavailable, req);
+  if (bucket_gone) return forget_bucket(t.bucket), fail(s3_error::no_such_bucket, req);
   if (!found) return fail(s3_error::no_such_key, req);
   const auto& v = *found;
   if (const auto e = check_conditions(req, v, "")) {

@@ -341,6 +341,13 @@ caf::actor session::system_shard() {
 }
 
 std::optional<runtime::bucket_entry> session::find_bucket(const std::string& name) {
+  const auto now = server_.backend.clock();
+  {
+    std::lock_guard lock(server_.bucket_cache_mutex);
+    if (const auto it = server_.bucket_cache.find(name);
+        it != server_.bucket_cache.end() && it->second.second > now)
+      return it->second.first;
+  }
   auto shard = system_shard();
   if (!shard) return std::nullopt;
   std::optional<runtime::bucket_entry> out;
@@ -352,7 +359,17 @@ std::optional<runtime::bucket_entry> session::find_bucket(const std::string& nam
             if (auto it = c.buckets.find(name); it != c.buckets.end()) out = it->second;
           },
           [](caf::error&) {});
+  if (out && out->state == runtime::entry_state::ready) {
+    std::lock_guard lock(server_.bucket_cache_mutex);
+    if (server_.bucket_cache.size() >= 4096) server_.bucket_cache.clear();  // bounded
+    server_.bucket_cache[name] = {*out, now + bucket_cache_ttl_ns};
+  }
   return out;
+}
+
+void session::forget_bucket(const std::string& name) {
+  std::lock_guard lock(server_.bucket_cache_mutex);
+  server_.bucket_cache.erase(name);
 }
 
 std::optional<runtime::bucket_entry> session::own_bucket(const header& req,
@@ -573,6 +590,7 @@ void session::delete_bucket(const header& req, const target& t) {
   auto b = own_bucket(req, t.bucket);
   if (!b) return;
   shard::ns_command c;
+  forget_bucket(t.bucket);
   c.body = shard::delete_bucket_command{shard::bucket_id{b->bucket}};
   const auto r = propose(b->shard, c);
   if (!r) return fail(s3_error::service_unavailable, req);
@@ -583,6 +601,7 @@ void session::delete_bucket(const header& req, const target& t) {
                 std::vector<std::string>{"delete", runtime::bucket_key(t.bucket), ""})
       .receive([&](std::uint8_t c2, const std::string&) { code = c2; }, [](caf::error&) {});
   if (code != 0) return fail(s3_error::service_unavailable, req);
+  forget_bucket(t.bucket);  // again: another session may have cached it meanwhile
   send(http::status::no_content, {}, req);
 }
 
@@ -636,9 +655,10 @@ void session::list_objects(const header& req, const target& t) {
     lr.start_after = out.marker;
     out.fetch_owner = owner_();
   }
+  bool bucket_gone = false;
   const bool served = read(b->shard, [&](const shard::namespace_state& ns) {
     shard::list_result r;
-    ns.list(shard::bucket_id{b->bucket}, lr, r);
+    bucket_gone = ns.list(shard::bucket_id{b->bucket}, lr, r) == shard::ns_status::no_such_bucket;
     for (const auto& o : r.objects)
       out.objects.push_back({o.key, o.version->mtime_ns, o.version->etag, o.version->size});
     out.common_prefixes = r.common_prefixes;
@@ -649,6 +669,7 @@ void session::list_objects(const header& req, const target& t) {
     }
   });
   if (!served) return fail(s3_error::service_unavailable, req);
+  if (bucket_gone) return forget_bucket(t.bucket), fail(s3_error::no_such_bucket, req);
   send(http::status::ok, s3::list_objects(out), req);
 }
 
@@ -674,9 +695,10 @@ void session::list_versions(const header& req, const target& t) {
   if (!max_keys) return fail(s3_error::invalid_argument, req, "max-keys must be a number");
   out.max_keys = *max_keys;
   shard::list_request lr{out.prefix, out.delimiter, out.key_marker, *max_keys};
+  bool bucket_gone = false;
   const bool served = read(b->shard, [&](const shard::namespace_state& ns) {
     shard::list_result r;
-    ns.list(shard::bucket_id{b->bucket}, lr, r);
+    bucket_gone = ns.list(shard::bucket_id{b->bucket}, lr, r) == shard::ns_status::no_such_bucket;
     for (const auto& o : r.objects)
       out.objects.push_back({o.key, o.version->mtime_ns, o.version->etag, o.version->size});
     out.common_prefixes = r.common_prefixes;
@@ -684,6 +706,7 @@ void session::list_versions(const header& req, const target& t) {
     if (r.truncated) out.next_key_marker = r.last;
   });
   if (!served) return fail(s3_error::service_unavailable, req);
+  if (bucket_gone) return forget_bucket(t.bucket), fail(s3_error::no_such_bucket, req);
   send(http::status::ok, s3::list_versions(out), req);
 }
 

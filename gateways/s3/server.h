@@ -72,6 +72,10 @@ struct s3_backend {
 /// How long a session trusts an access key's secret it looked up: a key
 /// deleted from the catalog stops working within this time.
 inline constexpr std::int64_t secret_cache_ttl_ns = 10'000'000'000;
+/// How long a gateway trusts a ready bucket's catalog entry it read: a
+/// bucket deleted through another node is seen within this time (requests
+/// meanwhile find its namespace gone: NoSuchBucket).
+inline constexpr std::int64_t bucket_cache_ttl_ns = 2'000'000'000;
 
 class s3_server {
  public:

@@ -57,6 +57,11 @@ struct s3_server::impl {
   std::mutex sockets_mutex;
   std::set<std::shared_ptr<tcp::socket>> sockets;
   std::uint16_t bound_port = 0;
+  /// Ready bucket entries, shared by the sessions for bucket_cache_ttl_ns:
+  /// a request need not read the catalog first. Writers of an entry
+  /// (create, delete) drop it here.
+  std::mutex bucket_cache_mutex;
+  std::map<std::string, std::pair<runtime::bucket_entry, std::int64_t>> bucket_cache;
 
   impl(caf::actor_system& s, s3_config c, s3_backend b)
       : sys(s), config(std::move(c)), backend(std::move(b)) {}
@@ -169,7 +174,9 @@ class session {
   std::optional<std::string> small_body(request_parser& parser);
 
   caf::actor system_shard();
+  /// The catalog entry of bucket `name` (cached when ready).
   std::optional<runtime::bucket_entry> find_bucket(const std::string& name);
+  void forget_bucket(const std::string& name);
   std::optional<runtime::bucket_entry> own_bucket(const header& req, const std::string& name);
   bool put_catalog(const std::string& key, const std::string& value);
   std::optional<shard::ns_result> propose(std::uint64_t shard_id, shard::ns_command c);
