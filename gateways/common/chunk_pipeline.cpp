@@ -115,100 +115,148 @@ std::variant<shard::chunk_ref, pipeline_error> chunk_pipeline::write(
   return ref;
 }
 
-std::variant<std::vector<std::uint8_t>, pipeline_error> chunk_pipeline::read(
-    caf::blocking_actor* self, const keys::key_grant& grant, const shard::chunk_ref& ref) const {
-  ++stats_.reads;
-  const auto scheme = chunk::scheme_by_id(ref.scheme);
-  if (!scheme) return error(pipeline_error::kind::unreadable, "unknown scheme");
-  if (grant.epoch.value != ref.key_epoch)
-    return error(pipeline_error::kind::unreadable, "the grant is for another key epoch");
-  const chunk::erasure_coder coder(*scheme);
-  const auto width = coder.width();
-  const auto k = coder.data_shards();
-  const auto key = keys::derive_chunk_key(grant.data_key, ref.id, ref.scheme);
-  const chunk::stripe_identity identity{ref.id, ref.key_epoch};
-  // Where the shards were written (recorded in the reference), else where
-  // placement would put them now.
-  placement::placement_result<placement::shard_devices> placed;
-  if (ref.devices.size() == width) {
-    for (const auto d : ref.devices) placed.value.push_back(placement::device_id{d});
-  } else {
-    placement::stripe_key sk;
-    sk.bytes = ref.id;
-    placed = placement::place(devices_->view(), sk, width);
-  }
-
-  std::vector<std::optional<std::vector<std::uint8_t>>> shards(width);
-  std::vector<bool> tried(width, false);
-  // Asks `device` for shard `index`; all requests of a round go out before
-  // the first answer is awaited.
-  using handle = decltype(self->request(caf::actor{}, options_.device_timeout,
-                                        chunk::get_atom::value, std::string{}));
+/// A chunk read in progress (see start_read): the stripe's geometry, key
+/// and placement, the shards found, and the requests of the round in
+/// flight.
+struct chunk_pipeline::pending_read {
+  using handle = decltype(std::declval<caf::blocking_actor*>()->request(
+      caf::actor{}, std::chrono::milliseconds{}, chunk::get_atom::value, std::string{}));
   struct asked {
     std::uint32_t index;
     handle h;
   };
-  auto ask_round = [&](const std::vector<std::pair<std::uint32_t, placement::device_id>>& round) {
-    std::vector<asked> out;
+
+  pending_read(const shard::chunk_ref& r, const chunk::ec_scheme& scheme)
+      : ref(r), coder(scheme), width(coder.width()), k(coder.data_shards()), shards(width) {}
+
+  shard::chunk_ref ref;
+  chunk::erasure_coder coder;
+  std::uint32_t width, k;
+  keys::secret_bytes key;
+  chunk::stripe_identity identity{};
+  placement::placement_result<placement::shard_devices> placed;
+  std::vector<std::optional<std::vector<std::uint8_t>>> shards;
+  std::vector<asked> in_flight;
+  std::optional<pipeline_error> failed;
+
+  /// Asks for shards; every request of a round goes out before the first
+  /// answer is awaited (collect()).
+  void ask(caf::blocking_actor* self, const device_directory& devices,
+           std::chrono::milliseconds timeout,
+           const std::vector<std::pair<std::uint32_t, placement::device_id>>& round) {
     for (const auto& [index, device] : round) {
-      const auto* dev = devices_->find(device);
+      const auto* dev = devices.find(device);
       if (!dev || !dev->actor) continue;
-      out.push_back(
-          {index, self->request(dev->actor, options_.device_timeout, chunk::get_atom::value,
+      in_flight.push_back(
+          {index, self->request(dev->actor, timeout, chunk::get_atom::value,
                                 chunk::encode_shard_key(key_of(ref.id, ref.scheme, index)))});
     }
-    for (auto& a : out)
+  }
+  void collect() {
+    for (auto& a : in_flight)
       a.h.receive(
           [&](std::uint8_t status, std::string& bytes, std::uint64_t) {
             if (status == static_cast<std::uint8_t>(chunk::device_status::ok) && !shards[a.index])
               shards[a.index] = std::vector<std::uint8_t>(bytes.begin(), bytes.end());
           },
           [](caf::error&) {});
-  };
-  auto have = [&] {
+    in_flight.clear();
+  }
+  std::uint32_t have() const {
     std::uint32_t n = 0;
     for (const auto& s : shards) n += s.has_value();
     return n;
-  };
-  auto from_placement = [&](std::uint32_t first, std::uint32_t last) {
+  }
+  std::vector<std::pair<std::uint32_t, placement::device_id>> from_placement(std::uint32_t first,
+                                                                             std::uint32_t last) {
     std::vector<std::pair<std::uint32_t, placement::device_id>> round;
     if (!placed.ok()) return round;
-    for (std::uint32_t i = first; i < last; ++i) {
-      tried[i] = true;
-      round.emplace_back(i, placed.value[i]);
-    }
+    for (std::uint32_t i = first; i < last; ++i) round.emplace_back(i, placed.value[i]);
     return round;
-  };
+  }
+};
 
-  // 1. Data shards from where placement puts them.
-  ask_round(from_placement(0, k));
+chunk_pipeline::pending_read_ptr chunk_pipeline::start_read(caf::blocking_actor* self,
+                                                            const keys::key_grant& grant,
+                                                            const shard::chunk_ref& ref) const {
+  ++stats_.reads;
+  const auto scheme = chunk::scheme_by_id(ref.scheme);
+  if (!scheme) {
+    // Any scheme will do to carry the failure.
+    pending_read_ptr p(
+        new pending_read(ref, *chunk::scheme_by_id(static_cast<std::uint32_t>(options_.scheme))));
+    p->failed = pipeline_error{pipeline_error::kind::unreadable, "unknown scheme"};
+    return p;
+  }
+  pending_read_ptr p(new pending_read(ref, *scheme));
+  if (grant.epoch.value != ref.key_epoch) {
+    p->failed =
+        pipeline_error{pipeline_error::kind::unreadable, "the grant is for another key epoch"};
+    return p;
+  }
+  p->key = keys::derive_chunk_key(grant.data_key, ref.id, ref.scheme);
+  p->identity = chunk::stripe_identity{ref.id, ref.key_epoch};
+  // Where the shards were written (recorded in the reference), else where
+  // placement would put them now.
+  if (ref.devices.size() == p->width) {
+    for (const auto d : ref.devices) p->placed.value.push_back(placement::device_id{d});
+  } else {
+    placement::stripe_key sk;
+    sk.bytes = ref.id;
+    p->placed = placement::place(devices_->view(), sk, p->width);
+  }
+  // 1. Data shards from where placement puts them (in flight on return).
+  p->ask(self, *devices_, options_.device_timeout, p->from_placement(0, p->k));
+  return p;
+}
+
+std::variant<std::vector<std::uint8_t>, pipeline_error> chunk_pipeline::finish_read(
+    caf::blocking_actor* self, pending_read& p) const {
+  if (p.failed) return *p.failed;
+  const auto decode = [&]() -> std::optional<std::vector<std::uint8_t>> {
+    if (p.have() < p.k) return std::nullopt;
+    return chunk::decode_stripe(p.coder, p.key, p.identity, p.ref.length, p.shards);
+  };
+  p.collect();
   std::optional<std::vector<std::uint8_t>> plain;
-  if (have() == k) plain = chunk::decode_stripe(coder, key, identity, ref.length, shards);
+  if (p.have() == p.k) plain = decode();
   // 2. Parity, when a data shard is missing or failed its tag.
   if (!plain) {
     ++stats_.degraded;
-    ask_round(from_placement(k, width));
-    if (have() >= k) plain = chunk::decode_stripe(coder, key, identity, ref.length, shards);
+    p.ask(self, *devices_, options_.device_timeout, p.from_placement(p.k, p.width));
+    p.collect();
+    plain = decode();
   }
   // 3. Shards not where placement says: every other live device.
   if (!plain) {
     ++stats_.searched;
     std::vector<std::pair<std::uint32_t, placement::device_id>> round;
-    for (std::uint32_t i = 0; i < width; ++i) {
-      if (shards[i]) continue;
+    for (std::uint32_t i = 0; i < p.width; ++i) {
+      if (p.shards[i]) continue;
       for (const auto& d : devices_->devices) {
-        if (!d.actor || (placed.ok() && placed.value[i] == d.device.id)) continue;
+        if (!d.actor || (p.placed.ok() && p.placed.value[i] == d.device.id)) continue;
         round.emplace_back(i, d.device.id);
       }
     }
-    ask_round(round);
-    if (have() >= k) plain = chunk::decode_stripe(coder, key, identity, ref.length, shards);
+    p.ask(self, *devices_, options_.device_timeout, round);
+    p.collect();
+    plain = decode();
   }
   if (!plain)
-    return error(pipeline_error::kind::unreadable, std::to_string(have()) + " of " +
-                                                       std::to_string(width) + " shards found, " +
-                                                       std::to_string(k) + " good ones needed");
+    return error(pipeline_error::kind::unreadable, std::to_string(p.have()) + " of " +
+                                                       std::to_string(p.width) + " shards found, " +
+                                                       std::to_string(p.k) + " good ones needed");
   return std::move(*plain);
+}
+
+void chunk_pipeline::pending_read_deleter::operator()(pending_read* p) const {
+  delete p;
+}
+
+std::variant<std::vector<std::uint8_t>, pipeline_error> chunk_pipeline::read(
+    caf::blocking_actor* self, const keys::key_grant& grant, const shard::chunk_ref& ref) const {
+  auto p = start_read(self, grant, ref);
+  return finish_read(self, *p);
 }
 
 namespace {

@@ -100,6 +100,20 @@ class chunk_pipeline {
                                                                const keys::key_grant& grant,
                                                                const shard::chunk_ref& ref) const;
 
+  /// A read in two steps, so a reader can fetch chunk n + 1 while it sends
+  /// chunk n: start_read() sends the requests for the data shards and
+  /// returns at once; finish_read() collects them (asking parity or other
+  /// devices when needed) and decodes. read() is both in a row.
+  struct pending_read;
+  struct pending_read_deleter {
+    void operator()(pending_read* p) const;
+  };
+  using pending_read_ptr = std::unique_ptr<pending_read, pending_read_deleter>;
+  pending_read_ptr start_read(caf::blocking_actor* self, const keys::key_grant& grant,
+                              const shard::chunk_ref& ref) const;
+  std::variant<std::vector<std::uint8_t>, pipeline_error> finish_read(caf::blocking_actor* self,
+                                                                      pending_read& read) const;
+
   /// What the last read had to do (tests, metrics): degraded, searched.
   struct read_stats {
     std::uint64_t reads = 0;

@@ -284,19 +284,31 @@ bool session::stream_version(const shard::object_version& v, std::uint64_t first
     const auto plain = g ? gateway::open_inline(*g, v.inline_sealed) : std::nullopt;
     return plain && send_bytes(*plain, 0);
   }
+  // Chunk n + 1 is asked for before chunk n is sent: the devices read
+  // while the socket drains (two chunks in memory at most, S3-3).
   gateway::chunk_pipeline pipeline(server_.backend.devices(), gateway::pipeline_options{});
-  for (const auto& ref : v.chunks) {
-    if (ref.offset + ref.length <= first || ref.offset > last) continue;
-    const auto g = grant(ref.key_epoch);
-    if (!g) return false;
-    auto r = pipeline.read(self_, *g, ref);
+  std::vector<const shard::chunk_ref*> wanted;
+  for (const auto& ref : v.chunks)
+    if (ref.offset + ref.length > first && ref.offset <= last) wanted.push_back(&ref);
+  auto start = [&](std::size_t i) -> gateway::chunk_pipeline::pending_read_ptr {
+    if (i >= wanted.size()) return nullptr;
+    const auto g = grant(wanted[i]->key_epoch);
+    if (!g) return nullptr;
+    return pipeline.start_read(self_, *g, *wanted[i]);
+  };
+  auto next = start(0);
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    auto current = std::move(next);
+    if (!current) return false;  // no grant for its key epoch
+    next = start(i + 1);
+    auto r = pipeline.finish_read(self_, *current);
     auto* plain = std::get_if<std::vector<std::uint8_t>>(&r);
     if (!plain) {
-      spdlog::error("s3: chunk at offset {} unreadable: {}", ref.offset,
+      spdlog::error("s3: chunk at offset {} unreadable: {}", wanted[i]->offset,
                     std::get<gateway::pipeline_error>(r).detail);
       return false;
     }
-    if (!send_bytes(*plain, ref.offset)) return false;
+    if (!send_bytes(*plain, wanted[i]->offset)) return false;
   }
   return true;
 }

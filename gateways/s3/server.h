@@ -18,8 +18,9 @@
 //        signature; a streaming body's bytes are used only as its chunk
 //        signatures verify (chunked_body_decoder).
 //  S3-3. Bodies are streamed: a session holds at most one chunk
-//        (gateway::chunk_bytes_default) of an object in memory, plus its
-//        shards; headers are bounded (16 KiB).
+//        (gateway::chunk_bytes_default) of an object it receives, or two
+//        of one it sends (the next is fetched while the current one is
+//        sent), plus their shards; headers are bounded (16 KiB).
 //  S3-4. Nothing half-written becomes visible: an object appears in its
 //        bucket only when its namespace command commits, after every chunk
 //        is on its devices.
