@@ -67,6 +67,7 @@
 // GET ?list-type=2 with a page of --max-keys keys, anything else with 200.
 // It checks no signature and stores nothing: the same client's ceiling on
 // loopback HTTP on this machine.
+#include <sys/socket.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -74,7 +75,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -87,8 +87,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <limits>
 #include <ctime>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -228,7 +228,9 @@ struct content {
       std::memcpy(pool.data() + i, &state, 8);
     }
   }
-  std::size_t blocks() const { return static_cast<std::size_t>((size + block_bytes - 1) / block_bytes); }
+  std::size_t blocks() const {
+    return static_cast<std::size_t>((size + block_bytes - 1) / block_bytes);
+  }
   void fill_tags(std::uint64_t stamp, std::vector<tag>& tags) const {
     tags.resize(blocks());
     for (std::size_t b = 0; b < tags.size(); ++b) tags[b] = make_tag(stamp, b);
@@ -331,10 +333,14 @@ enum class op_kind { put, get, head, list };
 
 std::string_view to_string(op_kind op) {
   switch (op) {
-    case op_kind::put: return "put";
-    case op_kind::get: return "get";
-    case op_kind::head: return "head";
-    case op_kind::list: return "list";
+    case op_kind::put:
+      return "put";
+    case op_kind::get:
+      return "get";
+    case op_kind::head:
+      return "head";
+    case op_kind::list:
+      return "list";
   }
   return "?";
 }
@@ -394,11 +400,13 @@ class signer {
   // are set.
   template <class Fields>
   void sign(http::request_header<Fields>& h, std::string_view path, std::string_view query) {
-    const std::string timestamp = sigv4::format_amz_date(static_cast<std::int64_t>(std::time(nullptr)));
+    const std::string timestamp =
+        sigv4::format_amz_date(static_cast<std::int64_t>(std::time(nullptr)));
     const std::string date = timestamp.substr(0, 8);
     if (date != key_date_) {
       key_ = sigv4::derive_signing_key(
-          std::span(reinterpret_cast<const std::uint8_t*>(o_.secret_key.data()), o_.secret_key.size()),
+          std::span(reinterpret_cast<const std::uint8_t*>(o_.secret_key.data()),
+                    o_.secret_key.size()),
           date, o_.region, "s3");
       key_date_ = date;
       scope_ = date + "/" + o_.region + "/s3/aws4_request";
@@ -422,8 +430,7 @@ class signer {
     canonical += signed_headers;
     canonical += '\n';
     canonical += unsigned_payload;
-    const auto signature =
-        sigv4::sign(key_, sigv4::string_to_sign(timestamp, scope_, canonical));
+    const auto signature = sigv4::sign(key_, sigv4::string_to_sign(timestamp, scope_, canonical));
     h.set(http::field::host, o_.host_header);
     h.set("x-amz-date", timestamp);
     h.set("x-amz-content-sha256", unsigned_payload);
@@ -551,12 +558,16 @@ struct connection_stats {
 class connection {
  public:
   connection(run_state& st, int id)
-      : st_(st), o_(st.o), id_(id), socket_(io_), signer_(st.o),
+      : st_(st),
+        o_(st.o),
+        id_(id),
+        socket_(io_),
+        signer_(st.o),
         rng_(splitmix64(st.o.seed ^ st.nonce ^ static_cast<std::uint64_t>(id))),
         receive_(receive_buffer_bytes) {}
 
-  std::atomic<std::uint64_t> progress{0};           // payload bytes moved
-  std::atomic<std::int64_t> busy_since_ns{0};       // 0: no request in flight
+  std::atomic<std::uint64_t> progress{0};      // payload bytes moved
+  std::atomic<std::int64_t> busy_since_ns{0};  // 0: no request in flight
   connection_stats stats;
 
   // The thread body of one phase.
@@ -584,7 +595,8 @@ class connection {
       const bool ok = request(op, key, summary, detail);
       busy_since_ns.store(0);
       const steady::time_point finished = steady::now();
-      const bool in_window = !st_.prefill && finished >= st_.window_start && finished <= st_.window_end;
+      const bool in_window =
+          !st_.prefill && finished >= st_.window_start && finished <= st_.window_end;
       if (ok) {
         failures = 0;
         retry.reset();
@@ -643,10 +655,13 @@ class connection {
       buffer_.clear();
     }
     switch (op) {
-      case op_kind::put: return put(key, summary, detail);
+      case op_kind::put:
+        return put(key, summary, detail);
       case op_kind::get:
-      case op_kind::head: return get(op, key, summary, detail);
-      case op_kind::list: return list(summary, detail);
+      case op_kind::head:
+        return get(op, key, summary, detail);
+      case op_kind::list:
+        return list(summary, detail);
     }
     return false;
   }
@@ -697,9 +712,8 @@ class connection {
 
   bool put(std::uint64_t key, std::string& summary, std::string& detail) {
     const std::string path = object_path(key);
-    const std::uint64_t stamp =
-        st_.prefill ? prefill_stamp(o_.seed, o_.size, path)
-                    : splitmix64(st_.nonce + st_.put_counter.fetch_add(1));
+    const std::uint64_t stamp = st_.prefill ? prefill_stamp(o_.seed, o_.size, path)
+                                            : splitmix64(st_.nonce + st_.put_counter.fetch_add(1));
     st_.c.fill_tags(stamp, tags_);
     http::request<stamped_body> req{http::verb::put, path, 11};
     req.keep_alive(true);
@@ -717,7 +731,8 @@ class connection {
       std::string ignored;
       if (read_small(parser, what, ignored)) {
         summary += "; the server answered HTTP " + std::to_string(parser.get().result_int());
-        detail = describe_request(req.base()) + describe_response(parser.get().base(), parser.get().body());
+        detail = describe_request(req.base()) +
+                 describe_response(parser.get().base(), parser.get().body());
       } else {
         detail = describe_request(req.base());
       }
@@ -729,8 +744,8 @@ class connection {
     }
     const auto& res = parser.get();
     if (res.result_int() / 100 != 2) {
-      summary = what + ": HTTP " + std::to_string(res.result_int()) + ": " +
-                res.body().substr(0, 300);
+      summary =
+          what + ": HTTP " + std::to_string(res.result_int()) + ": " + res.body().substr(0, 300);
       detail = describe_request(req.base()) + describe_response(res.base(), res.body());
       return false;
     }
@@ -744,7 +759,8 @@ class connection {
                                         path, 11};
     req.keep_alive(true);
     signer_.sign(req.base(), path, "");
-    const std::string what = std::string(req.method_string().data(), req.method_string().size()) + " " + path;
+    const std::string what =
+        std::string(req.method_string().data(), req.method_string().size()) + " " + path;
     beast::error_code ec;
     http::write(socket_, req, ec);
     if (ec) {
@@ -766,7 +782,8 @@ class connection {
     std::string error_body;
     std::uint64_t offset = 0;
     std::optional<body_check> check;
-    if (success && o_.verify && op == op_kind::get) check.emplace(st_.c, prefill_stamp(o_.seed, o_.size, path));
+    if (success && o_.verify && op == op_kind::get)
+      check.emplace(st_.c, prefill_stamp(o_.seed, o_.size, path));
     bool mismatch = false;
     while (!parser.is_done()) {
       auto& body = parser.get().body();
@@ -813,8 +830,8 @@ class connection {
     if (op == op_kind::head && o_.verify) {
       const auto length = res[http::field::content_length];
       if (length != std::to_string(o_.size)) {
-        summary = what + ": Content-Length " + std::string(length.data(), length.size()) + ", expected " +
-                  std::to_string(o_.size);
+        summary = what + ": Content-Length " + std::string(length.data(), length.size()) +
+                  ", expected " + std::to_string(o_.size);
         detail = describe_request(req.base()) + describe_response(res.base(), "");
         return false;
       }
@@ -848,7 +865,8 @@ class connection {
     }
     const auto& res = parser.get();
     if (res.result_int() != 200) {
-      summary = what + ": HTTP " + std::to_string(res.result_int()) + ": " + res.body().substr(0, 300);
+      summary =
+          what + ": HTTP " + std::to_string(res.result_int()) + ": " + res.body().substr(0, 300);
       detail = describe_request(req.base()) + describe_response(res.base(), res.body());
       return false;
     }
@@ -1030,7 +1048,8 @@ int run_load(const options& o, const content& c) {
     total.reconnects += conn->stats.reconnects;
     gave_up += conn->stats.gave_up ? 1 : 0;
   }
-  const double seconds = std::max(0.0, std::chrono::duration<double>(r.end - st.window_start).count());
+  const double seconds =
+      std::max(0.0, std::chrono::duration<double>(r.end - st.window_start).count());
   const auto ms = [](std::uint64_t ns) { return round_to(static_cast<double>(ns) / 1e6, 3); };
   const auto per_s = [&](double v, int d) { return seconds > 0 ? round_to(v / seconds, d) : 0.0; };
   nlohmann::ordered_json j;
@@ -1099,8 +1118,9 @@ void sink_session(tcp::socket socket, std::shared_ptr<const content> c, int max_
     const bool keep_alive = req.keep_alive();
     const std::string_view target(req.target().data(), req.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
-    const std::string_view query =
-        target.find('?') == std::string_view::npos ? std::string_view{} : target.substr(target.find('?') + 1);
+    const std::string_view query = target.find('?') == std::string_view::npos
+                                       ? std::string_view{}
+                                       : target.substr(target.find('?') + 1);
     if (req.method() == http::verb::get && query.find("list-type=2") != std::string_view::npos) {
       http::response<http::string_body> res{http::status::ok, 11};
       std::string body =
@@ -1178,8 +1198,9 @@ unsigned short start_sink(unsigned short port, std::shared_ptr<const content> c,
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"s3_load: closed-loop S3 load (SigV4, keep-alive, a thread per connection) and "
-               "a loopback HTTP sink; prints one JSON line per run"};
+  CLI::App app{
+      "s3_load: closed-loop S3 load (SigV4, keep-alive, a thread per connection) and "
+      "a loopback HTTP sink; prints one JSON line per run"};
   options o;
   std::string op = "put";
   int sink_port = -1;
@@ -1223,8 +1244,9 @@ int main(int argc, char** argv) {
   app.add_option("--timeout-ms", o.timeout_ms, "deadline per request (then the socket is shut)")
       ->check(CLI::Range(1, 3600000))
       ->capture_default_str();
-  app.add_option("--seed", o.seed, "seeds the pool and the prefilled contents (sink and client "
-                                   "must agree)")
+  app.add_option("--seed", o.seed,
+                 "seeds the pool and the prefilled contents (sink and client "
+                 "must agree)")
       ->capture_default_str();
   app.add_option("--label", o.label, "copied into the JSON line");
   app.add_option("--sink", sink_port, "serve the sink on 127.0.0.1:PORT (0: any) until killed")
@@ -1232,8 +1254,10 @@ int main(int argc, char** argv) {
   app.add_flag("--self-sink", self_sink, "run the sink in this process and load it");
   CLI11_PARSE(app, argc, argv);
 
-  o.op = op == "get" ? op_kind::get : op == "head" ? op_kind::head : op == "list" ? op_kind::list
-                                                                                  : op_kind::put;
+  o.op = op == "get"    ? op_kind::get
+         : op == "head" ? op_kind::head
+         : op == "list" ? op_kind::list
+                        : op_kind::put;
   o.duration_given = app.count("--duration") > 0 || o.count == 0;
   if (!o.duration_given && warmup->count() == 0) o.warmup_s = 0;
   try {
@@ -1243,7 +1267,8 @@ int main(int argc, char** argv) {
       // The port line is printed once bound; serving runs on this thread.
       auto io = std::make_shared<asio::io_context>();
       auto acceptor = std::make_shared<tcp::acceptor>(*io);
-      const tcp::endpoint at(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(sink_port));
+      const tcp::endpoint at(asio::ip::make_address("127.0.0.1"),
+                             static_cast<unsigned short>(sink_port));
       acceptor->open(at.protocol());
       acceptor->set_option(asio::socket_base::reuse_address(true));
       acceptor->bind(at);
@@ -1257,7 +1282,8 @@ int main(int argc, char** argv) {
       const unsigned short port = start_sink(0, c, o.max_keys, true);
       o.endpoint = "http://127.0.0.1:" + std::to_string(port);
     }
-    if (o.endpoint.empty()) throw std::runtime_error("--endpoint (or --sink / --self-sink) is required");
+    if (o.endpoint.empty())
+      throw std::runtime_error("--endpoint (or --sink / --self-sink) is required");
     if (o.secret_key.empty()) throw std::runtime_error("--secret-key is empty");
     std::signal(SIGPIPE, SIG_IGN);
     parse_endpoint(o);
