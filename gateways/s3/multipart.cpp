@@ -93,9 +93,7 @@ void session::create_upload(const header& req, const target& t) {
   cmd.bucket = shard::bucket_id{b->bucket};
   cmd.key = t.key;
   cmd.upload_id = hex_of(random);
-  cmd.content_type = req[http::field::content_type].empty()
-                         ? "binary/octet-stream"
-                         : std::string(req[http::field::content_type]);
+  cmd.content_type = content_type_of(req);
   cmd.user_metadata = user_metadata(req);
   const auto id = cmd.upload_id;
   if (!commit(req, b->shard, std::move(cmd))) return;
@@ -132,14 +130,9 @@ bool session::upload_part(request_parser& parser, const target& t) {
   cmd.part.etag = "\"" + hex_of(body.md5) + "\"";
   cmd.part.size = body.size;
   cmd.part.chunks = std::move(body.chunks);
-  const auto etag = cmd.part.etag;
   auto written = cmd.part.chunks;
-  auto answer_headers = body.checksum_headers;
-  answer_headers.emplace_back("ETag", etag);
-  if (commit(req, b->shard, std::move(cmd)))
-    send(http::status::ok, {}, req, answer_headers);
-  else
-    orphan(b->shard, std::move(written));
+  const auto etag = cmd.part.etag;
+  commit_written(req, b->shard, std::move(cmd), std::move(written), etag, body.checksum_headers);
   return true;
 }
 
@@ -249,15 +242,13 @@ void session::list_parts(const header& req, const target& t) {
   out.key = t.key;
   out.upload_id = upload.id;
   out.o = owner_();
-  const auto marker = t.get("part-number-marker", "0");
-  const auto max = t.get("max-parts", "1000");
-  for (const auto* text : {&marker, &max})
-    if (text->empty() || text->size() > 9 ||
-        text->find_first_not_of("0123456789") != std::string::npos)
-      return fail(s3_error::invalid_argument, req,
-                  "part-number-marker and max-parts must be numbers");
-  out.part_number_marker = static_cast<std::uint32_t>(std::stoul(marker));
-  out.max_parts = std::min<std::size_t>(std::stoul(max), 1000);
+  const auto marker = parse_count(t, "part-number-marker", 0, 0xffffffffu);
+  const auto max = parse_count(t, "max-parts", 1000, 1000);
+  if (!marker || !max)
+    return fail(s3_error::invalid_argument, req,
+                "part-number-marker and max-parts must be numbers");
+  out.part_number_marker = static_cast<std::uint32_t>(*marker);
+  out.max_parts = *max;
   for (auto it = upload.parts.upper_bound(out.part_number_marker); it != upload.parts.end(); ++it) {
     if (out.parts.size() == out.max_parts) {
       out.truncated = true;
@@ -282,11 +273,9 @@ void session::list_uploads(const header& req, const target& t) {
   out.o = owner_();
   if (t.has("encoding-type") && !out.url_encoded)
     return fail(s3_error::invalid_argument, req, "encoding-type must be url");
-  const auto max_text = t.get("max-uploads", "1000");
-  if (max_text.empty() || max_text.size() > 9 ||
-      max_text.find_first_not_of("0123456789") != std::string::npos)
-    return fail(s3_error::invalid_argument, req, "max-uploads must be a number");
-  out.max_uploads = std::min<std::size_t>(std::stoul(max_text), 1000);
+  const auto max_uploads = parse_count(t, "max-uploads", 1000, 1000);
+  if (!max_uploads) return fail(s3_error::invalid_argument, req, "max-uploads must be a number");
+  out.max_uploads = *max_uploads;
   // Without an upload-id marker, the key marker skips every upload of that key.
   const std::string id_marker =
       out.upload_id_marker.empty() ? std::string(1, '\x7f') : out.upload_id_marker;

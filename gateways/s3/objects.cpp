@@ -109,6 +109,20 @@ std::optional<s3_error> session::check_conditions(const header& req, const shard
 
 // --- bodies ----------------------------------------------------------------------------
 
+std::string session::content_type_of(const header& req) {
+  const auto type = req[http::field::content_type];
+  return type.empty() ? "binary/octet-stream" : std::string(type);
+}
+
+void session::commit_written(const header& req, std::uint64_t shard_id,
+                             decltype(shard::ns_command::body) body,
+                             std::vector<shard::chunk_ref> written, const std::string& etag,
+                             std::vector<std::pair<std::string, std::string>> checksums) {
+  if (!commit(req, shard_id, std::move(body))) return orphan(shard_id, std::move(written));
+  checksums.emplace_back("ETag", etag);
+  send(http::status::ok, {}, req, checksums);
+}
+
 void session::orphan(std::uint64_t shard_id, std::vector<shard::chunk_ref> chunks) {
   if (chunks.empty()) return;
   shard::ns_command c;
@@ -247,9 +261,7 @@ bool session::put_object(request_parser& parser, const target& t) {
   if (!parsed.marker && version.chunks.empty())
     version.inline_sealed = gateway::seal_inline(*g, body.small);
   version.etag = "\"" + hex_of(body.md5) + "\"";
-  version.content_type = req[http::field::content_type].empty()
-                             ? "binary/octet-stream"
-                             : std::string(req[http::field::content_type]);
+  version.content_type = content_type_of(req);
   version.user_metadata = user_metadata(req);
   version.checksums.insert(body.checksum_headers.begin(), body.checksum_headers.end());
   shard::put_object_command cmd;
@@ -257,14 +269,9 @@ bool session::put_object(request_parser& parser, const target& t) {
   cmd.key = t.key;
   cmd.version = std::move(version);
   cmd.condition = write_condition_of(req);
-  const auto etag = cmd.version.etag;
   auto written = cmd.version.chunks;
-  auto answer_headers = body.checksum_headers;
-  answer_headers.emplace_back("ETag", etag);
-  if (commit(req, b->shard, std::move(cmd)))
-    send(http::status::ok, {}, req, answer_headers);
-  else
-    orphan(b->shard, std::move(written));
+  const auto etag = cmd.version.etag;
+  commit_written(req, b->shard, std::move(cmd), std::move(written), etag, body.checksum_headers);
   return true;
 }
 
@@ -547,9 +554,7 @@ void session::copy_object(const header& req, const target& t) {
     auto version = copy_bytes(req, *from, *dest, 0, size ? size - 1 : 0, false);
     if (!version) return;
     if (replace) {
-      version->content_type = req[http::field::content_type].empty()
-                                  ? "binary/octet-stream"
-                                  : std::string(req[http::field::content_type]);
+      version->content_type = content_type_of(req);
       version->user_metadata = user_metadata(req);
     }
     shard::put_object_command cmd;

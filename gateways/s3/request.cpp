@@ -84,6 +84,15 @@ std::optional<target> parse_target(std::string_view raw, std::string_view host_b
   return t;
 }
 
+std::optional<std::uint64_t> parse_count(const target& t, const std::string& name,
+                                         std::uint64_t absent, std::uint64_t cap) {
+  if (!t.has(name)) return absent;
+  const auto text = t.get(name);
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::min<std::uint64_t>(std::stoull(text), cap);
+}
+
 std::string host_bucket(std::string_view host, std::string_view base_domain) {
   if (base_domain.empty()) return {};
   if (const auto colon = host.rfind(':');

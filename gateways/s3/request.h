@@ -42,6 +42,12 @@ struct target {
 /// style, the bucket named by the Host header) the whole path is the key.
 std::optional<target> parse_target(std::string_view raw, std::string_view host_bucket = {});
 
+/// A count in the query (max-keys, max-uploads, max-parts,
+/// part-number-marker): `absent` when the parameter is missing, nullopt
+/// when it is not 1-9 decimal digits, else the value capped at `cap`.
+std::optional<std::uint64_t> parse_count(const target& t, const std::string& name,
+                                         std::uint64_t absent, std::uint64_t cap);
+
 /// The bucket a Host header names in virtual-host style ("b.s3.example"
 /// when the configured base domain is "s3.example"), or "".
 std::string host_bucket(std::string_view host, std::string_view base_domain);

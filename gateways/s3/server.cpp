@@ -607,19 +607,6 @@ void session::delete_bucket(const header& req, const target& t) {
 
 // --- listings ------------------------------------------------------------------------
 
-namespace {
-
-/// max-keys / max-uploads / max-parts: 0..1000 (larger asks get 1000).
-std::optional<std::size_t> parse_max(const target& t, const std::string& name) {
-  if (!t.has(name)) return 1000;
-  const auto text = t.get(name);
-  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  return std::min<std::size_t>(std::stoul(text), 1000);
-}
-
-}  // namespace
-
 void session::list_objects(const header& req, const target& t) {
   auto b = own_bucket(req, t.bucket);
   if (!b) return;
@@ -632,7 +619,7 @@ void session::list_objects(const header& req, const target& t) {
   out.url_encoded = t.get("encoding-type") == "url";
   if (t.has("encoding-type") && !out.url_encoded)
     return fail(s3_error::invalid_argument, req, "encoding-type must be url");
-  const auto max_keys = parse_max(t, "max-keys");
+  const auto max_keys = parse_count(t, "max-keys", 1000, 1000);
   if (!max_keys) return fail(s3_error::invalid_argument, req, "max-keys must be a number");
   out.max_keys = *max_keys;
   shard::list_request lr;
@@ -691,7 +678,7 @@ void session::list_versions(const header& req, const target& t) {
                 "A version-id marker cannot be specified without a key marker.");
   if (!out.version_id_marker.empty() && out.version_id_marker != "null")
     return fail(s3_error::invalid_argument, req, "Invalid version id specified");
-  const auto max_keys = parse_max(t, "max-keys");
+  const auto max_keys = parse_count(t, "max-keys", 1000, 1000);
   if (!max_keys) return fail(s3_error::invalid_argument, req, "max-keys must be a number");
   out.max_keys = *max_keys;
   shard::list_request lr{out.prefix, out.delimiter, out.key_marker, *max_keys};

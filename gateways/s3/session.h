@@ -209,6 +209,15 @@ class session {
   /// Chunks written for a write that did not commit: reported to the
   /// shard's garbage queue (NS8), so the collector reclaims them.
   void orphan(std::uint64_t shard_id, std::vector<shard::chunk_ref> chunks);
+  /// Commits a write whose chunks (`written`) are on the devices: 200 with
+  /// the ETag and the verified checksums, or the failure answered and the
+  /// chunks reported orphaned.
+  void commit_written(const header& req, std::uint64_t shard_id,
+                      decltype(shard::ns_command::body) body, std::vector<shard::chunk_ref> written,
+                      const std::string& etag,
+                      std::vector<std::pair<std::string, std::string>> checksums);
+  /// Content-Type, or S3's default.
+  static std::string content_type_of(const header& req);
   void fail_body(const received_body& body, const header& req);
   std::map<std::string, std::string> user_metadata(const header& req) const;
   bool put_object(request_parser& parser, const target& t);
