@@ -843,16 +843,18 @@ struct node::impl {
       auto h = host(id);
       return h ? h->actor : caf::actor{};
     };
-    b.devices = [this] {
-      auto d = std::make_shared<gateway::device_directory>();
-      for (auto& [device, actor] : chunks->device_endpoints())
-        d->devices.push_back({device, actor});
-      return std::shared_ptr<const gateway::device_directory>(d);
-    };
+    b.devices = [this] { return device_directory(); };
     b.key_manager = chunks->key_manager();
     b.clock = wall_clock_ns;
     s3 = std::make_unique<s3::s3_server>(*sys, std::move(sc), std::move(b));
     s3->start();
+  }
+
+  /// This node's chunk devices as the gateway and the collector address them.
+  std::shared_ptr<const gateway::device_directory> device_directory() const {
+    auto d = std::make_shared<gateway::device_directory>();
+    for (auto& [device, actor] : chunks->device_endpoints()) d->devices.push_back({device, actor});
+    return d;
   }
 
   /// The chunk collector over the data shards this node leads (ADR 0007).
@@ -865,12 +867,7 @@ struct node::impl {
         if (id != system_shard && h->status.leader() == cfg.node_id) out.emplace_back(id, h->actor);
       return out;
     };
-    b.devices = [this] {
-      auto d = std::make_shared<gateway::device_directory>();
-      for (auto& [device, actor] : chunks->device_endpoints())
-        d->devices.push_back({device, actor});
-      return std::shared_ptr<const gateway::device_directory>(d);
-    };
+    b.devices = [this] { return device_directory(); };
     b.clock = wall_clock_ns;
     collector_options o;
     o.grace = std::chrono::milliseconds(cfg.gc_grace_ms);

@@ -74,18 +74,11 @@ std::optional<keys::secret_bytes> session::lookup_secret(std::string_view access
     tenant_ = it->second.tenant;
     return it->second.secret.clone();
   }
-  auto shard = system_shard();
-  if (!shard || !runtime::well_formed_access_key_id(access_key_id)) return std::nullopt;
+  if (!runtime::well_formed_access_key_id(access_key_id)) return std::nullopt;
   const auto key = runtime::access_key_key(access_key_id);
   std::optional<runtime::access_key_entry> entry;
-  self_->request(shard, reply_timeout, shard::get_atom::value, key)
-      .receive(
-          [&](std::uint8_t code, const std::string& value) {
-            if (code != 0) return;
-            const auto c = runtime::catalog::parse({{key, value}});
-            if (auto it = c.access_keys.begin(); it != c.access_keys.end()) entry = it->second;
-          },
-          [](caf::error&) {});
+  if (const auto c = catalog_entry(key); c && !c->access_keys.empty())
+    entry = c->access_keys.begin()->second;
   if (!entry || entry->state != runtime::entry_state::ready) return std::nullopt;
   keys::secret_ptr secret;
   self_
@@ -340,6 +333,19 @@ caf::actor session::system_shard() {
   return server_.backend.system_shard();
 }
 
+std::optional<runtime::catalog> session::catalog_entry(const std::string& key) {
+  auto shard = system_shard();
+  if (!shard) return std::nullopt;
+  std::optional<runtime::catalog> out;
+  self_->request(shard, reply_timeout, shard::get_atom::value, key)
+      .receive(
+          [&](std::uint8_t code, const std::string& value) {
+            if (code == 0) out = runtime::catalog::parse({{key, value}});
+          },
+          [](caf::error&) {});
+  return out;
+}
+
 std::optional<runtime::bucket_entry> session::find_bucket(const std::string& name) {
   const auto now = server_.backend.clock();
   {
@@ -348,17 +354,9 @@ std::optional<runtime::bucket_entry> session::find_bucket(const std::string& nam
         it != server_.bucket_cache.end() && it->second.second > now)
       return it->second.first;
   }
-  auto shard = system_shard();
-  if (!shard) return std::nullopt;
   std::optional<runtime::bucket_entry> out;
-  self_->request(shard, reply_timeout, shard::get_atom::value, runtime::bucket_key(name))
-      .receive(
-          [&](std::uint8_t code, const std::string& value) {
-            if (code != 0) return;
-            const auto c = runtime::catalog::parse({{runtime::bucket_key(name), value}});
-            if (auto it = c.buckets.find(name); it != c.buckets.end()) out = it->second;
-          },
-          [](caf::error&) {});
+  if (const auto c = catalog_entry(runtime::bucket_key(name)))
+    if (auto it = c->buckets.find(name); it != c->buckets.end()) out = it->second;
   if (out && out->state == runtime::entry_state::ready) {
     std::lock_guard lock(server_.bucket_cache_mutex);
     if (server_.bucket_cache.size() >= 4096) server_.bucket_cache.clear();  // bounded

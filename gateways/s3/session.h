@@ -174,6 +174,9 @@ class session {
   std::optional<std::string> small_body(request_parser& parser);
 
   caf::actor system_shard();
+  /// One catalog entry read from the system shard (nullopt: no answer or
+  /// no entry; a malformed entry parses to an empty catalog).
+  std::optional<runtime::catalog> catalog_entry(const std::string& key);
   /// The catalog entry of bucket `name` (cached when ready).
   std::optional<runtime::bucket_entry> find_bucket(const std::string& name);
   void forget_bucket(const std::string& name);
