@@ -16,6 +16,7 @@
 #include "runtime/lmdb_chunk_index.h"
 #include "runtime/lmdb_key_store.h"
 #include "runtime/master_key_file.h"
+#include "runtime/system_key_store.h"
 
 namespace cairn::runtime {
 namespace {
@@ -75,6 +76,7 @@ struct chunk_service::impl {
   chunk_service_options options;
   event_log& events;
   caf::actor key_manager;
+  keys::secret_bytes cluster_key;
   caf::actor repairer;
   std::shared_ptr<repair::repair_shared> repair_shared = std::make_shared<repair::repair_shared>();
   mutable std::mutex mutex;
@@ -90,9 +92,16 @@ struct chunk_service::impl {
       events.record(event_severity::warning, "master_key_created", "keys",
                     "a new node master key was created at " + (dir / "master.key").string() +
                         ": back it up; every tenant key on this node is wrapped under it");
+    cluster_key = keys::secret_bytes::copy_of(master.key.bytes());
     parts->provider =
         std::make_unique<keys::internal_key_provider>(std::move(master.key), *parts->random);
-    parts->store = std::make_unique<lmdb_key_store>((dir / "records").string());
+    if (options.system_shard) {
+      // ADR 0006: every node's key manager over the same records.
+      parts->store = std::make_unique<system_key_store>(sys, options.system_shard);
+      parts->reload_on_miss = true;
+    } else {
+      parts->store = std::make_unique<lmdb_key_store>((dir / "records").string());
+    }
     keys::load_key_manager(*parts);
     key_manager = sys.spawn<caf::detached>(keys::key_manager_actor, parts);
   }
@@ -302,6 +311,10 @@ std::vector<std::pair<std::uint64_t, caf::actor>> chunk_service::devices() const
   for (const auto& s : impl_->slots)
     if (!s->failed && s->actor) out.emplace_back(s->id, s->actor);
   return out;
+}
+
+keys::secret_bytes chunk_service::cluster_key() const {
+  return keys::secret_bytes::copy_of(impl_->cluster_key.bytes());
 }
 
 std::vector<std::pair<placement::device, caf::actor>> chunk_service::device_endpoints() const {

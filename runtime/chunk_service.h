@@ -10,7 +10,9 @@
 //
 // Data layout under the node's data directory:
 //   keys/master.key     the node master key (runtime/master_key_file.h)
-//   keys/records/       LMDB: wrapped tenant keys (runtime/lmdb_key_store.h)
+//   keys/records/       LMDB: wrapped tenant keys (runtime/lmdb_key_store.h),
+//                       only without a system shard; a cluster node keeps
+//                       them in the system shard (runtime/system_key_store.h)
 //   devices/devN        device files `cairn dev` creates when none are
 //                       configured (chunk.devices), each with devN.index/
 //   events.log          the event log (runtime/event_log.h)
@@ -27,11 +29,13 @@
 #pragma once
 
 #include <caf/all.hpp>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "actors/keys/secret_bytes.h"
 #include "actors/placement/placement.h"
 #include "runtime/event_log.h"
 
@@ -46,6 +50,10 @@ struct chunk_service_options {
   /// Size of a device file created on first start.
   std::uint64_t device_mb = 1024;
   std::uint64_t dev_devices = 0;
+  /// The node's system shard replica (null while it has none): when set,
+  /// the key manager keeps its records there, shared by every node (ADR
+  /// 0006); when empty, in the node-local LMDB store (tests, tools).
+  std::function<caf::actor()> system_shard;
 };
 
 class chunk_service {
@@ -63,6 +71,9 @@ class chunk_service {
   void stop();
 
   caf::actor key_manager() const;
+  /// A copy of the master key (the cluster key, ADR 0006), for the join
+  /// reply to a node of this cluster. REQUIRES: start() succeeded.
+  keys::secret_bytes cluster_key() const;
   /// Device actors that are up, by device id.
   std::vector<std::pair<std::uint64_t, caf::actor>> devices() const;
   /// Every device as placement sees it (failed ones too, marked so) with

@@ -49,6 +49,20 @@ std::string shard_key(std::uint64_t id) {
   return "shard/" + std::to_string(id);
 }
 
+std::string devices_key(std::uint64_t node) {
+  return "devices/" + std::to_string(node);
+}
+
+std::string encode(const std::vector<device_entry>& devices) {
+  auto list = nlohmann::json::array();
+  for (const auto& d : devices)
+    list.push_back({{"id", d.id},
+                    {"capacity", d.capacity_bytes},
+                    {"free", d.free_bytes},
+                    {"failed", d.failed}});
+  return nlohmann::json{{"devices", list}}.dump();
+}
+
 std::string encode(const node_entry& n) {
   return nlohmann::json{
       {"id", n.id}, {"transport", n.transport}, {"admin", n.admin}, {"removed", n.removed}}
@@ -68,8 +82,9 @@ cluster_map cluster_map::parse(const std::vector<std::pair<std::string, std::str
   for (const auto& [key, value] : kv) {
     const bool is_node = key.rfind("node/", 0) == 0;
     const bool is_shard = key.rfind("shard/", 0) == 0;
-    if (!is_node && !is_shard) continue;
-    auto id = parse_id(std::string_view(key).substr(is_node ? 5 : 6));
+    const bool is_devices = key.rfind("devices/", 0) == 0;
+    if (!is_node && !is_shard && !is_devices) continue;
+    auto id = parse_id(std::string_view(key).substr(is_node ? 5 : is_shard ? 6 : 8));
     if (!id) {
       problem(key, "bad id");
       continue;
@@ -80,7 +95,14 @@ cluster_map cluster_map::parse(const std::vector<std::pair<std::string, std::str
       continue;
     }
     try {
-      if (is_node) {
+      if (is_devices) {
+        std::vector<device_entry> list;
+        for (const auto& d : j.at("devices"))
+          list.push_back(device_entry{d.at("id").get<std::uint64_t>(),
+                                      d.value("capacity", std::uint64_t{0}),
+                                      d.value("free", std::uint64_t{0}), d.value("failed", false)});
+        m.devices[*id] = std::move(list);
+      } else if (is_node) {
         node_entry n;
         n.id = *id;
         n.transport = j.value("transport", "");

@@ -4,6 +4,9 @@
 // with every other node as a learner) as key-value pairs:
 //   node/<id>   -> {"id", "transport", "admin", "removed"}
 //   shard/<id>  -> {"id", "replicas": [...], "initial": [...]}
+//   devices/<node id> -> {"devices": [{"id", "capacity", "free", "failed"}]}
+//                  the node's chunk devices, published by the node itself
+//                  (gateways on every node place chunks over all of them)
 // `replicas` is the target set the shard's leader moves its Raft
 // membership toward (actors/shard/membership.h); `initial` is the set the
 // shard was created with, the only nodes that may bootstrap it.
@@ -48,14 +51,26 @@ struct shard_entry {
   friend bool operator==(const shard_entry&, const shard_entry&) = default;
 };
 
+/// One chunk device as its node publishes it.
+struct device_entry {
+  std::uint64_t id = 0;
+  std::uint64_t capacity_bytes = 0;
+  std::uint64_t free_bytes = 0;
+  bool failed = false;
+  friend bool operator==(const device_entry&, const device_entry&) = default;
+};
+
 std::string node_key(std::uint64_t id);
 std::string shard_key(std::uint64_t id);
+std::string devices_key(std::uint64_t node);
 std::string encode(const node_entry& n);
 std::string encode(const shard_entry& s);
+std::string encode(const std::vector<device_entry>& devices);
 
 struct cluster_map {
   std::map<std::uint64_t, node_entry> nodes;
-  std::map<std::uint64_t, shard_entry> shards;  // data shards (id >= 1)
+  std::map<std::uint64_t, shard_entry> shards;                 // data shards (id >= 1)
+  std::map<std::uint64_t, std::vector<device_entry>> devices;  // by node id
 
   /// From the system shard's key-value pairs; malformed entries are
   /// skipped and reported in `problems`.

@@ -49,7 +49,7 @@ void sync_directory(const std::string& path) {
   if (rc != 0) fail_errno(path, "fsync directory");
 }
 
-master_key create(const std::string& path, keys::random_source& random) {
+master_key create(const std::string& path, keys::secret_bytes key) {
   const auto dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) {
     std::error_code ec;
@@ -58,8 +58,10 @@ master_key create(const std::string& path, keys::random_source& random) {
                                    std::filesystem::perm_options::replace, ec);
     if (ec) fail(path, "create directory: " + ec.message());
   }
-  master_key out{keys::secret_bytes(key_bytes), true};
-  random.fill(out.key.writable());
+  if (key.size() != key_bytes)
+    fail(path, "a cluster key must be " + std::to_string(key_bytes) + " bytes, got " +
+                   std::to_string(key.size()));
+  master_key out{std::move(key), true};
   cleansed_buffer file;
   std::memcpy(file.bytes.data(), magic.data(), magic.size());
   std::memcpy(file.bytes.data() + 8, out.key.bytes().data(), key_bytes);
@@ -80,7 +82,17 @@ master_key create(const std::string& path, keys::random_source& random) {
   return out;
 }
 
+master_key create(const std::string& path, keys::random_source& random) {
+  keys::secret_bytes key(key_bytes);
+  random.fill(key.writable());
+  return create(path, std::move(key));
+}
+
 }  // namespace
+
+master_key store_master_key(const std::string& path, std::span<const std::uint8_t> key) {
+  return create(path, keys::secret_bytes::copy_of(key));
+}
 
 master_key load_or_create_master_key(const std::string& path, keys::random_source& random) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -43,5 +43,9 @@ struct master_key {
 /// Reads the master key at `path`, creating it (and its directory, mode
 /// 0700) if it does not exist. Throws std::runtime_error (MK2).
 master_key load_or_create_master_key(const std::string& path, keys::random_source& random);
+/// Creates the file at `path` (exclusively, MK1) holding `key`: a node
+/// joining a cluster stores the cluster master key it received (ADR 0006).
+/// Throws std::runtime_error if the file exists or cannot be written.
+master_key store_master_key(const std::string& path, std::span<const std::uint8_t> key);
 
 }  // namespace cairn::runtime

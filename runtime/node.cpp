@@ -10,6 +10,7 @@
 
 #include <utility>  // before Boost.Asio 1.74 (its awaitable.hpp needs std::exchange)
 
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
@@ -41,6 +42,8 @@
 #include "runtime/cluster_map.h"
 #include "runtime/event_log.h"
 #include "runtime/lmdb_disk.h"
+#include "runtime/master_key_file.h"
+#include "runtime/remote_devices.h"
 #include "runtime/tenant_admin.h"
 #include "runtime/transport.h"
 
@@ -268,8 +271,14 @@ struct node::impl {
   std::shared_ptr<collector_stats> gc_stats = std::make_shared<collector_stats>();
   std::unique_ptr<asio::ssl::context> tls;
   std::unique_ptr<transport> net;
+  std::unique_ptr<remote_devices> remote;
   transport_liveness liveness{nullptr};
   caf::actor tick;
+  // The cluster key a joining node waits for (ADR 0006), from a join reply.
+  std::mutex key_mutex;
+  std::condition_variable key_arrived;
+  std::string received_cluster_key;
+  bool awaiting_cluster_key = false;
 
   // --- shared state, under `mutex`
   mutable std::mutex mutex;
@@ -286,6 +295,7 @@ struct node::impl {
   std::thread controller;
   std::chrono::steady_clock::time_point last_join_attempt{};
   std::chrono::steady_clock::time_point last_registration{};
+  std::chrono::steady_clock::time_point last_device_publish{};
   std::uint64_t map_applied = 0;
   bool storage_full =
       false;  // controller thread only  // system shard index the cached map reflects
@@ -542,6 +552,7 @@ struct node::impl {
       std::lock_guard lock(mutex);
       registered = me != m->nodes.end() && me->second == self_entry();
     }
+    if (sys_member && registered && chunks) publish_devices(*m, sys_host->actor);
     if (me != m->nodes.end() && me->second.removed) {
       std::lock_guard lock(mutex);
       if (!removed) spdlog::warn("controller: this node was removed from the cluster");
@@ -645,6 +656,10 @@ struct node::impl {
               : propose_map(node_key(from), encode(existing->second), false, encode(entry));
       if (code == 0 || (existing != m.nodes.end() && existing->second == entry)) {
         reply.accepted = true;
+        // ADR 0006: the joiner's certificate names `from` (checked by the
+        // transport); it gets the cluster key to unwrap tenant keys.
+        const auto key = chunks->cluster_key();
+        reply.cluster_key.assign(key.bytes().begin(), key.bytes().end());
         // This node first: the map may not list it yet, and the joiner
         // needs a way back to the cluster until it has a copy of the map.
         const node_entry me = self_entry();
@@ -660,6 +675,40 @@ struct node::impl {
     }
     net->set_peer_address(from, req.node.transport);
     net->send_join_reply(from, reply);
+    OPENSSL_cleanse(reply.cluster_key.data(), reply.cluster_key.size());
+  }
+
+  /// A node joining with no master key file: asks its peers until one
+  /// accepts it and sends the cluster key, and stores it (MK1) before the
+  /// key manager starts. Throws when no peer answers within two minutes.
+  void receive_cluster_key(const std::string& path) {
+    spdlog::info("keys: {} does not exist; asking the cluster for its key", path);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+    std::unique_lock lock(key_mutex);
+    awaiting_cluster_key = true;
+    while (received_cluster_key.empty()) {
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error(
+            "join: no peer accepted this node and sent the cluster key within 120 s (peers: " +
+            [&] {
+              std::string all;
+              for (const auto& p : cfg.peers) all += (all.empty() ? "" : ", ") + p;
+              return all;
+            }() +
+            ")");
+      lock.unlock();
+      for (const auto& peer : cfg.peers)
+        net->send_join(peer,
+                       join_request{node_address{self(), advertised_transport(), admin_address}});
+      lock.lock();
+      key_arrived.wait_for(lock, join_retry, [&] { return !received_cluster_key.empty(); });
+    }
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(received_cluster_key.data());
+    store_master_key(path, std::span<const std::uint8_t>(bytes, received_cluster_key.size()));
+    OPENSSL_cleanse(received_cluster_key.data(), received_cluster_key.size());
+    received_cluster_key.clear();
+    awaiting_cluster_key = false;
+    spdlog::info("keys: stored the cluster key at {}", path);
   }
 
   /// Controller thread: creates a data shard; returns its entry or an error.
@@ -750,6 +799,13 @@ struct node::impl {
     }
     for (const auto& n : reply.nodes)
       if (n.id != self()) net->set_peer_address(n.id, n.transport);
+    if (!reply.cluster_key.empty()) {
+      std::lock_guard lock(key_mutex);
+      if (awaiting_cluster_key && received_cluster_key.empty()) {
+        received_cluster_key = reply.cluster_key;
+        key_arrived.notify_all();
+      }
+    }
     std::lock_guard lock(mutex);
     if (!joined) spdlog::info("joined the cluster through node {}", from);
     joined = true;
@@ -851,10 +907,59 @@ struct node::impl {
   }
 
   /// This node's chunk devices as the gateway and the collector address them.
+  /// Devices of other nodes come from the cluster map (`devices/<node>`,
+  /// published by each node) and are reached through remote_devices;
+  /// those of a node the transport cannot reach now are `out`, so new
+  /// chunks go elsewhere while reads of old ones fail over to parity.
   std::shared_ptr<const gateway::device_directory> device_directory() const {
     auto d = std::make_shared<gateway::device_directory>();
     for (auto& [device, actor] : chunks->device_endpoints()) d->devices.push_back({device, actor});
+    if (!remote) return d;
+    std::map<std::uint64_t, std::vector<device_entry>> published;
+    {
+      std::lock_guard lock(mutex);
+      for (const auto& [node, list] : map.devices) {
+        auto n = map.nodes.find(node);
+        if (node != self() && n != map.nodes.end() && !n->second.removed)
+          published.emplace(node, list);
+      }
+    }
+    for (const auto& [node, list] : published) {
+      const bool reachable = net->peer_alive(node);
+      for (const auto& e : list) {
+        const auto state = e.failed    ? placement::device_state::failed
+                           : reachable ? placement::device_state::in
+                                       : placement::device_state::out;
+        d->devices.push_back(
+            {placement::device{placement::device_id{e.id}, placement::node_id{node},
+                               e.capacity_bytes, e.free_bytes, state},
+             e.failed ? caf::actor{} : remote->proxy(node, e.id)});
+      }
+    }
     return d;
+  }
+
+  /// This node's devices as the cluster map should list them; republished
+  /// when the set, a capacity or a failure changes (free space is a
+  /// snapshot taken then: placement weights must not move all the time).
+  void publish_devices(const cluster_map& m, const caf::actor& system_actor) {
+    std::vector<device_entry> mine;
+    for (const auto& [dev, actor] : chunks->device_endpoints())
+      mine.push_back(device_entry{dev.id.value, dev.capacity_bytes, dev.free_bytes,
+                                  dev.state == placement::device_state::failed});
+    auto same_shape = [](const std::vector<device_entry>& a, const std::vector<device_entry>& b) {
+      return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+        return x.id == y.id && x.capacity_bytes == y.capacity_bytes && x.failed == y.failed;
+      });
+    };
+    auto it = m.devices.find(self());
+    if (it != m.devices.end() ? same_shape(it->second, mine) : mine.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_device_publish < std::chrono::seconds(1)) return;
+    last_device_publish = now;
+    auto [code, why] =
+        call(system_actor, shard::put_atom::value, devices_key(self()), encode(mine));
+    if (code != 0) spdlog::info("controller: publishing this node's devices: {}", why);
   }
 
   /// The chunk collector over the data shards this node leads (ADR 0007).
@@ -1450,16 +1555,22 @@ void node::start() {
     co.devices = d.cfg.chunk.devices;
     co.device_mb = d.cfg.chunk.device_mb;
     co.dev_devices = d.mode.dev ? d.cfg.chunk.dev_devices : 0;
+    co.system_shard = [&d] {
+      auto h = d.host(system_shard);
+      return h ? h->actor : caf::actor{};
+    };
     d.chunks = std::make_unique<chunk_service>(*d.sys, std::move(co), *d.events);
-    d.chunks->start();
-    d.tenants = std::make_unique<tenant_admin>(
-        *d.sys,
-        [&d] {
-          auto h = d.host(system_shard);
-          return h ? h->actor : caf::actor{};
-        },
-        d.chunks->key_manager(), wall_clock_ns);
   }
+  // A node that joins gets the cluster key from the cluster (ADR 0006);
+  // only the bootstrap node (and `cairn dev`) makes one.
+  const auto key_path = (std::filesystem::path(d.cfg.data_dir) / "keys" / "master.key").string();
+  const bool needs_cluster_key =
+      !d.mode.dev && !d.cfg.bootstrap && !std::filesystem::exists(key_path);
+  if (needs_cluster_key && (d.cfg.peers.empty() || d.cfg.listen.empty()))
+    throw std::runtime_error(
+        "peers: " + key_path +
+        " does not exist and this node is not --bootstrap, so it must join a cluster through "
+        "at least one peer to receive the cluster key (set listen and peers or CAIRN_PEERS)");
   d.lmdb = std::make_unique<lmdb_environment>(d.cfg.data_dir + "/raft", d.cfg.storage_map_mb << 20);
   d.lmdb->set_space_limits(static_cast<unsigned>(d.cfg.storage_full_percent),
                            d.cfg.storage_reserve_mb << 20);
@@ -1480,6 +1591,12 @@ void node::start() {
       d.post_job([&d, from, r] { d.handle_join(from, r); });
     };
     h.on_join_reply = [&d](std::uint64_t from, const join_reply& r) { d.on_join_reply(from, r); };
+    h.on_chunk_request = [&d](std::uint64_t from, chunk_request&& r) {
+      d.remote->on_request(from, std::move(r));
+    };
+    h.on_chunk_reply = [&d](std::uint64_t from, chunk_reply&& r) {
+      d.remote->on_reply(from, std::move(r));
+    };
     // Followers of a leader on a lost node tick again (and elect); idle
     // leaders heartbeat again when a peer (re)connects, so a restarted
     // follower learns who leads.
@@ -1487,12 +1604,29 @@ void node::start() {
       std::lock_guard lock(d.mutex);
       for (auto& [id, hs] : d.shards) caf::anon_send(hs->actor, shard::wake_atom::value);
     };
-    h.on_peer_down = wake_all;
+    h.on_peer_down = [&d, wake_all](std::uint64_t peer) {
+      d.remote->on_peer_down(peer);
+      wake_all(peer);
+    };
     h.on_peer_up = wake_all;
     d.net = std::make_unique<transport>(d.cfg.node_id, d.cfg.transport, *d.tls, std::move(h));
+    d.remote = std::make_unique<remote_devices>(*d.sys, *d.net, [&d](std::uint64_t device) {
+      for (auto& [id, actor] : d.chunks->devices())
+        if (id == device) return actor;
+      return caf::actor{};
+    });
     d.net->start(*parse_host_port(d.cfg.listen));
     d.liveness = transport_liveness(d.net.get());
   }
+  if (needs_cluster_key) d.receive_cluster_key(key_path);
+  d.chunks->start();
+  d.tenants = std::make_unique<tenant_admin>(
+      *d.sys,
+      [&d] {
+        auto h = d.host(system_shard);
+        return h ? h->actor : caf::actor{};
+      },
+      d.chunks->key_manager(), wall_clock_ns);
   d.tick = d.sys->spawn(ticker, std::chrono::milliseconds(d.cfg.raft.tick_ms));
   d.bridge = d.sys->spawn(kv_bridge, &d);
   d.start_http();
@@ -1551,6 +1685,7 @@ void node::stop() {
   });
   if (d.http_thread.joinable()) d.http_thread.join();
   if (d.net) d.net->stop();
+  if (d.remote) d.remote->stop();
   if (d.s3) d.s3->stop();
   if (d.collector) {
     caf::scoped_actor self{*d.sys};
@@ -1572,6 +1707,7 @@ void node::stop() {
   // Everything holding actor handles goes before the actor system: a
   // detached actor's thread waits until its last handle is released.
   d.s3.reset();
+  d.remote.reset();
   d.tenants.reset();
   d.chunks.reset();
   d.sys.reset();

@@ -2,6 +2,7 @@
 #include "runtime/system_key_store.h"
 
 #include <charconv>
+#include <thread>
 
 #include "actors/shard/shard_actor.h"
 
@@ -36,13 +37,30 @@ std::string system_key_of(const keys::key_record_id& id) {
 
 system_key_store::system_key_store(caf::actor_system& sys, caf::actor system_shard,
                                    std::chrono::milliseconds timeout)
+    : system_key_store(
+          sys, [shard = std::move(system_shard)] { return shard; }, timeout) {}
+
+system_key_store::system_key_store(caf::actor_system& sys, std::function<caf::actor()> system_shard,
+                                   std::chrono::milliseconds timeout)
     : sys_(sys), shard_(std::move(system_shard)), timeout_(timeout) {}
 
+caf::actor system_key_store::shard_or_wait() {
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  for (;;) {
+    if (auto a = shard_()) return a;
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw keys::key_store_error("system key store: this node has no system shard replica yet");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 std::vector<keys::key_record> system_key_store::load_all() {
+  auto shard = shard_();
+  if (!shard) return {};  // not a member yet: nothing to load (reloaded on a miss)
   caf::scoped_actor self{sys_};
   std::vector<std::string> flat;
   std::optional<std::string> failure;
-  self->request(shard_, timeout_, shard::scan_atom::value, std::string(key_record_prefix),
+  self->request(shard, timeout_, shard::scan_atom::value, std::string(key_record_prefix),
                 scan_limit)
       .receive([&](std::vector<std::string>& kv) { flat = std::move(kv); },
                [&](caf::error& e) { failure = sys_.render(e); });
@@ -71,9 +89,10 @@ void system_key_store::apply(const keys::key_ready& ready) {
     flat.emplace_back(r.wrapped.begin(), r.wrapped.end());
   }
   if (flat.empty()) return;
+  auto shard = shard_or_wait();
   caf::scoped_actor self{sys_};
   std::optional<std::string> failure;
-  self->request(shard_, timeout_, shard::batch_atom::value, std::move(flat))
+  self->request(shard, timeout_, shard::batch_atom::value, std::move(flat))
       .receive(
           [&](std::uint8_t code, const std::string& detail) {
             if (code != static_cast<std::uint8_t>(shard::reply_code::ok))

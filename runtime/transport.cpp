@@ -146,6 +146,8 @@ struct peer_state {
   std::vector<shard_message> pending;
   std::uint64_t pending_bytes = 0;
   std::deque<std::string> control;  // encoded join frames, kept until connected
+  std::deque<std::string> data;     // encoded chunk frames (N5)
+  std::uint64_t data_bytes = 0;
   bool flush_posted = false;
   std::atomic<bool> connected{false};
   std::atomic<bool> dial_requested{false};
@@ -237,6 +239,10 @@ struct transport::impl : std::enable_shared_from_this<transport::impl> {
       if (h.on_join) h.on_join(f.from, *j);
     } else if (auto* r = std::get_if<join_reply>(&f.body)) {
       if (h.on_join_reply) h.on_join_reply(f.from, *r);
+    } else if (auto* c = std::get_if<chunk_request>(&f.body)) {
+      if (h.on_chunk_request) h.on_chunk_request(f.from, std::move(*c));
+    } else if (auto* c = std::get_if<chunk_reply>(&f.body)) {
+      if (h.on_chunk_reply) h.on_chunk_reply(f.from, std::move(*c));
     }
   }
 
@@ -408,6 +414,8 @@ struct transport::impl : std::enable_shared_from_this<transport::impl> {
       p->dropped += p->pending.size();
       p->pending.clear();
       p->pending_bytes = 0;
+      p->data.clear();
+      p->data_bytes = 0;
     }
     p->ping_timer.cancel();
     schedule_redial(p);
@@ -466,6 +474,7 @@ struct transport::impl : std::enable_shared_from_this<transport::impl> {
   void flush(const std::shared_ptr<peer_state>& p) {
     std::vector<shard_message> batch;
     std::deque<std::string> control;
+    std::deque<std::string> data;
     {
       std::lock_guard lock(p->mutex);
       p->flush_posted = false;
@@ -477,6 +486,8 @@ struct transport::impl : std::enable_shared_from_this<transport::impl> {
         batch.swap(p->pending);
         p->pending_bytes = 0;
         control.swap(p->control);
+        data.swap(p->data);
+        p->data_bytes = 0;
       }
     }
     if (p->state == peer_state::phase::idle) return dial(p);
@@ -512,6 +523,33 @@ struct transport::impl : std::enable_shared_from_this<transport::impl> {
       frame.messages.push_back(std::move(m));
     }
     emit();
+    // Chunk frames after Raft: a heartbeat never waits behind a megabyte.
+    for (auto& d : data) {
+      p->in_flight_bytes += d.size();
+      s->write(std::move(d));
+    }
+  }
+
+  /// Queues an encoded chunk frame (N5): false, and nothing queued, when
+  /// the peer is not connected or its queue is full.
+  bool enqueue_data(const std::shared_ptr<peer_state>& p, std::string bytes) {
+    std::lock_guard lock(p->mutex);
+    if (!p->connected) {
+      if (!p->dial_requested.exchange(true))
+        asio::post(io, [this, p] {
+          p->dial_requested = false;
+          if (p->state == peer_state::phase::idle) dial(p);
+        });
+      return false;
+    }
+    if (bytes.size() > settings.frame_bytes_max ||
+        p->pending_bytes + p->data_bytes + p->in_flight_bytes + bytes.size() >
+            settings.send_queue_bytes_max)
+      return false;
+    p->data_bytes += bytes.size();
+    p->data.push_back(std::move(bytes));
+    post_flush(p);
+    return true;
   }
 
   void enqueue(const std::shared_ptr<peer_state>& p, shard_message m) {
@@ -678,6 +716,18 @@ void transport::send_raft(std::uint64_t to, std::uint64_t shard, std::string fra
     return;
   }
   impl_->enqueue(p, shard_message{shard, std::move(frame)});
+}
+
+bool transport::send_chunk_request(std::uint64_t to, chunk_request request) {
+  auto p = impl_->peer_for_id(to);
+  if (!p) return false;
+  return impl_->enqueue_data(p, encode_frame(transport_frame{impl_->self_id, std::move(request)}));
+}
+
+bool transport::send_chunk_reply(std::uint64_t to, chunk_reply reply) {
+  auto p = impl_->peer_for_id(to);
+  if (!p) return false;
+  return impl_->enqueue_data(p, encode_frame(transport_frame{impl_->self_id, std::move(reply)}));
 }
 
 void transport::send_join(const std::string& address, const join_request& request) {

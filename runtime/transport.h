@@ -1,6 +1,7 @@
 // runtime/transport.h — the node transport: Raft messages of many shards
 // between cairn nodes, batched per node pair, over TCP with mutual TLS 1.3
-// (Boost.Asio + OpenSSL); plus liveness pings and the join handshake.
+// (Boost.Asio + OpenSSL); plus liveness pings, the join handshake, and
+// chunk I/O on other nodes' devices (runtime/remote_devices.h).
 //
 // Owner: the node (node.cpp) creates one transport, registers peers'
 // addresses as it learns them (config, join, the cluster map) and hands
@@ -24,6 +25,13 @@
 //      reconnect_max_ms, with jitter; a connection that has not heard a
 //      pong within dead_after_ms is closed and redialled.
 //  N4. Messages to one peer leave in the order they were handed in.
+//  N5. Chunk frames (remote device I/O) share the peer's byte bound with
+//      Raft messages but are never silently dropped: send_chunk_* refuses
+//      (returns false) when the peer is not connected or the queue is full,
+//      so the asker fails that request at once instead of timing out; a
+//      lost connection fails what was queued (the asker's pending requests
+//      fail on on_peer_down). They are written after each flush's Raft
+//      messages.
 #pragma once
 
 #include <atomic>
@@ -80,6 +88,10 @@ class transport {
     std::function<void(std::uint64_t peer)> on_peer_down;
     /// An outbound connection to a peer was established.
     std::function<void(std::uint64_t peer)> on_peer_up;
+    /// Chunk I/O for one of this node's devices, and answers to this
+    /// node's requests (transport thread; must not block).
+    std::function<void(std::uint64_t from, chunk_request&& request)> on_chunk_request;
+    std::function<void(std::uint64_t from, chunk_reply&& reply)> on_chunk_reply;
   };
 
   /// `tls` must outlive the transport.
@@ -103,6 +115,9 @@ class transport {
   void forget_peer(std::uint64_t id);
   /// Queues a Raft message for a peer (N1, N4).
   void send_raft(std::uint64_t to, std::uint64_t shard, std::string frame);
+  /// Queues chunk frames (N5): false when refused.
+  bool send_chunk_request(std::uint64_t to, chunk_request request);
+  bool send_chunk_reply(std::uint64_t to, chunk_reply reply);
   /// Sends a join request to an address whose node id is not known yet.
   void send_join(const std::string& address, const join_request& request);
   void send_join_reply(std::uint64_t to, const join_reply& reply);

@@ -47,12 +47,30 @@ std::string encode_frame(const transport_frame& f) {
           root.setPong(body.sequence);
         } else if constexpr (std::is_same_v<T, join_request>) {
           set_address(root.initJoin().initNode(), body.node);
-        } else {
+        } else if constexpr (std::is_same_v<T, join_reply>) {
           auto r = root.initJoinReply();
           r.setAccepted(body.accepted);
           r.setReason(body.reason);
           auto nodes = r.initNodes(static_cast<unsigned>(body.nodes.size()));
           for (unsigned i = 0; i < body.nodes.size(); ++i) set_address(nodes[i], body.nodes[i]);
+          if (!body.cluster_key.empty()) r.setClusterKey(schema::as_data(body.cluster_key));
+        } else if constexpr (std::is_same_v<T, chunk_request>) {
+          auto r = root.initChunkRequest();
+          r.setId(body.id);
+          r.setDevice(body.device);
+          r.setOp(static_cast<std::uint8_t>(body.op));
+          r.setKey(schema::as_data(body.key));
+          r.setEpoch(body.epoch);
+          r.setPayload(schema::as_data(body.payload));
+          r.setLimit(body.limit);
+        } else {
+          static_assert(std::is_same_v<T, chunk_reply>);
+          auto r = root.initChunkReply();
+          r.setId(body.id);
+          r.setDevice(body.device);
+          r.setStatus(body.status);
+          r.setPayload(schema::as_data(body.payload));
+          r.setEpoch(body.epoch);
         }
       },
       f.body);
@@ -108,7 +126,34 @@ std::variant<transport_frame, frame_error> decode_frame(const std::string& body,
         jr.accepted = r.getAccepted();
         jr.reason = r.getReason().cStr();
         for (auto n : r.getNodes()) jr.nodes.push_back(get_address(n));
+        jr.cluster_key = schema::to_std_string(r.getClusterKey());
         f.body = std::move(jr);
+        break;
+      }
+      case schema::Frame::CHUNK_REQUEST: {
+        auto r = root.getChunkRequest();
+        if (r.getOp() > chunk_op_max)
+          return frame_error{"unknown chunk operation " + std::to_string(r.getOp())};
+        chunk_request c;
+        c.id = r.getId();
+        c.device = r.getDevice();
+        c.op = static_cast<chunk_op>(r.getOp());
+        c.key = schema::to_std_string(r.getKey());
+        c.epoch = r.getEpoch();
+        c.payload = schema::to_std_string(r.getPayload());
+        c.limit = r.getLimit();
+        f.body = std::move(c);
+        break;
+      }
+      case schema::Frame::CHUNK_REPLY: {
+        auto r = root.getChunkReply();
+        chunk_reply c;
+        c.id = r.getId();
+        c.device = r.getDevice();
+        c.status = r.getStatus();
+        c.payload = schema::to_std_string(r.getPayload());
+        c.epoch = r.getEpoch();
+        f.body = std::move(c);
         break;
       }
       default:

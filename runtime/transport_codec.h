@@ -55,12 +55,46 @@ struct join_reply {
   bool accepted = false;
   std::string reason;
   std::vector<node_address> nodes;
+  /// The cluster master key (ADR 0006): set only in an accepted reply.
+  std::string cluster_key;
   friend bool operator==(const join_reply&, const join_reply&) = default;
+};
+
+/// A device actor message (actors/chunk/device_actor.h) for a device on
+/// another node (runtime/remote_devices.h).
+enum class chunk_op : std::uint8_t {
+  put = 0,
+  get = 1,
+  remove = 2,
+  restore = 3,
+  stat = 4,
+  list = 5
+};
+inline constexpr std::uint8_t chunk_op_max = 5;
+
+struct chunk_request {
+  std::uint64_t id = 0;
+  std::uint64_t device = 0;
+  chunk_op op = chunk_op::get;
+  std::string key;  // the encoded shard key, or list's after-key
+  std::uint64_t epoch = 0;
+  std::string payload;
+  std::uint32_t limit = 0;
+  friend bool operator==(const chunk_request&, const chunk_request&) = default;
+};
+
+struct chunk_reply {
+  std::uint64_t id = 0;
+  std::uint64_t device = 0;
+  std::uint8_t status = 0;
+  std::string payload;
+  std::uint64_t epoch = 0;
+  friend bool operator==(const chunk_reply&, const chunk_reply&) = default;
 };
 
 struct transport_frame {
   std::uint64_t from = 0;
-  std::variant<raft_batch, ping, pong, join_request, join_reply> body;
+  std::variant<raft_batch, ping, pong, join_request, join_reply, chunk_request, chunk_reply> body;
   friend bool operator==(const transport_frame&, const transport_frame&) = default;
 };
 

@@ -1,6 +1,6 @@
 # schema/transport.capnp — frames between cairn nodes on the node transport
 # (runtime/transport.cpp): Raft messages of many shards batched per node
-# pair, liveness pings, and the join handshake.
+# pair, liveness pings, the join handshake, and chunk I/O on remote devices.
 #
 # Owner: runtime/transport_codec.cpp is the only reader and writer.
 # Version 1. On the wire each frame is a 4-byte big-endian length followed
@@ -32,6 +32,29 @@ struct JoinReply {
   accepted @0 :Bool;
   reason @1 :Text;       # why not, when not accepted
   nodes @2 :List(NodeAddress);  # the members the answering node knows
+  clusterKey @3 :Data;   # the cluster master key (ADR 0006), only when accepted
+}
+
+# Chunk I/O on another node's device (runtime/remote_devices.h): the
+# device actor's messages (actors/chunk/device_actor.h) carried over the
+# transport. Requests travel on the asking node's connection, replies on
+# the answering node's.
+struct ChunkRequest {
+  id @0 :UInt64;         # the asker's correlation id, echoed in the reply
+  device @1 :UInt64;
+  op @2 :UInt8;          # runtime::chunk_op
+  key @3 :Data;          # the 40-byte shard key (put/get/delete/restore/stat), or list's after-key
+  epoch @4 :UInt64;      # put
+  payload @5 :Data;      # put
+  limit @6 :UInt32;      # list
+}
+
+struct ChunkReply {
+  id @0 :UInt64;
+  device @1 :UInt64;
+  status @2 :UInt8;      # chunk::device_status (stat: the shard_state)
+  payload @3 :Data;      # get: the shard; list: the entries
+  epoch @4 :UInt64;      # get
 }
 
 struct Frame {
@@ -43,5 +66,7 @@ struct Frame {
     pong @4 :UInt64;
     join @5 :JoinRequest;
     joinReply @6 :JoinReply;
+    chunkRequest @7 :ChunkRequest;
+    chunkReply @8 :ChunkReply;
   }
 }

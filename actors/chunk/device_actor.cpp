@@ -190,14 +190,14 @@ caf::behavior device_actor(caf::stateful_actor<device_actor_state>* self,
              const std::string& key) -> caf::result<std::uint8_t, std::string, std::uint64_t> {
         auto k = decode_shard_key(key);
         if (!k) return {code(device_status::invalid), std::string{}, std::uint64_t{0}};
-        std::vector<std::uint8_t> out;
+        std::span<const std::uint8_t> out;  // into the store's buffer: copied once, below
         std::uint64_t epoch = 0;
-        const auto s = self->state.store->read(*k, out, &epoch);
+        const auto s = self->state.store->read_view(*k, out, &epoch);
         if (s == device_status::corrupt)
           report(self->state, k);
         else if (s == device_status::io_error)
           report(self->state);
-        return {code(s), std::string(out.begin(), out.end()), epoch};
+        return {code(s), std::string(reinterpret_cast<const char*>(out.data()), out.size()), epoch};
       },
       [self](delete_atom, const std::string& key) -> std::uint8_t {
         auto k = decode_shard_key(key);

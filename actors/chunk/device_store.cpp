@@ -508,7 +508,16 @@ std::vector<device_status> device_store::append(std::span<const append_request> 
 
 device_status device_store::read(const shard_key& key, std::vector<std::uint8_t>& out,
                                  std::uint64_t* epoch) {
+  std::span<const std::uint8_t> view;
+  const auto status = read_view(key, view, epoch);
+  if (status == device_status::ok) out.assign(view.begin(), view.end());
+  return status;
+}
+
+device_status device_store::read_view(const shard_key& key, std::span<const std::uint8_t>& view,
+                                      std::uint64_t* epoch) {
   if (failed_) return device_status::io_error;
+  if (read_buffer_.size() > pool_keep_bytes) read_buffer_ = aligned_buffer();  // an outsized one
   ++counters_.reads;
   auto entry = index_.get(key);
   if (!entry || entry->state == shard_state::in_bin || entry->state == shard_state::purged)
@@ -540,10 +549,8 @@ device_status device_store::read(const shard_key& key, std::vector<std::uint8_t>
     index_.put(key, *entry);
     return device_status::corrupt;
   }
-  out.assign(buffer.data() + record_header_bytes,
-             buffer.data() + record_header_bytes + h.payload_bytes);
+  view = buffer.subspan(record_header_bytes, h.payload_bytes);
   if (epoch) *epoch = h.epoch;
-  if (read_buffer_.size() > pool_keep_bytes) read_buffer_ = aligned_buffer();
   return device_status::ok;
 }
 

@@ -117,6 +117,10 @@ class device_store {
   /// under; `corrupt` marks the shard for repair.
   device_status read(const shard_key& key, std::vector<std::uint8_t>& out,
                      std::uint64_t* epoch = nullptr);
+  /// As read(), without copying: `view` points into the store's read
+  /// buffer and stays valid until the next call on this store.
+  device_status read_view(const shard_key& key, std::span<const std::uint8_t>& view,
+                          std::uint64_t* epoch = nullptr);
 
   /// Phase 1 of a delete: into the recycle bin (durable before returning).
   device_status remove(const shard_key& key, std::uint64_t now_ms);

@@ -40,6 +40,15 @@ std::optional<std::vector<std::uint8_t>> decode_stripe(
     const erasure_coder& coder, const keys::secret_bytes& chunk_key, const stripe_identity& id,
     std::uint64_t chunk_bytes, const std::vector<std::optional<std::vector<std::uint8_t>>>& shards,
     decode_report* report) {
+  std::vector<shard_view> views(shards.size());
+  for (std::size_t i = 0; i < shards.size(); ++i)
+    if (shards[i]) views[i] = std::span<const std::uint8_t>(*shards[i]);
+  return decode_stripe(coder, chunk_key, id, chunk_bytes, views, report);
+}
+
+std::optional<std::vector<std::uint8_t>> decode_stripe(
+    const erasure_coder& coder, const keys::secret_bytes& chunk_key, const stripe_identity& id,
+    std::uint64_t chunk_bytes, std::span<const shard_view> shards, decode_report* report) {
   const auto k = coder.data_shards();
   const std::uint64_t piece = coder.shard_bytes(chunk_bytes);
   const std::uint64_t sealed = piece + keys::gcm_tag_bytes;
@@ -67,7 +76,7 @@ std::optional<std::vector<std::uint8_t>> decode_stripe(
   std::uint32_t sources = 0;
   for (std::uint32_t i = 0; i < coder.width(); ++i)
     if (usable[i]) {
-      available[i] = std::span<const std::uint8_t>(*shards[i]);
+      available[i] = *shards[i];
       ++sources;
     }
   r.shards_used = std::min(sources, k);

@@ -46,4 +46,11 @@ std::optional<std::vector<std::uint8_t>> decode_stripe(
     std::uint64_t chunk_bytes, const std::vector<std::optional<std::vector<std::uint8_t>>>& shards,
     decode_report* report = nullptr);
 
+/// The same over views of the bytes read (no copy of the shards: the
+/// gateway's read path hands in the device replies as they came).
+using shard_view = std::optional<std::span<const std::uint8_t>>;
+std::optional<std::vector<std::uint8_t>> decode_stripe(
+    const erasure_coder& coder, const keys::secret_bytes& chunk_key, const stripe_identity& id,
+    std::uint64_t chunk_bytes, std::span<const shard_view> shards, decode_report* report = nullptr);
+
 }  // namespace cairn::chunk

@@ -2,6 +2,7 @@
 #include "actors/keys/key_manager_actor.h"
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "actors/common/assert.h"
 
@@ -62,6 +63,40 @@ std::uint8_t code(key_error e) {
   return static_cast<std::uint8_t>(e);
 }
 
+constexpr auto reload_delay = std::chrono::milliseconds(50);
+
+/// Rebuilds the core from the shared store (KA4); false keeps the old one.
+bool reload(self_ptr self) {
+  auto& parts = *self->state.parts;
+  if (!parts.reload_on_miss) return false;
+  auto old = std::move(parts.core);
+  try {
+    load_key_manager(parts);
+  } catch (const std::exception&) {
+    parts.core = std::move(old);
+    return false;
+  }
+  ++self->state.reloads;
+  return true;
+}
+
+bool is_miss(key_error e) {
+  return e == key_error::unknown_tenant || e == key_error::unknown_epoch;
+}
+
+/// Runs `attempt` (returning its error and reply); on a miss reloads and
+/// tries again, twice at most (KA4).
+template <class F>
+caf::message with_reload(self_ptr self, F attempt) {
+  auto [e, reply] = attempt();
+  for (int round = 0; round < 2 && is_miss(e) && self->state.parts->reload_on_miss; ++round) {
+    if (round == 1) std::this_thread::sleep_for(reload_delay);  // detached: only this actor waits
+    if (!reload(self)) break;
+    std::tie(e, reply) = attempt();
+  }
+  return reply;
+}
+
 nlohmann::json describe(const key_manager_actor_state& st) {
   auto& core = *st.parts->core;
   nlohmann::json tenants = nlohmann::json::array();
@@ -95,7 +130,39 @@ nlohmann::json describe(const key_manager_actor_state& st) {
           {"counters",
            {{"grants", st.grants},
             {"store_syncs", st.store_syncs},
+            {"reloads", st.reloads},
             {"cached_keys", core.cached_key_count()}}}};
+}
+
+std::pair<key_error, caf::message> grant(self_ptr self, std::uint64_t tenant, std::uint64_t epoch) {
+  auto& core = *self->state.parts->core;
+  const tenant_id t{tenant};
+  key_epoch e{epoch};
+  auto fail = [](key_error err) {
+    return std::pair{err, caf::make_message(code(err), key_grant_ptr{})};
+  };
+  if (epoch == 0) {
+    const auto current = core.current_epoch(t);
+    if (!current.ok()) return fail(current.error);
+    e = current.value;
+  }
+  auto dedup = core.dedup_key(t);
+  if (!dedup.ok()) return fail(dedup.error);
+  auto data = core.data_key(t, e);
+  if (!data.ok()) return fail(data.error);
+  auto grant = std::make_shared<key_grant>();
+  grant->tenant = t;
+  grant->epoch = e;
+  grant->dedup_key = std::move(dedup.value);
+  grant->data_key = std::move(data.value);
+  if (auto sender = self->current_sender()) {
+    const auto addr = caf::actor_cast<caf::actor_addr>(sender);
+    // Holders are watched so the set stays bounded by live holders.
+    if (self->state.holders[t].insert(addr).second) self->monitor(sender);
+  }
+  ++self->state.grants;
+  return std::pair{key_error::none,
+                   caf::make_message(code(key_error::none), key_grant_ptr{std::move(grant)})};
 }
 
 }  // namespace
@@ -111,11 +178,13 @@ caf::behavior key_manager_actor(self_ptr self, std::shared_ptr<key_manager_parts
   });
   return {
       [self](tenant_create_atom, std::uint64_t tenant) -> std::uint8_t {
+        reload(self);
         const auto e = self->state.parts->core->create_tenant(tenant_id{tenant});
         if (e == key_error::none && !persist(self)) return code(key_error::not_durable);
         return code(e);
       },
       [self](rotate_atom, std::uint64_t tenant) -> caf::message {
+        reload(self);
         const auto r = self->state.parts->core->rotate(tenant_id{tenant});
         if (r.ok() && !persist(self))
           return caf::make_message(code(key_error::not_durable), std::uint64_t{0});
@@ -123,6 +192,7 @@ caf::behavior key_manager_actor(self_ptr self, std::shared_ptr<key_manager_parts
       },
       [self](shred_atom, std::uint64_t tenant) -> std::uint8_t {
         const tenant_id t{tenant};
+        reload(self);
         const auto e = self->state.parts->core->shred(t);
         if (e != key_error::none) return code(e);
         if (!persist(self)) return code(key_error::not_durable);
@@ -136,47 +206,31 @@ caf::behavior key_manager_actor(self_ptr self, std::shared_ptr<key_manager_parts
         return code(key_error::none);
       },
       [self](grant_atom, std::uint64_t tenant, std::uint64_t epoch) -> caf::message {
-        auto& core = *self->state.parts->core;
-        const tenant_id t{tenant};
-        key_epoch e{epoch};
-        if (epoch == 0) {
-          const auto current = core.current_epoch(t);
-          if (!current.ok()) return caf::make_message(code(current.error), key_grant_ptr{});
-          e = current.value;
-        }
-        auto dedup = core.dedup_key(t);
-        if (!dedup.ok()) return caf::make_message(code(dedup.error), key_grant_ptr{});
-        auto data = core.data_key(t, e);
-        if (!data.ok()) return caf::make_message(code(data.error), key_grant_ptr{});
-        auto grant = std::make_shared<key_grant>();
-        grant->tenant = t;
-        grant->epoch = e;
-        grant->dedup_key = std::move(dedup.value);
-        grant->data_key = std::move(data.value);
-        if (auto sender = self->current_sender()) {
-          const auto addr = caf::actor_cast<caf::actor_addr>(sender);
-          // Holders are watched so the set stays bounded by live holders.
-          if (self->state.holders[t].insert(addr).second) self->monitor(sender);
-        }
-        ++self->state.grants;
-        return caf::make_message(code(key_error::none), key_grant_ptr{std::move(grant)});
+        return with_reload(self, [&] { return grant(self, tenant, epoch); });
       },
       [self](secret_wrap_atom, std::uint64_t tenant, const std::string& key_id,
              const secret_ptr& secret) -> caf::message {
         if (!secret) return caf::make_message(code(key_error::bad_record), std::string());
-        auto r =
-            self->state.parts->core->wrap_access_secret(tenant_id{tenant}, key_id, secret->bytes());
-        return caf::make_message(code(r.error), std::string(r.value.begin(), r.value.end()));
+        return with_reload(self, [&] {
+          auto r = self->state.parts->core->wrap_access_secret(tenant_id{tenant}, key_id,
+                                                               secret->bytes());
+          return std::pair{r.error, caf::make_message(code(r.error),
+                                                      std::string(r.value.begin(), r.value.end()))};
+        });
       },
       [self](secret_unwrap_atom, std::uint64_t tenant, const std::string& key_id,
              const std::string& wrapped) -> caf::message {
-        auto r = self->state.parts->core->unwrap_access_secret(
-            tenant_id{tenant}, key_id,
-            std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(wrapped.data()),
-                                          wrapped.size()));
-        if (!r.ok()) return caf::make_message(code(r.error), secret_ptr{});
-        return caf::make_message(code(key_error::none),
-                                 secret_ptr{std::make_shared<secret_bytes>(std::move(r.value))});
+        return with_reload(self, [&] {
+          auto r = self->state.parts->core->unwrap_access_secret(
+              tenant_id{tenant}, key_id,
+              std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(wrapped.data()),
+                                            wrapped.size()));
+          if (!r.ok()) return std::pair{r.error, caf::make_message(code(r.error), secret_ptr{})};
+          return std::pair{
+              key_error::none,
+              caf::make_message(code(key_error::none),
+                                secret_ptr{std::make_shared<secret_bytes>(std::move(r.value))})};
+        });
       },
       [self](key_describe_atom) -> std::string { return describe(self->state).dump(); },
   };

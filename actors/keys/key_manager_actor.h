@@ -36,6 +36,16 @@
 //  KA3. Key material leaves only in key_grant and secret_ptr values (and
 //       wrapped), never in a log line,
 //       a JSON description or an error message.
+//  KA4. With a shared store (reload_on_miss), a tenant or epoch unknown to
+//       the core is looked up in the store again (once at once, once more
+//       after reload_delay, for a replica that lags) before the caller
+//       hears unknown_tenant/unknown_epoch; a state change reloads first, so
+//       it builds on what other nodes wrote. A reload that fails (store
+//       unreadable, records that do not unwrap) keeps the current core.
+//       Limit: two nodes changing the SAME tenant at the same moment are
+//       not serialised (the batch is not conditional); tenant ids come from
+//       the catalog, so creations never collide, and rotation/shred are
+//       admin operations.
 #pragma once
 
 #include <caf/all.hpp>
@@ -81,6 +91,10 @@ struct key_manager_parts {
   key_manager_config config;
   /// Set by load_key_manager().
   std::unique_ptr<key_manager> core;
+  /// The store is shared with other nodes' key managers (the system shard,
+  /// ADR 0006): reload it before a state change, and when asked about a
+  /// tenant or epoch this core does not know (KA4).
+  bool reload_on_miss = false;
 };
 
 struct key_manager_actor_state {
@@ -90,6 +104,7 @@ struct key_manager_actor_state {
   std::map<tenant_id, std::set<caf::actor_addr>> holders;
   std::uint64_t grants = 0;
   std::uint64_t store_syncs = 0;
+  std::uint64_t reloads = 0;
   static const char* name;
 };
 

@@ -29,6 +29,19 @@ TEST(ClusterMap, RoundTripsThroughTheSystemShard) {
   EXPECT_EQ(m.active_nodes(), (std::vector<std::uint64_t>{1}));
 }
 
+TEST(ClusterMap, DeviceListsRoundTripAndMalformedOnesAreReported) {
+  const std::vector<device_entry> devices{{65536, 1 << 30, 1 << 29, false},
+                                          {65537, 1 << 30, 0, true}};
+  std::vector<std::string> problems;
+  auto m = cluster_map::parse({{devices_key(1), encode(devices)},
+                               {devices_key(2), "{\"devices\": [{\"capacity\": 5}]}"},
+                               {"devices/x", encode(devices)}},
+                              &problems);
+  ASSERT_EQ(m.devices.size(), 1u);
+  EXPECT_EQ(m.devices[1], devices);
+  EXPECT_EQ(problems.size(), 2u);  // a device without an id; a bad node id
+}
+
 TEST(ClusterMap, MalformedEntriesAreSkippedAndReported) {
   std::vector<std::string> problems;
   auto m = cluster_map::parse({{"node/x", "{}"},

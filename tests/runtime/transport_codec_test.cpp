@@ -24,8 +24,14 @@ TEST(TransportCodec, EveryFrameKindRoundTrips) {
       {4, ping{99}},
       {4, pong{100}},
       {5, join_request{{5, "127.0.0.1:7005", "127.0.0.1:9005"}}},
-      {1, join_reply{true, "", {{1, "a:1", "a:2"}, {2, "b:1", "b:2"}}}},
-      {1, join_reply{false, "node 5 was removed", {}}},
+      {1, join_reply{true, "", {{1, "a:1", "a:2"}, {2, "b:1", "b:2"}}, ""}},
+      {1, join_reply{false, "node 5 was removed", {}, ""}},
+      {1, join_reply{true, "", {{1, "a:1", "a:2"}}, std::string(32, '\x5a')}},
+      {2,
+       chunk_request{7, 65536, chunk_op::put, std::string(40, 'k'), 3, std::string(5000, 'p'), 0}},
+      {2, chunk_request{8, 65537, chunk_op::list, "", 0, "", 4096}},
+      {3, chunk_reply{7, 65536, 0, "", 0}},
+      {3, chunk_reply{9, 65536, 1, std::string(70000, 'd'), 4}},
   };
   for (const auto& f : frames) {
     auto decoded = decode_frame(body_of(encode_frame(f)), 1 << 20);
@@ -51,11 +57,27 @@ TEST(TransportCodec, RejectsBadInput) {
   ASSERT_EQ(static_cast<unsigned char>(future[16]), transport_version);
   future[16] = 9;
   EXPECT_EQ(error_of(future, 1 << 20), "unsupported transport version 9");
+  // A chunk operation this version does not know is refused, not guessed.
+  std::string bad_op = body_of(encode_frame({2, chunk_request{1, 2, chunk_op::get, "", 0, "", 0}}));
+  const auto decoded_ok = decode_frame(bad_op, 1 << 20);
+  ASSERT_TRUE(std::holds_alternative<transport_frame>(decoded_ok));
+  bool patched = false;
+  for (std::size_t i = 0; i + 1 < bad_op.size() && !patched; ++i) {
+    // The op byte sits right after the two UInt64 fields of ChunkRequest's
+    // data section: find it by value (1 = get) after the id (1) and device (2).
+    if (bad_op.compare(i, 17, std::string("\x01\0\0\0\0\0\0\0\x02\0\0\0\0\0\0\0\x01", 17)) == 0) {
+      bad_op[i + 16] = 42;
+      patched = true;
+    }
+  }
+  ASSERT_TRUE(patched);
+  EXPECT_EQ(error_of(bad_op, 1 << 20), "unknown chunk operation 42");
 }
 
 TEST(TransportCodec, RandomBytesNeverCrash) {
   std::mt19937_64 rng(20261122);
-  const std::string seed = body_of(encode_frame({2, join_reply{true, "x", {{1, "a:1", "b:2"}}}}));
+  const std::string seed =
+      body_of(encode_frame({2, join_reply{true, "x", {{1, "a:1", "b:2"}}, ""}}));
   int decoded = 0;
   for (int i = 0; i < 20000; ++i) {
     std::string b = seed;

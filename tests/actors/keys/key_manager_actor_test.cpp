@@ -206,5 +206,45 @@ TEST_F(KeyManagerActor, RecordsUnderAnotherMasterKeyRefuseToLoad) {
   }
 }
 
+// ADR 0006 / KA4: two nodes' key managers over one shared store (the
+// system shard in a cluster) under one cluster key. What one creates or
+// rotates, the other finds on its first request, by reloading.
+TEST_F(KeyManagerActor, SharedStoreKeyManagersReloadOnAMiss) {
+  auto shared = [&](std::uint64_t seed) {
+    auto p = parts(/*master_fill=*/1, seed);
+    p->reload_on_miss = true;
+    load_key_manager(*p);
+    return sys_.spawn<caf::detached>(key_manager_actor, p);
+  };
+  auto node1 = shared(1);
+  auto node2 = shared(2);
+  ASSERT_EQ(call(node1, caf::make_message(tenant_create_atom::value, std::uint64_t{21})), ok());
+  auto [e1, g1] = grant(node1, 21);
+  auto [e2, g2] = grant(node2, 21);  // unknown to node 2's core until it reloads
+  ASSERT_EQ(e1, ok());
+  ASSERT_EQ(e2, ok());
+  EXPECT_TRUE(g1->dedup_key == g2->dedup_key) << "chunk ids would differ between nodes";
+  EXPECT_TRUE(g1->data_key == g2->data_key);
+
+  // A rotation on node 2 builds on node 1's records and is seen by node 1.
+  std::uint64_t epoch = 0;
+  self_->request(node2, caf::infinite, rotate_atom::value, std::uint64_t{21})
+      .receive(
+          [&](std::uint8_t e, std::uint64_t got) {
+            EXPECT_EQ(e, ok());
+            epoch = got;
+          },
+          [&](caf::error& e) { ADD_FAILURE() << sys_.render(e); });
+  ASSERT_EQ(epoch, 2u);
+  auto [e3, g3] = grant(node1, 21, epoch);
+  ASSERT_EQ(e3, ok());
+  EXPECT_EQ(g3->epoch.value, 2u);
+
+  // A tenant nobody created stays unknown (after the reload attempts).
+  EXPECT_EQ(grant(node2, 99).first, static_cast<std::uint8_t>(key_error::unknown_tenant));
+  stop(node1);
+  stop(node2);
+}
+
 }  // namespace
 }  // namespace cairn::keys
