@@ -34,12 +34,12 @@ for n in $scales; do
   args=(--endpoint "$(sed -n 's/^s3-endpoint: //p' "$work/out")"
         --access-key "$(sed -n 's/^access-key: //p' "$work/out")"
         --secret-key "$(sed -n 's/^secret-key: //p' "$work/out")"
-        --bucket scale --prefix "o/" --keys "$n" --size "$bytes" --connections "$conns")
+        --bucket scale --prefix "o/" --keys "$n" --size "$bytes")
   echo "s3_scale: $n objects: prefill" >&2
-  "$load" "${args[@]}" --create-bucket --op head --prefill --warmup 1 --duration "$seconds" \
+  "$load" "${args[@]}" --connections "$conns" --create-bucket --op head --prefill --warmup 1 --duration "$seconds" \
     --label "head-$n" >"$out/head-$n.json"
-  "$load" "${args[@]}" --op get --warmup 1 --duration "$seconds" --label "get-$n" >"$out/get-$n.json"
-  "$load" "${args[@]}" --op put --warmup 1 --duration "$seconds" --label "put-$n" >"$out/put-$n.json"
+  "$load" "${args[@]}" --connections "$conns" --op get --warmup 1 --duration "$seconds" --label "get-$n" >"$out/get-$n.json"
+  "$load" "${args[@]}" --connections "$conns" --op put --warmup 1 --duration "$seconds" --label "put-$n" >"$out/put-$n.json"
   "$load" "${args[@]}" --op list --max-keys 1000 --connections 1 --warmup 0 --duration "$seconds" \
     --label "list-$n" >"$out/list-$n.json"
   echo "s3_scale: $n objects: resident $(awk '/^VmRSS/ {print int($2/1024)}' /proc/$pid/status) MiB" >&2

@@ -21,16 +21,14 @@
 #               the reason, reads go on, nothing acknowledged is lost, and
 #               writes are accepted again once space returns.
 # Exits 77 (skipped) when a scenario needs something the machine lacks.
-# Uses Debian's /usr/bin/python3 (tests/runtime/kv_client.py).
+# Uses Debian's /usr/bin/python3 (tests/runtime/kv_client.py). Nodes,
+# waits and admin queries: tests/runtime/cluster_lib.sh.
 set -euo pipefail
 cairn=${1:?usage: cluster_test.sh /path/to/cairn SCENARIO}
 scenario=${2:?usage: cluster_test.sh /path/to/cairn SCENARIO}
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 kv="$py $here/kv_client.py"
-work=$(mktemp -d /tmp/cairn-cluster-XXXXXX)
-declare -A pid ip tport aport
-netns=0
 
 case "$scenario" in
   basic) base=21100 ;;
@@ -41,116 +39,27 @@ case "$scenario" in
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
 
-cleanup() {
-  local rc=$?
-  for i in "${!pid[@]}"; do
-    if [[ -n "${pid[$i]}" ]] && kill -0 "${pid[$i]}" 2>/dev/null; then kill -KILL "${pid[$i]}" 2>/dev/null || true; fi
-  done
-  for i in "${!pid[@]}"; do
-    while [[ -n "${pid[$i]}" ]] && kill -0 "${pid[$i]}" 2>/dev/null; do sleep 0.05; done
-  done
+work=$(mktemp -d /tmp/cairn-cluster-XXXXXX)
+# Nodes, their TOML, waits, admin queries, the EXIT trap (cluster_cleanup).
+# shellcheck source-path=SCRIPTDIR source=cluster_lib.sh
+source "$here/cluster_lib.sh"
+cluster_toml_tail() { echo "snapshot_entries = 200"; }  # in [raft]: `kill` catches up by snapshot
+cluster_teardown() {  # the tmpfs of `full`, the network namespaces of `partition`
+  local i
   if [[ -n "${small_fs:-}" ]]; then umount "$small_fs" 2>/dev/null || true; fi
-  if ((netns)); then
-    for i in 1 2 3; do ip netns del "cairn-t$i" 2>/dev/null || true; done
+  if [[ -n "$cluster_netns" ]]; then
+    for i in 1 2 3; do ip netns del "$cluster_netns$i" 2>/dev/null || true; done
     ip link del cairn-tbr 2>/dev/null || true
   fi
-  if ((rc != 0 && rc != 77)); then
-    for f in "$work"/n*/err; do [[ -f "$f" ]] && { echo "--- $f (tail)"; tail -25 "$f"; }; done
-  fi
-  rm -rf "$work"
 }
-trap cleanup EXIT
+trap cluster_cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-log() { echo "[$(date +%T)] $*"; }
 
-admin() { echo "http://${ip[$1]}:${aport[$1]}"; }
-
-# json_get NODE PATH PYEXPR: evaluates PYEXPR with `j` bound to the JSON
-# answer of GET PATH on NODE; prints the result (empty on any error).
-json_get() {
-  curl -s --max-time 5 "$(admin "$1")$2" 2>/dev/null |
-    $py -c "import json,sys
-try:
-  j=json.load(sys.stdin); r=($3)
-  print('' if r is None else r)
-except Exception: print('')" 2>/dev/null || true
-}
-
-setup_node() {  # setup_node ID IP
-  local i=$1
-  ip[$i]=$2
-  tport[$i]=$((base + i))
-  aport[$i]=$((base + 50 + i))
-  mkdir -p "$work/n$i"
-  "$cairn" cert node --ca "$work/ca" --id "$i" --out "$work/n$i/tls" --host "${ip[$i]}" >/dev/null
-  local peers=""
-  [[ $i != 1 ]] && peers="peers = [\"${ip[1]}:${tport[1]}\"]"
-  cat >"$work/n$i/cairn.toml" <<TOML
-node_id = $i
-data_dir = "$work/n$i/data"
-listen = "${ip[$i]}:${tport[$i]}"
-admin_listen = "${ip[$i]}:${aport[$i]}"
-$peers
-[tls]
-ca_cert = "$work/n$i/tls/ca.pem"
-cert = "$work/n$i/tls/node.pem"
-key = "$work/n$i/tls/node.key"
-[raft]
-tick_ms = 20
-election_ticks = 25
-heartbeat_ticks = 2
-snapshot_entries = 200
-TOML
-}
-
-start_node() {  # start_node ID [--bootstrap]
-  local i=$1; shift
-  local prefix=()
-  ((netns)) && prefix=(ip netns exec "cairn-t$i")
-  "${prefix[@]}" "$cairn" server --config "$work/n$i/cairn.toml" "$@" >>"$work/n$i/out" 2>>"$work/n$i/err" &
-  pid[$i]=$!
-  disown "${pid[$i]}"  # no job-control chatter when a node is killed
-}
-
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local seconds=$1 what=$2; shift 2
-  local end=$((SECONDS + seconds))
-  until "$@"; do
-    ((SECONDS < end)) || fail "timed out after ${seconds}s waiting for: $what"
-    sleep 0.2
-  done
-}
-
-healthy() {
-  if [[ -n "${pid[$1]:-}" ]] && ! kill -0 "${pid[$1]}" 2>/dev/null; then
-    fail "node $1 exited: $(tail -3 "$work/n$1/err")"
-  fi
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(admin "$1")/health")" == 200 ]]; }
-system_voters_are() { [[ "$(json_get "$1" /v1/status "','.join(map(str,j['system_shard']['voters']))")" == "$2" ]]; }
-shard_leader() { json_get "$1" /v1/shards "[s for s in j['shards'] if s['id']==$2][0]['local']['leader']"; }
-shard_voters_are() { [[ "$(json_get "$1" /v1/shards "','.join(map(str,[s for s in j['shards'] if s['id']==$2][0]['local']['voters']))")" == "$3" ]]; }
 shard_keys() { json_get "$1" /v1/shards "[s for s in j['shards'] if s['id']==$2][0]['local']['keys']"; }
 same_key_counts() {
   local a b c
   a=$(shard_keys 1 "$1"); b=$(shard_keys 2 "$1"); c=$(shard_keys 3 "$1")
   [[ -n "$a" && "$a" == "$b" && "$b" == "$c" ]]
-}
-has_leader() { local l; l=$(shard_leader "$1" "$2"); [[ -n "$l" && "$l" != 0 ]]; }
-
-start_cluster() {  # start_cluster N: node 1 bootstraps, the others join
-  local n=$1
-  start_node 1 --bootstrap
-  wait_for 60 "node 1 healthy" healthy 1
-  for ((i = 2; i <= n; i++)); do start_node "$i"; done
-  for ((i = 2; i <= n; i++)); do wait_for 60 "node $i healthy" healthy "$i"; done
-  local want; want=$(seq -s, 1 "$n")
-  wait_for 60 "system shard voters $want" system_voters_are 1 "$want"
-  log "cluster of $n up; system shard voters $want"
-}
-
-create_shard() {  # create_shard REPLICAS -> prints the shard id
-  "$cairn" admin shards create --replicas "$1" --endpoint "$(admin 1)" --json |
-    $py -c "import json,sys; print(json.load(sys.stdin)['id'])"
 }
 
 endpoints() { local out="" i; for i in "$@"; do out+="${out:+,}$(admin "$i")"; done; echo "$out"; }
@@ -225,9 +134,7 @@ PY
   $kv verify --endpoints "$(endpoints 1 2 3)" --acked "$work/acked2"
   # A damaged store: node 3 refuses to start, naming the problem; the
   # other two carry on.
-  kill -TERM "${pid[3]}"
-  while kill -0 "${pid[3]}" 2>/dev/null; do sleep 0.05; done
-  pid[3]=""
+  kill_node 3 TERM
   if grep -q "Sanitizer" "$work/n3/err"; then fail "node 3 stopped with a sanitizer report"; fi
   $py - "$work/n3/data/raft/data.mdb" <<'PY'
 import sys
@@ -268,9 +175,7 @@ scenario_kill() {
   local load=$!
   sleep 3
   log "kill -9 node $leader"
-  kill -KILL "${pid[$leader]}"
-  while kill -0 "${pid[$leader]}" 2>/dev/null; do sleep 0.05; done
-  pid[$leader]=""
+  kill_node "$leader"
   wait_for 30 "a new leader for shard $s" bash -c "l=\$(curl -s $(admin "${others[0]}")/v1/shards | $py -c \"import json,sys; j=json.load(sys.stdin); print([s for s in j['shards'] if s['id']==$s][0]['local']['leader'])\"); [[ -n \$l && \$l != 0 && \$l != $leader ]]"
   log "new leader elected: $(shard_leader "${others[0]}" "$s")"
   wait $load; cat "$work/load.out"
@@ -315,7 +220,7 @@ scenario_partition() {
     exit 77
   fi
   ip netns del cairn-tprobe
-  netns=1
+  cluster_netns="cairn-t"  # node i runs in namespace cairn-t$i
   ip link add cairn-tbr type bridge && ip addr add 10.199.0.254/24 dev cairn-tbr && ip link set cairn-tbr up
   for i in 1 2 3; do
     ip netns add "cairn-t$i"

@@ -47,8 +47,10 @@ fi
 
 work=$(mktemp -d)
 mnt="" s3fs_pid=""
-# shellcheck source=dev_lib.sh
+# shellcheck source-path=SCRIPTDIR source=dev_lib.sh
 source "$here/dev_lib.sh"
+# shellcheck source-path=SCRIPTDIR source=aws_lib.sh
+source "$here/aws_lib.sh"
 cleanup() {
   if [[ -n "$mnt" ]] && mountpoint -q "$mnt"; then
     fusermount3 -u "$mnt" 2>/dev/null || fusermount -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
@@ -157,18 +159,7 @@ t_start=$SECONDS
 # devices (256 MiB each for 1 GiB); the rest of the test stores about
 # 60 MiB more on each, and deletes do not free space at once.
 dev_start "$cairn" $((big_mb / 4 + 256))
-export AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE="$HOME/aws-config" AWS_SHARED_CREDENTIALS_FILE="$HOME/aws-credentials"
-export AWS_PAGER="" AWS_EC2_METADATA_DISABLED=true
-cat >"$AWS_CONFIG_FILE" <<EOF
-[default]
-region = us-east-1
-s3 =
-  addressing_style = path
-  multipart_threshold = 8MB
-  multipart_chunksize = 8MB
-EOF
-: >"$AWS_SHARED_CREDENTIALS_FILE"
+aws_cli_env "$HOME" "$access" "$secret"
 echo "cairn dev: $endpoint; $v2_version"
 
 a2() { "$aws2" --endpoint-url "$endpoint" "$@"; }

@@ -30,6 +30,8 @@
 #   usage: cluster_s3_test.sh /path/to/cairn
 # Exits 77 (skipped) without Debian's /usr/bin/python3 with boto3
 # (python3-boto3) or without the aws CLI (awscli). Ports 21701-21753.
+# Nodes, waits and admin queries: tests/runtime/cluster_lib.sh; the aws
+# CLI's environment: aws_lib.sh.
 set -euo pipefail
 cairn=${1:?usage: cluster_s3_test.sh /path/to/cairn}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,107 +45,41 @@ aws=/usr/bin/aws
 [[ -n "$aws" && -x "$aws" ]] || { echo "SKIP: no aws CLI (apt-get install awscli)"; exit 77; }
 
 work=$(mktemp -d /tmp/cairn-s3-cluster-XXXXXX)
-declare -A pid tport aport sport
+# Nodes, their TOML, waits, admin queries, the EXIT trap (cluster_cleanup).
+# shellcheck source-path=SCRIPTDIR source=../../runtime/cluster_lib.sh
+source "$here/../../runtime/cluster_lib.sh"
+# shellcheck source-path=SCRIPTDIR source=aws_lib.sh
+source "$here/aws_lib.sh"
+declare -A sport
 step_name="setup" step_t0=$SECONDS t_start=$SECONDS failed=0
 summary=()
 
-cleanup() {
-  local rc=$?
-  for i in "${!pid[@]}"; do
-    if [[ -n "${pid[$i]}" ]] && kill -0 "${pid[$i]}" 2>/dev/null; then kill -KILL "${pid[$i]}" 2>/dev/null || true; fi
-  done
-  for i in "${!pid[@]}"; do
-    while [[ -n "${pid[$i]}" ]] && kill -0 "${pid[$i]}" 2>/dev/null; do sleep 0.05; done
-  done
-  if ((rc != 0 && rc != 77)); then
-    ((failed)) || echo "FAIL: [$step_name] exited with status $rc" >&2
-    for f in "$work"/n*/err; do [[ -f "$f" ]] && { echo "--- $f (tail)" >&2; tail -25 "$f" >&2; }; done
-  fi
-  rm -rf "$work"
+cluster_on_failure() {  # cluster_on_failure STATUS: the failing step, every node's stderr
+  ((failed)) || echo "FAIL: [$step_name] exited with status $1" >&2
+  node_err_tails >&2
 }
-trap cleanup EXIT
+trap cluster_cleanup EXIT
 fail() { failed=1; echo "FAIL: [$step_name] $*" >&2; exit 1; }
-log() { echo "[$(date +%T)] $*"; }
 step() { step_name=$1; step_t0=$SECONDS; log "== $step_name"; }
 ok() {
   log "ok: $step_name ($((SECONDS - step_t0)) s)"
   summary+=("ok  $(printf '%4d' $((SECONDS - step_t0))) s  $step_name")
 }
 
-admin() { echo "http://127.0.0.1:${aport[$1]}"; }
-s3url() { echo "http://127.0.0.1:${sport[$1]}"; }
+s3url() { echo "http://${ip[$1]}:${sport[$1]}"; }
 
-# json_get NODE PATH PYEXPR: PYEXPR with `j` bound to the JSON answer of
-# GET PATH on NODE's admin endpoint (empty on any error).
-json_get() {
-  curl -s --max-time 5 "$(admin "$1")$2" 2>/dev/null |
-    $py -c "import json,sys
-try:
-  j=json.load(sys.stdin); r=($3)
-  print('' if r is None else r)
-except Exception: print('')" 2>/dev/null || true
-}
-
-setup_node() {  # setup_node ID
-  local i=$1
-  tport[$i]=$((base + i))
-  sport[$i]=$((base + 20 + i))
-  aport[$i]=$((base + 50 + i))
-  mkdir -p "$work/n$i"
-  "$cairn" cert node --ca "$work/ca" --id "$i" --out "$work/n$i/tls" --host 127.0.0.1 >/dev/null
-  local peers=""
-  [[ $i != 1 ]] && peers="peers = [\"127.0.0.1:${tport[1]}\"]"
-  local d="$work/n$i/data/devices"
-  # Three device files per node, created (sparse) on first start.
-  cat >"$work/n$i/cairn.toml" <<TOML
-node_id = $i
-data_dir = "$work/n$i/data"
-listen = "127.0.0.1:${tport[$i]}"
-admin_listen = "127.0.0.1:${aport[$i]}"
-s3_listen = "127.0.0.1:${sport[$i]}"
-$peers
-[tls]
-ca_cert = "$work/n$i/tls/ca.pem"
-cert = "$work/n$i/tls/node.pem"
-key = "$work/n$i/tls/node.key"
-[raft]
-tick_ms = 20
-election_ticks = 25
-heartbeat_ticks = 2
+# Each node's TOML (setup_node) adds its S3 port and three device files,
+# created (sparse) on first start.
+cluster_toml_top() { echo "s3_listen = \"${ip[$1]}:${sport[$1]}\""; }
+cluster_toml_tail() {
+  local d="$work/n$1/data/devices"
+  cat <<TOML
 [chunk]
 devices = ["$d/d0", "$d/d1", "$d/d2"]
 device_mb = 256
 TOML
 }
 
-start_node() {  # start_node ID [--bootstrap]
-  local i=$1; shift
-  "$cairn" server --config "$work/n$i/cairn.toml" "$@" >>"$work/n$i/out" 2>>"$work/n$i/err" &
-  pid[$i]=$!
-  disown "${pid[$i]}"  # no job-control chatter when a node is killed
-}
-
-kill_node() {  # kill_node ID: kill -9, wait until gone
-  kill -KILL "${pid[$1]}"
-  while kill -0 "${pid[$1]}" 2>/dev/null; do sleep 0.05; done
-  pid[$1]=""
-}
-
-wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
-  local seconds=$1 what=$2; shift 2
-  local end=$((SECONDS + seconds))
-  until "$@"; do
-    ((SECONDS < end)) || fail "timed out after ${seconds}s waiting for: $what"
-    sleep 0.2
-  done
-}
-
-healthy() {
-  if [[ -n "${pid[$1]:-}" ]] && ! kill -0 "${pid[$1]}" 2>/dev/null; then
-    fail "node $1 exited: $(tail -3 "$work/n$1/err")"
-  fi
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(admin "$1")/health")" == 200 ]]
-}
 s3_answers() {  # any HTTP answer from NODE's S3 port (an anonymous request is refused)
   [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$(s3url "$1")/")" != 000 ]]
 }
@@ -179,13 +115,8 @@ s3py() {  # s3py PHASE [ARGS...]: one phase of cluster_s3_test.py
 # --- 1. the cluster ------------------------------------------------------------
 step "1. three nodes up (node 1 bootstraps, 2 and 3 join), healthy, all connected"
 "$cairn" cert ca --out "$work/ca" --name s3-cluster >/dev/null
-for i in 1 2 3; do setup_node "$i"; done
-start_node 1 --bootstrap
-wait_for 60 "node 1 healthy" healthy 1
-start_node 2
-start_node 3
-for i in 2 3; do wait_for 60 "node $i healthy" healthy "$i"; done
-wait_for 60 "system shard voters 1,2,3" system_voters_are 1 1,2,3
+for i in 1 2 3; do sport[$i]=$((base + 20 + i)); setup_node "$i"; done
+start_cluster 3
 wait_for 30 "every node connected to the other two" all_connected 1 2 3
 for i in 1 2 3; do wait_for 30 "node $i's S3 gateway answers" s3_answers "$i"; done
 for i in 1 2 3; do
@@ -195,8 +126,7 @@ ok
 
 # --- 2. a data shard -----------------------------------------------------------
 step "2. a data shard with 3 replicas"
-shard=$("$cairn" admin shards create --replicas 3 --endpoint "$(admin 1)" --json |
-  $py -c "import json,sys; print(json.load(sys.stdin)['id'])") || fail "cairn admin shards create"
+shard=$(create_shard 3) || fail "cairn admin shards create"
 log "data shard $shard"
 for i in 1 2 3; do wait_for 60 "shard $shard led, seen from node $i" has_leader "$i" "$shard"; done
 wait_for 60 "shard $shard voters 1,2,3" shard_voters_are 1 "$shard" 1,2,3
@@ -259,20 +189,7 @@ ok
 
 # --- 7. the aws CLI -----------------------------------------------------------------
 step "7. aws CLI: s3 cp of 64 MiB up through node 3, down through node 1"
-# Nothing of the caller's AWS setup leaks in.
-while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep -E '^AWS_' || true)
-export AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-credentials"
-export AWS_PAGER="" AWS_EC2_METADATA_DISABLED=true
-cat >"$AWS_CONFIG_FILE" <<EOF
-[default]
-region = us-east-1
-s3 =
-  addressing_style = path
-  multipart_threshold = 8MB
-  multipart_chunksize = 8MB
-EOF
-: >"$AWS_SHARED_CREDENTIALS_FILE"
+aws_cli_env "$work" "$access" "$secret"  # nothing of the caller's AWS setup leaks in
 log "$("$aws" --version 2>&1)"
 head -c 64M /dev/urandom >"$work/big"
 "$aws" --endpoint-url "$(s3url 3)" s3 cp --only-show-errors "$work/big" s3://cluster/aws/big.bin \
