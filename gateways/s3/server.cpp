@@ -129,8 +129,19 @@ void session::run() {
     if (ec) return;  // closed, or a header we cannot read: drop the connection
     request_id_ = "CAIRN" + std::to_string(server_.next_request++);
     keep_alive_ = parser.get().keep_alive();
-    if (!handle(parser)) return;
-    if (!keep_alive_) return;
+    // S3-8: every actor request of this HTTP request goes through an actor
+    // that lives for this request only. CAF 0.17 schedules a timeout
+    // message for each request(..., timeout) and a blocking actor keeps it
+    // (in its mailbox cache) after the answer came, so a long-lived session
+    // actor would walk one more stale message on every later receive:
+    // quadratic per keep-alive connection (the 1M-object prefill stalled at
+    // ~440k). The late messages now go to an actor that is gone.
+    caf::scoped_actor per_request{server_.sys};
+    auto* const session_actor = self_;
+    self_ = per_request.ptr();
+    const bool go_on = handle(parser);
+    self_ = session_actor;
+    if (!go_on || !keep_alive_) return;
   }
 }
 

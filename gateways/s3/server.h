@@ -33,6 +33,9 @@
 //  S3-7. A part is written only for an upload that exists for the
 //        request's key; an upload's parts are the chunks' only holders
 //        until it completes (they move into the object) or is aborted.
+//  S3-8. A session's actor requests go through an actor that lives for one
+//        HTTP request, so late timeout messages never accumulate in a
+//        long-lived mailbox (session::run).
 #pragma once
 
 #include <caf/all.hpp>
