@@ -36,6 +36,17 @@ class collector {
 
  private:
   void pass() {
+    // The pass's requests go through an actor that lives for this pass:
+    // CAF 0.17 keeps the late timeout message of every request(...,
+    // timeout) in a blocking actor's mailbox, which would grow forever in
+    // this long-lived one (the S3 sessions' S3-8).
+    caf::scoped_actor per_pass{self_->home_system()};
+    struct restore {
+      caf::blocking_actor*& self;
+      caf::blocking_actor* const saved;
+      ~restore() { self = saved; }
+    } restore_self{self_, self_};
+    self_ = per_pass.ptr();
     ++stats_->passes;
     std::uint64_t pending = 0;
     for (const auto& [id, actor] : backend_.led_data_shards()) pending += collect_shard(id, actor);
