@@ -88,6 +88,8 @@ const std::vector<option>& options() {
       {"raft.heartbeat_ticks", U([](node_config & c) -> auto& { return c.raft.heartbeat_ticks; })},
       {"raft.snapshot_entries",
        U([](node_config & c) -> auto& { return c.raft.snapshot_entries; })},
+      {"raft.snapshot_log_percent",
+       U([](node_config & c) -> auto& { return c.raft.snapshot_log_percent; })},
       {"transport.frame_bytes_max",
        U([](node_config & c) -> auto& { return c.transport.frame_bytes_max; })},
       {"transport.send_queue_bytes_max",
@@ -312,6 +314,8 @@ void validate(const node_config& cfg) {
                                                   std::to_string(cfg.raft.heartbeat_ticks) + ")");
   if (cfg.raft.snapshot_entries < 10)
     throw config_error("raft.snapshot_entries", "must be at least 10");
+  if (cfg.raft.snapshot_log_percent > 1000)
+    throw config_error("raft.snapshot_log_percent", "must be at most 1000");
   if (cfg.transport.frame_bytes_max < 4096 || cfg.transport.frame_bytes_max > (1ull << 30))
     throw config_error("transport.frame_bytes_max", "must be between 4096 and 1073741824");
   if (cfg.transport.send_queue_bytes_max < cfg.transport.frame_bytes_max)

@@ -42,6 +42,9 @@ struct raft_settings {
   std::uint64_t election_ticks = 20;
   std::uint64_t heartbeat_ticks = 2;
   std::uint64_t snapshot_entries = 10'000;
+  /// ...once the log since the last snapshot also holds this percent of its
+  /// bytes (replica_options::snapshot_log_percent).
+  std::uint64_t snapshot_log_percent = 50;
 };
 
 struct transport_settings {

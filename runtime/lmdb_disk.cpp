@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include <isa-l/crc.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -174,6 +175,66 @@ int delete_log_range(MDB_txn* txn, MDB_dbi dbi, std::uint64_t shard, std::uint64
                      std::uint64_t to) {
   const std::string end = to == ~0ULL ? be64(shard + 1) : log_key(shard, to + 1);
   return delete_keys(txn, dbi, log_key(shard, from), end);
+}
+
+/// A snapshot is stored in pieces of at most this many bytes (D5): LMDB
+/// keeps a big value in one run of contiguous overflow pages, and a
+/// whole-namespace snapshot of hundreds of MiB rewritten again and again
+/// fragments the free list until no run is long enough and the map fills.
+constexpr std::size_t snapshot_piece_bytes = 4u << 20;
+
+std::string snapshot_piece_key(std::uint64_t shard, std::uint32_t piece) {
+  std::string k = meta_key(shard, "snapshot#");
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>((piece >> (8 * i)) & 0xff));
+  return k;
+}
+
+/// Replaces the shard's stored snapshot by `encoded`: the pieces, then the
+/// "snapshot_pieces" header (count, total bytes) that load() reads first.
+int put_snapshot_pieces(MDB_txn* txn, MDB_dbi dbi, std::uint64_t shard, std::string_view encoded) {
+  int rc = delete_keys(txn, dbi, meta_key(shard, "snapshot#"), meta_key(shard, "snapshot$"));
+  if (rc == MDB_SUCCESS) {
+    // The single-value form earlier versions wrote.
+    const std::string legacy = meta_key(shard, "snapshot");
+    MDB_val k = val(legacy.data(), legacy.size());
+    rc = mdb_del(txn, dbi, &k, nullptr);
+    if (rc == MDB_NOTFOUND) rc = MDB_SUCCESS;
+  }
+  std::uint32_t pieces = 0;
+  for (std::size_t at = 0; rc == MDB_SUCCESS && at < encoded.size();
+       at += snapshot_piece_bytes, ++pieces) {
+    const std::string key = snapshot_piece_key(shard, pieces);
+    const std::string framed = frame_value(key, encoded.substr(at, snapshot_piece_bytes));
+    MDB_val k = val(key.data(), key.size());
+    MDB_val v = val(framed.data(), framed.size());
+    rc = mdb_put(txn, dbi, &k, &v, 0);
+  }
+  if (rc == MDB_SUCCESS)
+    rc = put_meta(txn, dbi, shard, "snapshot_pieces", pack_u64s({pieces, encoded.size()}));
+  return rc;
+}
+
+/// The shard's stored snapshot, encoded; empty if it has none.
+bytes get_snapshot_pieces(MDB_txn* txn, MDB_dbi dbi, std::uint64_t shard) {
+  const bytes header = get_meta(txn, dbi, shard, "snapshot_pieces");
+  if (header.empty()) return get_meta(txn, dbi, shard, "snapshot");  // the single-value form
+  const std::uint64_t pieces = unpack_u64(header, 0), total = unpack_u64(header, 1);
+  std::string out;
+  out.reserve(total);
+  for (std::uint64_t i = 0; i < pieces; ++i) {
+    const std::string key = snapshot_piece_key(shard, static_cast<std::uint32_t>(i));
+    MDB_val k = val(key.data(), key.size()), v;
+    if (mdb_get(txn, dbi, &k, &v) != MDB_SUCCESS)
+      corrupt("piece " + std::to_string(i) + " of the snapshot of shard " + std::to_string(shard) +
+              " is missing and");
+    auto payload = unframe_value(k, v);
+    if (!payload)
+      corrupt("piece " + std::to_string(i) + " of the snapshot of shard " + std::to_string(shard));
+    out.append(*payload);
+  }
+  if (out.size() != total)
+    corrupt("the snapshot of shard " + std::to_string(shard) + " has the wrong length and");
+  return out;
 }
 
 }  // namespace
@@ -386,7 +447,10 @@ shard::io_status lmdb_environment::sync() {
     syncing_ = false;
     fsyncs_.observe(seconds);
     synced_.notify_all();
-    if (rc != MDB_SUCCESS) return shard::io_status::failed;
+    if (rc != MDB_SUCCESS) {
+      spdlog::critical("lmdb: fsync failed: {}", mdb_strerror(rc));
+      return shard::io_status::failed;
+    }
     synced_writes_ = std::max(synced_writes_, covering);
   }
   return shard::io_status::ok;
@@ -414,6 +478,7 @@ bool lmdb_disk::has_state() const {
   txn_guard t;
   check(mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &t.txn), "lmdb: begin read");
   return !get_meta(t.txn, env_.meta_dbi(), shard_, "hard").empty() ||
+         !get_meta(t.txn, env_.meta_dbi(), shard_, "snapshot_pieces").empty() ||
          !get_meta(t.txn, env_.meta_dbi(), shard_, "snapshot").empty();
 }
 
@@ -463,7 +528,7 @@ restored_state lmdb_disk::load() {
   const bytes offset = get_meta(t.txn, meta, shard_, "offset");
   st.log_offset = log_index{unpack_u64(offset, 0)};
   st.log_offset_term = term_t{unpack_u64(offset, 1)};
-  const bytes snap = get_meta(t.txn, meta, shard_, "snapshot");
+  const bytes snap = get_snapshot_pieces(t.txn, meta, shard_);
   if (!snap.empty()) {
     auto s = decode_snapshot(snap);
     if (!s)
@@ -505,7 +570,7 @@ shard::io_status lmdb_disk::write(const ready& rd) {
   auto put_snapshot = [&](const snapshot& s, log_index offset, term_t offset_term) {
     const bytes enc = encode_snapshot(s);
     written += enc.size();
-    if (rc == MDB_SUCCESS) rc = put_meta(t.txn, meta, shard_, "snapshot", enc);
+    if (rc == MDB_SUCCESS) rc = put_snapshot_pieces(t.txn, meta, shard_, enc);
     if (rc == MDB_SUCCESS)
       rc = put_meta(t.txn, meta, shard_, "offset", pack_u64s({offset.value, offset_term.value}));
   };
@@ -535,8 +600,13 @@ shard::io_status lmdb_disk::write(const ready& rd) {
     rc = put_meta(t.txn, meta, shard_, "hard",
                   pack_u64s({rd.hard->term.value, rd.hard->vote.value, rd.hard->commit.value}));
   }
-  if (rc != MDB_SUCCESS) return shard::io_status::failed;
-  if (t.commit() != MDB_SUCCESS) return shard::io_status::failed;
+  if (rc == MDB_SUCCESS) rc = t.commit();
+  if (rc != MDB_SUCCESS) {
+    // The replica fail-stops on this (S4); say why first.
+    spdlog::critical("lmdb: writing {} bytes for shard {} failed: {}", written, shard_,
+                     mdb_strerror(rc));
+    return shard::io_status::failed;
+  }
   env_.note_write(written);
   return shard::io_status::ok;
 }

@@ -21,6 +21,12 @@
 //      also checks that the file is not shorter than the last commit needs.
 //      A failed check throws (load) or is reported (verify), and the node
 //      refuses to start.
+//  D5. A snapshot is stored as pieces of at most 4 MiB under one header
+//      ("snapshot_pieces": count, total bytes), replaced in one transaction;
+//      a missing or corrupt piece is corruption (D4). LMDB keeps each value
+//      in one run of contiguous pages, and rewriting a whole-namespace
+//      snapshot of hundreds of MiB as one value fragments the free list
+//      until the map is full.
 #pragma once
 
 #include <lmdb.h>

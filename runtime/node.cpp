@@ -359,6 +359,7 @@ struct node::impl {
     ro.raft.heartbeat_interval_ticks = cfg.raft.heartbeat_ticks;
     ro.incarnation = h->random->next() & 0xffffff;
     ro.snapshot_every_entries = cfg.raft.snapshot_entries;
+    ro.snapshot_log_percent = cfg.raft.snapshot_log_percent;
     ro.retain_entries_after_snapshot = std::min<std::uint64_t>(1000, cfg.raft.snapshot_entries);
     ro.request_timeout_ticks = std::max<std::uint64_t>(
         20, 10'000 / std::max<std::uint64_t>(1, cfg.raft.tick_ms));  // ~10 s

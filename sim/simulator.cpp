@@ -346,6 +346,7 @@ void simulation::start_node(node_slot& n) {
   o.raft.snapshot_timeout_ticks = 40;
   o.incarnation = ++n.incarnation;
   o.snapshot_every_entries = 200;
+  o.snapshot_log_percent = 50;  // as the node runs
   o.retain_entries_after_snapshot = 20;
   o.request_timeout_ticks = 200;
   shard::environment env;

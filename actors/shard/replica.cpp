@@ -393,6 +393,7 @@ void replica::fail_stop(std::string_view why) {
 
 void replica::apply_entry(const entry& e) {
   ++metrics_.applied_entries;
+  log_bytes_since_snapshot_ += e.data.size();
   if (e.type == entry_type::conf_change) {
     if (auto cc = decode_conf_change(e.data)) {
       core_.apply_conf_change(*cc);
@@ -476,6 +477,7 @@ void replica::process_ready() {
     // 4. Apply.
     if (rd.snap) {
       CAIRN_ASSERT_MSG(restore_state(rd.snap->data), "leader sent an undecodable snapshot");
+      log_bytes_since_snapshot_ = 0;
       ++metrics_.snapshots_installed;
       if (env_.observer)
         env_.observer->on_restore(core_.id(), rd.snap->metadata.index, fingerprint());
@@ -496,9 +498,12 @@ void replica::process_ready() {
     // Snapshot policy: bound the log.
     const auto applied = core_.log().applied();
     const auto snap_index = core_.latest_snapshot().metadata.index;
-    if (applied.value - snap_index.value >= opts_.snapshot_every_entries) {
+    const auto snapshot_bytes = core_.latest_snapshot().data.size();
+    if (applied.value - snap_index.value >= opts_.snapshot_every_entries &&
+        log_bytes_since_snapshot_ * 100 >= snapshot_bytes * opts_.snapshot_log_percent) {
       if (core_.compact(snapshot_state(), opts_.retain_entries_after_snapshot).ok()) {
         ++metrics_.snapshots_taken;
+        log_bytes_since_snapshot_ = 0;
       }
     }
   }

@@ -96,6 +96,13 @@ struct replica_options {
   /// Take a snapshot and compact when this many entries were applied
   /// since the last snapshot.
   std::uint64_t snapshot_every_entries = 1000;
+  /// ...and when the entries applied since it hold at least this share (in
+  /// percent) of the last snapshot's bytes. A snapshot is the whole state,
+  /// so a fixed entry count makes the bytes written grow with the square of
+  /// the state (a 1M-object bucket rewrote hundreds of MiB every 10,000
+  /// PUTs); with a share, snapshot bytes stay within 100/share times the
+  /// log bytes. 0: entries alone decide.
+  std::uint64_t snapshot_log_percent = 0;
   std::uint64_t retain_entries_after_snapshot = 100;
   std::uint64_t request_timeout_ticks = 100;
   std::size_t requests_max = 10'000;
@@ -215,6 +222,8 @@ class replica {
   std::uint64_t idle_ticks_ = 0;  // leader ticks with nothing changing
   raft::log_index idle_seen_last_, idle_seen_commit_;
   replica_metrics metrics_;
+  /// Bytes of entries applied since the last snapshot (snapshot_log_percent).
+  std::uint64_t log_bytes_since_snapshot_ = 0;
 };
 
 }  // namespace cairn::shard

@@ -42,7 +42,11 @@ for n in $scales; do
   "$load" "${args[@]}" --connections "$conns" --op put --warmup 1 --duration "$seconds" --label "put-$n" >"$out/put-$n.json"
   "$load" "${args[@]}" --op list --max-keys 1000 --connections 1 --warmup 0 --duration "$seconds" \
     --label "list-$n" >"$out/list-$n.json"
-  echo "s3_scale: $n objects: resident $(awk '/^VmRSS/ {print int($2/1024)}' /proc/$pid/status) MiB" >&2
+  # Anonymous memory is the process's own; file pages are LMDB's map and
+  # count in VmRSS while they stay cached.
+  echo "s3_scale: $n objects: resident $(awk '/^VmRSS/ {r=int($2/1024)} /^RssAnon/ {a=int($2/1024)}
+    /^RssFile/ {f=int($2/1024)} END {printf "%d MiB (anonymous %d MiB, file %d MiB)", r, a, f}' \
+    /proc/$pid/status)" >&2
   stop
 done
 /usr/bin/python3 - "$out" $scales <<'PY'

@@ -93,6 +93,50 @@ TEST(LmdbDisk, BootstrapEntriesCompactionAndReload) {
   EXPECT_EQ(env.stored_shards(), (std::vector<std::uint64_t>{7}));
 }
 
+/// A compaction to `index` whose snapshot is `data`.
+ready compaction_with(const bytes& data, std::uint64_t index) {
+  ready rd;
+  rd.compaction = log_compaction{};
+  rd.compaction->snap.metadata.index = log_index{index};
+  rd.compaction->snap.metadata.term = term_t{1};
+  rd.compaction->snap.metadata.conf = voters({1});
+  rd.compaction->snap.data = data;
+  rd.compaction->compact_index = log_index{index};
+  rd.compaction->compact_term = term_t{1};
+  return rd;
+}
+
+/// Bytes that differ at every position modulo a large prime, so a piece
+/// stored out of order or twice would not compare equal.
+bytes patterned(std::size_t n, unsigned seed) {
+  bytes b(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<char>((i * 2654435761u + seed) % 251);
+  return b;
+}
+
+TEST(LmdbDisk, BigSnapshotsAreStoredInPiecesAndReplacedWhole) {
+  // D5: a snapshot over the 4 MiB piece size round-trips; a later, smaller
+  // one replaces it with no stale piece appended.
+  temp_dir dir;
+  const bytes big = patterned((9u << 20) + 12345, 1);
+  const bytes small = patterned(5000, 2);
+  {
+    lmdb_environment env(dir.path.string());
+    lmdb_disk disk(env, 4);
+    disk.bootstrap(voters({1}), "");
+    ASSERT_EQ(disk.write(compaction_with(big, 10)), shard::io_status::ok);
+    ASSERT_EQ(disk.sync(), shard::io_status::ok);
+    EXPECT_EQ(disk.load().snap.data, big);
+    ASSERT_EQ(disk.write(compaction_with(small, 20)), shard::io_status::ok);
+    ASSERT_EQ(disk.sync(), shard::io_status::ok);
+  }
+  lmdb_environment env(dir.path.string());
+  EXPECT_EQ(env.verify(), "");
+  auto st = lmdb_disk(env, 4).load();
+  EXPECT_EQ(st.snap.metadata.index, log_index{20});
+  EXPECT_EQ(st.snap.data, small);
+}
+
 TEST(LmdbDisk, ShardsAreKeptApartAndTruncationStaysInItsShard) {
   temp_dir dir;
   lmdb_environment env(dir.path.string());
@@ -233,6 +277,30 @@ TEST_F(LmdbCorruption, AHealthyStoreVerifies) {
   lmdb_environment env(dir.string());
   EXPECT_EQ(env.verify(), "");
   EXPECT_EQ(lmdb_disk(env, 5).load().entries.size(), 19u);
+}
+
+TEST(LmdbDisk, ACorruptSnapshotPieceIsDetected) {
+  temp_dir dir;
+  bytes big = patterned(6u << 20, 3);
+  const std::string marker = "snapshot-marker-in-the-second-piece";
+  big.replace((5u << 20), marker.size(), marker);
+  {
+    lmdb_environment env(dir.path.string());
+    lmdb_disk disk(env, 4);
+    disk.bootstrap(voters({1}), "");
+    ASSERT_EQ(disk.write(compaction_with(big, 10)), shard::io_status::ok);
+    ASSERT_EQ(disk.sync(), shard::io_status::ok);
+  }
+  ASSERT_TRUE(flip_byte_of(dir.path / "data.mdb", marker));
+  lmdb_environment env(dir.path.string());
+  EXPECT_NE(env.verify().find("fails its checksum"), std::string::npos);
+  try {
+    lmdb_disk(env, 4).load();
+    FAIL() << "a corrupt snapshot piece was loaded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("piece 1 of the snapshot of shard 4"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

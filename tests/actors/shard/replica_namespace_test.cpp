@@ -25,8 +25,9 @@ struct counter_random final : random_source {
 
 class ReplicaNamespace : public ::testing::Test {
  protected:
-  std::unique_ptr<replica> start() {
+  std::unique_ptr<replica> start(std::uint64_t snapshot_log_percent = 0) {
     replica_options o;
+    o.snapshot_log_percent = snapshot_log_percent;
     o.raft.id = raft::node_id{1};
     o.raft.election_timeout_ticks = 10;
     o.raft.heartbeat_interval_ticks = 2;
@@ -87,6 +88,41 @@ class ReplicaNamespace : public ::testing::Test {
   counter_random random_;
   std::uint64_t incarnation_ = 0;
 };
+
+TEST_F(ReplicaNamespace, SnapshotsFollowTheLogsShareOfTheStateNotAFixedCount) {
+  // With snapshot_log_percent, a growing namespace is snapshotted at
+  // geometrically spaced points: the bytes snapshots write stay
+  // proportional to the log's bytes instead of growing with its square.
+  auto run = [&](std::uint64_t percent, std::uint64_t& snapshot_bytes) {
+    disk_ = sim::sim_disk{raft::conf_state{{raft::node_id{1}}, {}, {}, {}, false}, 7};
+    auto r = start(percent);
+    ns_command create;
+    create.now_ns = 1;
+    create.body = create_bucket_command{bucket};
+    EXPECT_EQ(propose(*r, create).status, ns_status::ok);
+    snapshot_bytes = 0;
+    std::uint64_t taken = 0;
+    for (int i = 0; i < 2000; ++i) {
+      EXPECT_EQ(propose(*r, put("k" + std::to_string(i), "\"e\"", 10 + i)).status, ns_status::ok);
+      if (r->metrics().snapshots_taken != taken) {
+        taken = r->metrics().snapshots_taken;
+        snapshot_bytes += r->core().latest_snapshot().data.size();
+      }
+    }
+    const auto fingerprint = namespace_fingerprint(r->names());
+    r.reset();
+    r = start(percent);
+    EXPECT_EQ(namespace_fingerprint(r->names()), fingerprint) << "percent " << percent;
+    return taken;
+  };
+  std::uint64_t fixed_bytes = 0, shared_bytes = 0;
+  const auto fixed = run(0, fixed_bytes);
+  const auto shared = run(50, shared_bytes);
+  EXPECT_GE(fixed, 99u);  // one per 20 entries
+  EXPECT_GT(shared, 3u);
+  EXPECT_LT(shared, 20u);
+  EXPECT_LT(shared_bytes * 5, fixed_bytes) << shared_bytes << " vs " << fixed_bytes;
+}
 
 TEST_F(ReplicaNamespace, CommandsApplyThroughRaftAndSurviveSnapshotsAndRestart) {
   auto r = start();
