@@ -500,6 +500,14 @@ bool restore_namespace(namespace_state& state, const std::string& bytes) {
             auto id = u.id;
             if (!tree.uploads.emplace(std::move(id), std::move(u)).second) return std::nullopt;
           }
+          // Names are not stored: each is its entry in the parent (NS1). An
+          // entry naming a missing inode is left to violation() below.
+          for (const auto& [iid, n] : tree.inodes)
+            for (const auto& [lk, child] : n.entries) {
+              const auto c = tree.inodes.find(child);
+              if (c == tree.inodes.end()) continue;
+              c->second.name = lk.ends_with('/') ? lk.substr(0, lk.size() - 1) : lk;
+            }
           // NS4 by construction: the counts are recomputed, never trusted.
           for (const auto& [iid, n] : tree.inodes)
             if (n.kind == inode_kind::file && n.current) s.retain(n.current->chunks);

@@ -146,12 +146,13 @@ namespace_state::resolution namespace_state::resolve(const bucket_tree& tree,
 }
 
 inode& namespace_state::new_inode(bucket_tree& tree, inode_kind kind, inode_id parent,
-                                  std::int64_t now_ns) {
+                                  std::string name, std::int64_t now_ns) {
   const inode_id id{tree.next_inode++};  // NS5: never reused
   auto& n = tree.inodes[id];
   n.id = id;
   n.kind = kind;
   n.parent = parent;
+  n.name = std::move(name);
   n.atime_ns = n.mtime_ns = n.ctime_ns = now_ns;
   n.mode = kind == inode_kind::directory ? 0755 : 0644;
   return n;
@@ -201,11 +202,7 @@ void namespace_state::prune(bucket_tree& tree, inode_id dir, std::int64_t now_ns
     auto& d = tree.inodes.at(dir);
     if (d.explicit_dir || !d.entries.empty()) return;
     auto& parent = tree.inodes.at(d.parent);
-    for (auto it = parent.entries.begin(); it != parent.entries.end(); ++it)
-      if (it->second == dir) {
-        parent.entries.erase(it);
-        break;
-      }
+    parent.entries.erase(d.name + "/");
     parent.mtime_ns = parent.ctime_ns = now_ns;
     const auto up = d.parent;
     tree.inodes.erase(dir);
@@ -306,7 +303,7 @@ ns_result namespace_state::store(bucket_tree& tree, const placement& where, obje
   ns_result r;
   inode_id dir = where.res.dirs.back();
   for (std::size_t i = where.res.dirs.size() - 1; i + 1 < key.components.size(); ++i) {
-    auto& created = new_inode(tree, inode_kind::directory, dir, now_ns);
+    auto& created = new_inode(tree, inode_kind::directory, dir, key.components[i], now_ns);
     const auto id = created.id;
     auto& parent = tree.inodes.at(dir);
     parent.entries.emplace(key.components[i] + "/", id);
@@ -325,7 +322,8 @@ ns_result namespace_state::store(bucket_tree& tree, const placement& where, obje
     r.inode = n.id;
     return r;
   }
-  auto& n = new_inode(tree, key.marker ? inode_kind::directory : inode_kind::file, dir, now_ns);
+  auto& n = new_inode(tree, key.marker ? inode_kind::directory : inode_kind::file, dir,
+                      key.components.back(), now_ns);
   n.mode = key.marker ? 0755 : mode;
   n.uid = uid;
   n.gid = gid;
@@ -521,6 +519,61 @@ const inode* namespace_state::find(bucket_id bucket, std::string_view key) const
   return it == dir.entries.end() ? nullptr : &b->second.inodes.at(it->second);
 }
 
+const inode* namespace_state::inode_of(bucket_id bucket, inode_id id) const {
+  const auto b = buckets_.find(bucket);
+  if (b == buckets_.end()) return nullptr;
+  const auto it = b->second.inodes.find(id);
+  return it == b->second.inodes.end() ? nullptr : &it->second;
+}
+
+const inode* namespace_state::lookup(bucket_id bucket, inode_id dir, std::string_view name) const {
+  const auto* d = inode_of(bucket, dir);
+  if (!d || d->kind != inode_kind::directory || name.empty() ||
+      name.find('/') != std::string_view::npos)
+    return nullptr;
+  auto it = d->entries.find(std::string(name));
+  if (it == d->entries.end()) it = d->entries.find(std::string(name) + "/");
+  return it == d->entries.end() ? nullptr : inode_of(bucket, it->second);
+}
+
+std::string namespace_state::key_of(bucket_id bucket, inode_id id) const {
+  std::vector<const std::string*> names;
+  for (const auto* n = inode_of(bucket, id); n && n->id != root_inode;
+       n = inode_of(bucket, n->parent)) {
+    names.push_back(&n->name);
+    if (names.size() > key_bytes_max) return {};  // NS1 makes this unreachable
+  }
+  std::string key;
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    if (!key.empty()) key += '/';
+    key += **it;
+  }
+  const auto* n = inode_of(bucket, id);
+  if (n && n->kind == inode_kind::directory && !key.empty()) key += '/';
+  return key;
+}
+
+namespace_state::page_status namespace_state::read_directory(bucket_id bucket, inode_id dir,
+                                                             inode_id after, std::size_t max,
+                                                             std::vector<const inode*>& out,
+                                                             bool& end) const {
+  out.clear();
+  end = false;
+  const auto* d = inode_of(bucket, dir);
+  if (!d) return page_status::no_such_directory;
+  if (d->kind != inode_kind::directory) return page_status::not_a_directory;
+  auto it = d->entries.begin();
+  if (after != root_inode) {
+    const auto* a = inode_of(bucket, after);
+    if (!a || a->parent != dir || a->id == root_inode) return page_status::entry_gone;
+    it = d->entries.upper_bound(list_key(a->name, a->kind));
+  }
+  for (; it != d->entries.end() && out.size() < max; ++it)
+    out.push_back(inode_of(bucket, it->second));
+  end = it == d->entries.end();
+  return page_status::ok;
+}
+
 ns_status namespace_state::head(bucket_id bucket, std::string_view key,
                                 const object_version** out) const {
   if (!buckets_.count(bucket)) return ns_status::no_such_bucket;
@@ -704,6 +757,8 @@ std::string namespace_state::violation() const {
         if (!(child != tree.inodes.end())) return "NS1: an entry names no inode";
         if (!(child->second.parent == id)) return "NS1: the child's parent is elsewhere";
         const bool dir_key = !lk.empty() && lk.back() == '/';
+        if (!(child->second.name == (dir_key ? lk.substr(0, lk.size() - 1) : lk)))
+          return "NS1: the child's recorded name is not its entry's";
         if (!(dir_key == (child->second.kind == inode_kind::directory)))
           return "NS2: list key does not match the kind";
         const auto name = dir_key ? lk.substr(0, lk.size() - 1) : lk;

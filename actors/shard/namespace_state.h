@@ -18,7 +18,7 @@
 // in tests; NS numbers as in docs/namespace.md):
 //  NS1. Every inode but a bucket root has exactly one parent directory
 //       entry naming it (hard links come with NFS LINK, later), and its
-//       recorded parent is that directory.
+//       recorded parent and name are that directory and that entry's name.
 //  NS2. A directory's entries are keyed by list key: the name for a file
 //       or symlink, the name + '/' for a directory; no name appears twice.
 //  NS3. An implicit directory is never empty (it goes with its last entry).
@@ -111,6 +111,9 @@ struct inode {
   inode_id id;
   inode_kind kind = inode_kind::file;
   inode_id parent;
+  /// Its name in the parent directory (no '/'); "" for a bucket root.
+  /// Derived from the parent's entries when a snapshot is restored.
+  std::string name;
   std::uint32_t mode = 0;
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
@@ -356,6 +359,22 @@ class namespace_state {
   /// The inode of `key`, or nullptr.
   const inode* find(bucket_id bucket, std::string_view key) const;
 
+  // Inode-addressed reads (NFS, FUSE: ADR 0008).
+  /// Inode `id` of `bucket`, or nullptr.
+  const inode* inode_of(bucket_id bucket, inode_id id) const;
+  /// The entry `name` (file, symlink or directory) of directory `dir`, or
+  /// nullptr (also when `dir` is not a directory).
+  const inode* lookup(bucket_id bucket, inode_id dir, std::string_view name) const;
+  /// The key S3 gives inode `id` ("a/b/c"; a directory's ends in '/'), or
+  /// "" for a bucket root or an unknown inode.
+  std::string key_of(bucket_id bucket, inode_id id) const;
+  enum class page_status : std::uint8_t { ok, no_such_directory, not_a_directory, entry_gone };
+  /// Up to `max` entries of directory `dir` in name order, after the entry
+  /// `after` (an inode in `dir`; root_inode: from the start). `entry_gone`
+  /// if `after` is no longer in `dir` (a READDIR cookie that went stale).
+  page_status read_directory(bucket_id bucket, inode_id dir, inode_id after, std::size_t max,
+                             std::vector<const inode*>& out, bool& end) const;
+
   std::uint64_t references(const chunk_hash& chunk) const;
   // Garbage collection (ADR 0007, NS8).
   ns_result collect_begin(const collect_begin_command& c);
@@ -386,7 +405,8 @@ class namespace_state {
   struct resolution;
   resolution resolve(const bucket_tree& tree, const parsed_key& key) const;
 
-  inode& new_inode(bucket_tree& tree, inode_kind kind, inode_id parent, std::int64_t now_ns);
+  inode& new_inode(bucket_tree& tree, inode_kind kind, inode_id parent, std::string name,
+                   std::int64_t now_ns);
   void release(const std::vector<chunk_ref>& chunks, std::vector<chunk_hash>& unreferenced);
   void retain(const std::vector<chunk_ref>& chunks);
   bool all_referenced(const std::vector<chunk_ref>& chunks) const;

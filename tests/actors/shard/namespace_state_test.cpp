@@ -5,6 +5,7 @@
 // put/delete/head/list exactly as a flat S3 key map with the ADR's rules
 // does, and NS1-NS6 hold after every command.
 #include "actors/shard/namespace_state.h"
+#include "actors/shard/namespace_codec.h"
 
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -265,6 +266,67 @@ TEST(NamespaceGarbage, OrphansOfFailedWritesAreQueuedUnlessReferenced) {
   EXPECT_EQ(f.ns.garbage().begin()->first, chunk_of(3));
   EXPECT_EQ(f.ns.garbage().begin()->second.since_ns, 77);
   f.ns.check_invariants();
+}
+
+TEST(NamespaceInodes, LookupKeysAndDirectoryPagesByInode) {
+  // ADR 0008: what NFS and FUSE ask, by inode.
+  fixture f;
+  for (const char* k : {"d/a", "d/b", "d/c/", "d/c/x", "d/e", "top"}) f.put(k);
+  const auto* d = f.ns.lookup(bucket, root_inode, "d");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->kind, inode_kind::directory);
+  EXPECT_EQ(d->name, "d");
+  EXPECT_EQ(f.ns.key_of(bucket, d->id), "d/");
+  const auto* c = f.ns.lookup(bucket, d->id, "c");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(f.ns.key_of(bucket, f.ns.lookup(bucket, c->id, "x")->id), "d/c/x");
+  EXPECT_EQ(f.ns.lookup(bucket, d->id, "c/"), nullptr) << "names never hold '/'";
+  EXPECT_EQ(f.ns.lookup(bucket, d->id, "zz"), nullptr);
+  EXPECT_EQ(f.ns.lookup(bucket, f.ns.lookup(bucket, root_inode, "top")->id, "a"), nullptr)
+      << "a file has no entries";
+  EXPECT_EQ(f.ns.inode_of(bucket, d->id), d);
+  EXPECT_EQ(f.ns.key_of(bucket, root_inode), "");
+
+  // Pages of two, resumed after the last entry of each page.
+  std::vector<std::string> names;
+  std::vector<const inode*> page;
+  bool end = false;
+  inode_id after = root_inode;
+  for (int pages = 0; !end; ++pages) {
+    ASSERT_LT(pages, 4);
+    ASSERT_EQ(f.ns.read_directory(bucket, d->id, after, 2, page, end),
+              namespace_state::page_status::ok);
+    for (const auto* n : page) names.push_back(n->name);
+    if (!page.empty()) after = page.back()->id;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "c", "e"}));
+
+  // A cookie stays good while other entries come and go, and goes stale
+  // when its own entry leaves.
+  const auto b_id = f.ns.lookup(bucket, d->id, "b")->id;
+  f.put("d/bb");
+  f.del("d/a");
+  ASSERT_EQ(f.ns.read_directory(bucket, d->id, b_id, 10, page, end),
+            namespace_state::page_status::ok);
+  ASSERT_EQ(page.size(), 3u);
+  EXPECT_EQ(page[0]->name, "bb");
+  EXPECT_TRUE(end);
+  f.del("d/b");
+  EXPECT_EQ(f.ns.read_directory(bucket, d->id, b_id, 10, page, end),
+            namespace_state::page_status::entry_gone);
+  EXPECT_EQ(f.ns.read_directory(bucket, f.ns.lookup(bucket, root_inode, "top")->id, root_inode, 10,
+                                page, end),
+            namespace_state::page_status::not_a_directory);
+  EXPECT_EQ(f.ns.read_directory(bucket, inode_id{999}, root_inode, 10, page, end),
+            namespace_state::page_status::no_such_directory);
+
+  // Names survive a snapshot (they are derived from the entries).
+  namespace_state restored;
+  ASSERT_TRUE(restore_namespace(restored, snapshot_namespace(f.ns)));
+  const auto* rd = restored.lookup(bucket, root_inode, "d");
+  ASSERT_TRUE(rd);
+  EXPECT_EQ(rd->name, "d");
+  EXPECT_EQ(restored.key_of(bucket, restored.lookup(bucket, rd->id, "bb")->id), "d/bb");
 }
 
 TEST(Namespace, ListingFollowsS3ByteOrderNotTreeOrder) {
