@@ -70,6 +70,7 @@ const std::vector<option>& options() {
       {"admin_listen", S([](node_config & c) -> auto& { return c.admin_listen; })},
       {"s3_listen", S([](node_config & c) -> auto& { return c.s3_listen; })},
       {"s3_domain", S([](node_config & c) -> auto& { return c.s3_domain; })},
+      {"nfs_listen", S([](node_config & c) -> auto& { return c.nfs_listen; })},
       {"gc_grace_ms", U([](node_config & c) -> auto& { return c.gc_grace_ms; })},
       {"peers", L([](node_config & c) -> auto& { return c.peers; })},
       {"bootstrap", B([](node_config & c) -> auto& { return c.bootstrap; })},

@@ -80,6 +80,9 @@ struct node_config {
   std::string s3_listen;
   /// Virtual-host-style S3 addressing: "<bucket>.<s3_domain>" ("": off).
   std::string s3_domain;
+  /// The NFS gateway's listen address (MOUNT and NFS v3 on one port);
+  /// empty: no NFS gateway. `cairn dev` exports its default bucket.
+  std::string nfs_listen;
   /// The chunk collector deletes a chunk once it has been garbage this long.
   std::uint64_t gc_grace_ms = 5000;
   /// Transport addresses of running nodes to join through.

@@ -69,6 +69,12 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
     std::printf("access-key: %s\n", access.c_str());
     std::printf("secret-key: %s\n", secret.c_str());
   }
+  const auto nfs_port = n.nfs_port();
+  if (nfs_port != 0 && mode.dev) {
+    std::printf("nfs-export: 127.0.0.1:%u:/cairn\n", nfs_port);
+    std::printf("nfs-url: nfs://127.0.0.1/cairn?version=3&nfsport=%u&mountport=%u\n", nfs_port,
+                nfs_port);
+  }
   if (mode.dev) {
     std::printf("\nA single-node cluster (Raft groups of one, LMDB log) is running. Try:\n");
     std::printf("  curl -X PUT --data-binary world %s/v1/kv/hello\n", admin.c_str());
@@ -85,6 +91,11 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
           "--region us-east-1 s3 ls s3://cairn\n",
           access.c_str(), secret.c_str(), s3.c_str());
     }
+    if (nfs_port != 0)
+      std::printf(
+          "  nfs-ls 'nfs://127.0.0.1/cairn?version=3&nfsport=%u&mountport=%u'   # NFS v3 "
+          "(libnfs-utils)\n",
+          nfs_port, nfs_port);
     std::printf("Stop with Ctrl-C.\n");
   }
   std::fflush(stdout);
@@ -118,11 +129,14 @@ int main(int argc, char** argv) {
   dev.raft.heartbeat_ticks = 1;
   std::uint16_t dev_admin_port = 9090;
   std::uint16_t dev_s3_port = 9000;
+  std::uint16_t dev_nfs_port = 2049;
   auto* dev_cmd = app.add_subcommand("dev", "run an embedded single-node cluster on localhost");
   dev_cmd->add_option("--data", dev.data_dir, "data directory")->capture_default_str();
   dev_cmd->add_option("--admin-port", dev_admin_port, "admin HTTP port (0 = any)")
       ->capture_default_str();
   dev_cmd->add_option("--s3-port", dev_s3_port, "S3 port (0 = any)")->capture_default_str();
+  dev_cmd->add_option("--nfs-port", dev_nfs_port, "NFS and MOUNT v3 port (0 = any)")
+      ->capture_default_str();
   dev_cmd
       ->add_option("--device-mb", dev.chunk.device_mb,
                    "size of each chunk device file created under <data>/devices (MiB)")
@@ -225,6 +239,7 @@ int main(int argc, char** argv) {
       dev.admin_listen = "127.0.0.1:" + std::to_string(dev_admin_port);
       dev.s3_listen = "127.0.0.1:" + std::to_string(dev_s3_port);
       dev.s3_domain = "localhost";
+      dev.nfs_listen = "127.0.0.1:" + std::to_string(dev_nfs_port);
       dev.bootstrap = true;
       return run_node(std::move(dev), cairn::runtime::node_mode{true});
     }

@@ -34,6 +34,7 @@
 
 #include "actors/keys/openssl_random_source.h"
 #include "actors/shard/shard_actor.h"
+#include "gateways/nfs/server.h"
 #include "gateways/s3/server.h"
 #include "runtime/catalog.h"
 #include "runtime/certs.h"
@@ -266,6 +267,7 @@ struct node::impl {
   std::unique_ptr<event_log> events;
   std::unique_ptr<chunk_service> chunks;
   std::unique_ptr<s3::s3_server> s3;
+  std::unique_ptr<nfs::nfs_server> nfs;
   std::unique_ptr<tenant_admin> tenants;
   caf::actor collector;
   std::shared_ptr<collector_stats> gc_stats = std::make_shared<collector_stats>();
@@ -881,11 +883,9 @@ struct node::impl {
 
   /// The S3 gateway over this node's shards, devices and key manager;
   /// access keys come from the catalog (tenant_admin).
-  void start_s3() {
-    s3::s3_config sc;
-    sc.listen = cfg.s3_listen;
-    sc.domain = cfg.s3_domain;
-    s3::s3_backend b;
+  /// What a gateway needs from this node (gateways/common/backend.h).
+  gateway::node_backend gateway_backend() {
+    gateway::node_backend b;
     b.system_shard = [this] {
       auto h = host(system_shard);
       return h ? h->actor : caf::actor{};
@@ -903,8 +903,33 @@ struct node::impl {
     b.devices = [this] { return device_directory(); };
     b.key_manager = chunks->key_manager();
     b.clock = wall_clock_ns;
-    s3 = std::make_unique<s3::s3_server>(*sys, std::move(sc), std::move(b));
+    return b;
+  }
+
+  void start_s3() {
+    s3::s3_config sc;
+    sc.listen = cfg.s3_listen;
+    sc.domain = cfg.s3_domain;
+    s3 = std::make_unique<s3::s3_server>(*sys, std::move(sc), gateway_backend());
     s3->start();
+  }
+
+  /// The NFS gateway; `cairn dev` exports its default bucket at /cairn to
+  /// this host, without root squashing (the dev user is the admin).
+  void start_nfs() {
+    nfs::nfs_config nc;
+    nc.listen = cfg.nfs_listen;
+    if (mode.dev) {
+      nfs::export_config e;
+      e.path = "/cairn";
+      e.bucket = "cairn";
+      e.root_squash = false;
+      e.clients = {"127.0.0.1", "::1"};
+      nc.exports.push_back(e);
+    }
+    const auto key = chunks->cluster_key();
+    nfs = std::make_unique<nfs::nfs_server>(*sys, std::move(nc), gateway_backend(), key.bytes());
+    nfs->start();
   }
 
   /// This node's chunk devices as the gateway and the collector address them.
@@ -1643,6 +1668,7 @@ void node::start() {
         "at least one peer (set peers or CAIRN_PEERS)");
   d.controller = std::thread([&d] { d.run_controller(); });
   if (!d.cfg.s3_listen.empty()) d.start_s3();
+  if (!d.cfg.nfs_listen.empty()) d.start_nfs();
   if (d.chunks) d.start_collector();
 }
 
@@ -1652,6 +1678,10 @@ std::string node::admin_endpoint() const {
 
 std::string node::s3_endpoint() const {
   return impl_->s3 ? "http://127.0.0.1:" + std::to_string(impl_->s3->port()) : std::string();
+}
+
+std::uint16_t node::nfs_port() const {
+  return impl_->nfs ? impl_->nfs->port() : 0;
 }
 
 std::pair<std::string, std::string> node::s3_credentials() const {
@@ -1687,6 +1717,7 @@ void node::stop() {
   if (d.http_thread.joinable()) d.http_thread.join();
   if (d.net) d.net->stop();
   if (d.remote) d.remote->stop();
+  if (d.nfs) d.nfs->stop();
   if (d.s3) d.s3->stop();
   if (d.collector) {
     caf::scoped_actor self{*d.sys};
@@ -1707,6 +1738,7 @@ void node::stop() {
   d.sys->await_all_actors_done();
   // Everything holding actor handles goes before the actor system: a
   // detached actor's thread waits until its last handle is released.
+  d.nfs.reset();
   d.s3.reset();
   d.remote.reset();
   d.tenants.reset();

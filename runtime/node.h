@@ -35,6 +35,8 @@ class node {
   /// The S3 endpoint's base URL ("" without an S3 gateway) and the access
   /// key it accepts (`cairn dev`).
   std::string s3_endpoint() const;
+  /// The NFS gateway's port, or 0 when it does not run.
+  std::uint16_t nfs_port() const;
   /// `cairn dev`: waits until the node serves, then finds or creates the
   /// tenant "default", its access key labelled "cairn-dev" and the bucket
   /// "cairn"; (access key id, secret). Throws std::runtime_error naming

@@ -418,17 +418,8 @@ std::optional<shard::ns_result> session::propose(std::uint64_t shard_id, shard::
 
 bool session::read(std::uint64_t shard_id,
                    std::function<void(const shard::namespace_state&)> query) {
-  auto actor = server_.backend.shard_actor(shard_id);
-  if (!actor) return false;
-  auto q = std::make_shared<const shard::replica::namespace_query>(
-      [query = std::move(query)](const shard::namespace_state& ns) {
-        query(ns);
-        return std::string();
-      });
-  bool ok = false;
-  self_->request(actor, reply_timeout, shard::ns_read_atom::value, shard::namespace_query_ptr{q})
-      .receive([&](std::uint8_t code, const std::string&) { ok = code == 0; }, [](caf::error&) {});
-  return ok;
+  return gateway::read_namespace(self_, server_.backend.shard_actor(shard_id), std::move(query),
+                                 reply_timeout);
 }
 
 s3_error session::create(const std::string& name) {

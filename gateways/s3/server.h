@@ -44,6 +44,7 @@
 #include <memory>
 #include <string>
 
+#include "gateways/common/backend.h"
 #include "gateways/common/chunk_pipeline.h"
 
 namespace cairn::s3 {
@@ -60,18 +61,8 @@ struct s3_config {
   std::uint64_t chunk_bytes = gateway::chunk_bytes_default;
 };
 
-/// What the gateway needs from its node; every function is thread-safe.
-struct s3_backend {
-  /// The system shard's actor (the catalog), or null while there is none.
-  std::function<caf::actor()> system_shard;
-  /// The data shards that may hold new buckets, and a shard's actor.
-  std::function<std::vector<std::uint64_t>()> data_shards;
-  std::function<caf::actor(std::uint64_t shard)> shard_actor;
-  std::function<std::shared_ptr<const gateway::device_directory>()> devices;
-  caf::actor key_manager;
-  /// Nanoseconds since the epoch (object times, SigV4's "now").
-  std::function<std::int64_t()> clock;
-};
+/// What the gateway needs from its node (gateways/common/backend.h).
+using s3_backend = gateway::node_backend;
 
 /// How long a session trusts an access key's secret it looked up: a key
 /// deleted from the catalog stops working within this time.

@@ -1,0 +1,1102 @@
+// gateways/nfs/server.cpp — see server.h. The server and its exports, the
+// session loop (records in, replies out), MOUNT v3, and the NFS v3
+// procedures. Writing procedures answer NFS3ERR_ROFS on read-only exports
+// and NFS3ERR_NOTSUPP otherwise until the write path lands (docs/nfs.md).
+#include "gateways/nfs/server.h"
+
+#include <mount3_prot.h>
+#include <nfs3_prot.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "actors/shard/shard_actor.h"
+#include "gateways/common/listener.h"
+#include "gateways/nfs/handles.h"
+#include "gateways/nfs/rpc.h"
+#include "runtime/catalog.h"
+
+namespace cairn::nfs {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::uint32_t mount_program = 100005;
+constexpr std::uint32_t nfs_program = 100003;
+constexpr std::uint32_t protocol_version = 3;
+constexpr auto reply_timeout = std::chrono::seconds(30);
+constexpr std::int64_t bucket_cache_ttl_ns = 2'000'000'000;
+constexpr std::size_t mounts_max = 4096;      // DUMP's list, bounded
+constexpr std::size_t dir_page_max = 4096;    // entries read per READDIR call
+constexpr std::size_t read_cache_chunks = 2;  // decoded chunks a session keeps
+
+/// One client address rule of an export: an address and a prefix length.
+struct client_rule {
+  asio::ip::address net;
+  unsigned prefix = 0;
+
+  bool matches(const asio::ip::address& a) const {
+    asio::ip::address addr = a;
+    if (addr.is_v6() && addr.to_v6().is_v4_mapped() && net.is_v4())
+      addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+    if (addr.is_v4() != net.is_v4()) return false;
+    const auto want = net.is_v4() ? net.to_v4().to_bytes() : std::array<unsigned char, 4>{};
+    if (net.is_v4()) {
+      const auto have = addr.to_v4().to_bytes();
+      return same_prefix(have.data(), want.data(), prefix);
+    }
+    const auto n6 = net.to_v6().to_bytes();
+    const auto a6 = addr.to_v6().to_bytes();
+    return same_prefix(a6.data(), n6.data(), prefix);
+  }
+  static bool same_prefix(const unsigned char* a, const unsigned char* b, unsigned bits) {
+    for (unsigned i = 0; i < bits / 8; ++i)
+      if (a[i] != b[i]) return false;
+    if (bits % 8 == 0) return true;
+    const unsigned char mask = static_cast<unsigned char>(0xff << (8 - bits % 8));
+    return (a[bits / 8] & mask) == (b[bits / 8] & mask);
+  }
+};
+
+client_rule parse_rule(const std::string& text, const std::string& where) {
+  client_rule r;
+  const auto slash = text.find('/');
+  boost::system::error_code ec;
+  r.net = asio::ip::make_address(text.substr(0, slash), ec);
+  if (ec) throw std::runtime_error(where + ": '" + text + "' is not an address or network");
+  const unsigned width = r.net.is_v4() ? 32 : 128;
+  r.prefix = width;
+  if (slash != std::string::npos) {
+    try {
+      r.prefix = static_cast<unsigned>(std::stoul(text.substr(slash + 1)));
+    } catch (const std::exception&) {
+      r.prefix = width + 1;
+    }
+    if (r.prefix > width) throw std::runtime_error(where + ": '" + text + "' has a bad prefix");
+  }
+  return r;
+}
+
+struct served_export {
+  export_config cfg;
+  std::vector<client_rule> rules;
+  bool allows(const asio::ip::address& a) const {
+    if (rules.empty()) return true;
+    for (const auto& r : rules)
+      if (r.matches(a)) return true;
+    return false;
+  }
+};
+
+/// The attributes of an inode, copied out of the replica's state.
+struct node_attrs {
+  std::uint64_t id = 0;
+  shard::inode_kind kind = shard::inode_kind::file;
+  std::uint64_t parent = 0;
+  std::uint32_t mode = 0, uid = 0, gid = 0;
+  std::uint64_t size = 0;
+  std::int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
+};
+
+node_attrs attrs_of(const shard::inode& n) {
+  node_attrs a;
+  a.id = n.id.value;
+  a.kind = n.kind;
+  a.parent = n.parent.value;
+  a.mode = n.mode;
+  a.uid = n.uid;
+  a.gid = n.gid;
+  a.size = n.kind == shard::inode_kind::symlink ? n.target.size() : n.current ? n.current->size : 0;
+  a.atime_ns = n.atime_ns;
+  a.mtime_ns = n.mtime_ns;
+  a.ctime_ns = n.ctime_ns;
+  return a;
+}
+
+nfstime3 time_of(std::int64_t ns) {
+  if (ns < 0) ns = 0;
+  return {static_cast<nfs_uint32>(ns / 1'000'000'000), static_cast<nfs_uint32>(ns % 1'000'000'000)};
+}
+
+fattr3 fattr_of(const node_attrs& a, std::uint64_t bucket) {
+  fattr3 f{};
+  f.type = a.kind == shard::inode_kind::directory ? NF3DIR
+           : a.kind == shard::inode_kind::symlink ? NF3LNK
+                                                  : NF3REG;
+  f.mode = a.mode & 07777;
+  f.nlink = a.kind == shard::inode_kind::directory ? 2 : 1;
+  f.uid = a.uid;
+  f.gid = a.gid;
+  f.size = a.size;
+  f.used = (a.size + 4095) / 4096 * 4096;
+  f.fsid = bucket;
+  f.fileid = a.id;
+  f.atime = time_of(a.atime_ns);
+  f.mtime = time_of(a.mtime_ns);
+  f.ctime = time_of(a.ctime_ns);
+  return f;
+}
+
+post_op_attr post_op(const std::optional<node_attrs>& a, std::uint64_t bucket) {
+  post_op_attr p{};
+  if (a) {
+    p.attributes_follow = TRUE;
+    p.post_op_attr_u.attributes = fattr_of(*a, bucket);
+  }
+  return p;
+}
+
+/// Borrowed XDR view of a handle string (valid while the string lives).
+nfs_fh3 fh_of(const std::string& h) {
+  nfs_fh3 fh{};
+  fh.data.data_len = static_cast<u_int>(h.size());
+  fh.data.data_val = const_cast<char*>(h.data());
+  return fh;
+}
+
+std::string_view fh_view(const nfs_fh3& fh) {
+  return {fh.data.data_val, fh.data.data_len};
+}
+
+}  // namespace
+
+struct nfs_server::impl {
+  caf::actor_system& sys;
+  nfs_config config;
+  gateway::node_backend backend;
+  handle_codec handles;
+  std::vector<served_export> exports;
+  std::unique_ptr<gateway::tcp_listener> listener;
+  std::atomic<std::size_t> sessions{0};
+  std::mutex mutex;
+  std::map<std::string, std::pair<runtime::bucket_entry, std::int64_t>> buckets;  // by name
+  std::set<std::pair<std::string, std::string>> mounts;  // (client, path): DUMP
+
+  impl(caf::actor_system& s, nfs_config c, gateway::node_backend b,
+       std::span<const std::uint8_t> cluster_key)
+      : sys(s),
+        config(std::move(c)),
+        backend(std::move(b)),
+        handles(handle_codec::from_cluster_key(cluster_key)) {
+    for (std::size_t i = 0; i < config.exports.size(); ++i) {
+      const auto& e = config.exports[i];
+      const std::string where = "nfs.exports[" + std::to_string(i) + "]";
+      if (e.path.empty() || e.path[0] != '/' || e.path.size() > MNTPATHLEN)
+        throw std::runtime_error(where + ".path: '" + e.path +
+                                 "' must start with '/' (at most 1024 bytes)");
+      if (e.bucket.empty()) throw std::runtime_error(where + ".bucket: missing");
+      served_export s{e, {}};
+      for (const auto& c : e.clients) s.rules.push_back(parse_rule(c, where + ".clients"));
+      exports.push_back(std::move(s));
+    }
+  }
+};
+
+namespace {
+
+/// One connection: records in, one reply per call out (NFS1), in order.
+class session {
+ public:
+  session(caf::blocking_actor* self, nfs_server::impl& server, gateway::tcp_listener::socket_ptr s)
+      : self_(self),
+        server_(server),
+        socket_(std::move(s)),
+        reader_(server.config.record_bytes_max) {
+    boost::system::error_code ec;
+    peer_ = socket_->remote_endpoint(ec).address();
+    peer_text_ = peer_.to_string();
+  }
+
+  void run() {
+    std::vector<char> buffer(64 * 1024);
+    std::string record;
+    while (!server_.listener->stopping()) {
+      boost::system::error_code ec;
+      const auto n = socket_->read_some(asio::buffer(buffer), ec);
+      if (ec) return;
+      reader_.append(std::string_view(buffer.data(), n));
+      for (;;) {
+        const auto st = reader_.next(record);
+        if (st == record_reader::state::too_big) {
+          spdlog::warn("nfs: {} sent a record over {} bytes; closing the connection", peer_text_,
+                       server_.config.record_bytes_max);
+          return;
+        }
+        if (st == record_reader::state::need_more) break;
+        // S3-8's lesson: this call's actor requests go through an actor
+        // that lives for this call only.
+        caf::scoped_actor per_call{server_.sys};
+        auto* const session_actor = self_;
+        self_ = per_call.ptr();
+        const std::string reply = handle(record);
+        self_ = session_actor;
+        if (reply.empty()) continue;
+        asio::write(*socket_, asio::buffer(reply), ec);
+        if (ec) return;
+      }
+    }
+  }
+
+ private:
+  // --- dispatch -------------------------------------------------------------------------
+
+  std::string handle(std::string_view record) {
+    rpc_call call;
+    std::string reply;
+    switch (parse_call(record, call, reply)) {
+      case call_outcome::drop:
+        return {};
+      case call_outcome::answer:
+        return reply;
+      case call_outcome::call:
+        break;
+    }
+    if (call.program != mount_program && call.program != nfs_program)
+      return reply_error(call.xid, accept_status::prog_unavail);
+    if (call.version != protocol_version)
+      return reply_prog_mismatch(call.xid, protocol_version, protocol_version);
+    return call.program == mount_program ? mount(call) : nfs(call);
+  }
+
+  /// Decodes the call's arguments; nullopt means GARBAGE_ARGS (nothing done).
+  template <class T>
+  bool args(const rpc_call& call, decoded<T>& out) {
+    return out.decode(call.args);
+  }
+
+  // --- who is calling ---------------------------------------------------------------
+
+  struct caller {
+    std::uint32_t uid = 0, gid = 0;
+    std::vector<std::uint32_t> gids;
+  };
+
+  caller caller_of(const rpc_call& call, const served_export& e) const {
+    caller c;
+    if (call.flavor != auth_flavor_sys) return {e.cfg.anon_uid, e.cfg.anon_gid, {}};
+    c.uid = call.sys.uid;
+    c.gid = call.sys.gid;
+    c.gids = call.sys.gids;
+    if (c.uid == 0 && e.cfg.root_squash) return {e.cfg.anon_uid, e.cfg.anon_gid, {}};
+    return c;
+  }
+
+  // --- the catalog ------------------------------------------------------------------
+
+  std::optional<runtime::bucket_entry> bucket_named(const std::string& name) {
+    const auto now = server_.backend.clock();
+    {
+      std::lock_guard lock(server_.mutex);
+      const auto it = server_.buckets.find(name);
+      if (it != server_.buckets.end() && it->second.second > now) return it->second.first;
+    }
+    auto system = server_.backend.system_shard();
+    if (!system) return std::nullopt;
+    std::optional<runtime::bucket_entry> out;
+    const auto key = runtime::bucket_key(name);
+    self_->request(system, reply_timeout, shard::get_atom::value, key)
+        .receive(
+            [&](std::uint8_t code, const std::string& value) {
+              if (code != 0) return;
+              auto cat = runtime::catalog::parse({{key, value}});
+              if (auto it = cat.buckets.find(name);
+                  it != cat.buckets.end() && it->second.state == runtime::entry_state::ready)
+                out = it->second;
+            },
+            [](caf::error&) {});
+    if (out) {
+      std::lock_guard lock(server_.mutex);
+      server_.buckets[name] = {*out, now + bucket_cache_ttl_ns};
+    }
+    return out;
+  }
+
+  // --- handles ------------------------------------------------------------------------
+
+  struct target {
+    const served_export* exp = nullptr;
+    runtime::bucket_entry bucket;
+    std::uint64_t inode = 0;
+    caller who;
+  };
+
+  /// NFS2 and NFS3: the export and inode a handle names, for this client.
+  nfsstat3 resolve(const rpc_call& call, const nfs_fh3& fh, target& out) {
+    const auto t = server_.handles.verify(fh_view(fh));
+    if (!t) return NFS3ERR_BADHANDLE;
+    for (const auto& e : server_.exports) {
+      const auto b = bucket_named(e.cfg.bucket);
+      if (!b || b->bucket != t->bucket) continue;
+      if (!e.allows(peer_)) return NFS3ERR_STALE;
+      if (call.flavor != auth_flavor_sys && !e.cfg.allow_auth_none) return NFS3ERR_ACCES;
+      out.exp = &e;
+      out.bucket = *b;
+      out.inode = t->inode;
+      out.who = caller_of(call, e);
+      return NFS3_OK;
+    }
+    return NFS3ERR_STALE;
+  }
+
+  std::string handle_of(const target& t, std::uint64_t inode) const {
+    return server_.handles.mint({t.bucket.bucket, inode});
+  }
+
+  // --- reading the namespace -----------------------------------------------------------
+
+  /// Runs `query` on the bucket's shard after a linearizable read; false
+  /// if the shard did not answer.
+  bool read(const target& t, std::function<void(const shard::namespace_state&)> query) {
+    return gateway::read_namespace(self_, server_.backend.shard_actor(t.bucket.shard),
+                                   std::move(query), reply_timeout);
+  }
+
+  /// The attributes of the target's inode; status STALE if it is gone,
+  /// JUKEBOX if the shard did not answer (the client retries).
+  nfsstat3 attrs(const target& t, std::uint64_t inode, node_attrs& out) {
+    bool found = false;
+    if (!read(t, [&](const shard::namespace_state& ns) {
+          if (const auto* n =
+                  ns.inode_of(shard::bucket_id{t.bucket.bucket}, shard::inode_id{inode}))
+            out = attrs_of(*n), found = true;
+        }))
+      return NFS3ERR_JUKEBOX;
+    return found ? NFS3_OK : NFS3ERR_STALE;
+  }
+
+  // --- access --------------------------------------------------------------------------
+
+  /// The ACCESS3 bits `who` has on `a` (mode bits, as a local file system
+  /// decides them; root is squashed by caller_of unless the export says not).
+  static std::uint32_t access_bits(const node_attrs& a, const caller& who, bool read_only) {
+    std::uint32_t perm = 0;  // rwx of the class the caller falls in
+    if (who.uid == 0) {
+      perm = 07;
+    } else if (who.uid == a.uid) {
+      perm = (a.mode >> 6) & 7;
+    } else if (who.gid == a.gid ||
+               std::find(who.gids.begin(), who.gids.end(), a.gid) != who.gids.end()) {
+      perm = (a.mode >> 3) & 7;
+    } else {
+      perm = a.mode & 7;
+    }
+    std::uint32_t bits = 0;
+    const bool dir = a.kind == shard::inode_kind::directory;
+    if (perm & 4) bits |= ACCESS3_READ;
+    if (perm & 2 && !read_only)
+      bits |= ACCESS3_MODIFY | ACCESS3_EXTEND | (dir ? ACCESS3_DELETE : 0);
+    if (perm & 1) bits |= dir ? ACCESS3_LOOKUP : ACCESS3_EXECUTE;
+    return bits;
+  }
+
+  // --- MOUNT v3 -----------------------------------------------------------------------
+
+  /// The export `path` is in, and the directories below the export's root
+  /// it names ("/cairn/a/b": export /cairn, {"a", "b"}), as knfsd and
+  /// ganesha let clients mount a subdirectory of an export.
+  const served_export* export_at(std::string_view path, std::vector<std::string>& below) const {
+    const served_export* best = nullptr;
+    for (const auto& e : server_.exports) {
+      const std::string_view p = e.cfg.path;
+      if (!path.starts_with(p) || (path.size() > p.size() && path[p.size()] != '/' && p != "/"))
+        continue;
+      if (!best || p.size() > best->cfg.path.size()) best = &e;
+    }
+    below.clear();
+    if (!best) return nullptr;
+    std::string_view rest = path.substr(best->cfg.path.size());
+    while (!rest.empty()) {
+      const auto slash = rest.find('/');
+      const auto part = rest.substr(0, slash);
+      if (!part.empty()) below.emplace_back(part);
+      if (slash == std::string_view::npos) break;
+      rest.remove_prefix(slash + 1);
+    }
+    return best;
+  }
+
+  /// The handle of the directory `below` names under the bucket's root.
+  mountstat3 mount_point(const runtime::bucket_entry& b, const std::vector<std::string>& below,
+                         std::string& handle) {
+    target t;
+    t.bucket = b;
+    std::optional<std::uint64_t> id;
+    bool is_dir = false;
+    if (!read(t, [&](const shard::namespace_state& ns) {
+          const shard::bucket_id bucket{b.bucket};
+          const shard::inode* n = ns.inode_of(bucket, shard::root_inode);
+          for (const auto& name : below) {
+            if (!n || n->kind != shard::inode_kind::directory) return;
+            n = name == "." ? n : name == ".." ? nullptr : ns.lookup(bucket, n->id, name);
+          }
+          if (n) id = n->id.value, is_dir = n->kind == shard::inode_kind::directory;
+        }))
+      return MNT3ERR_SERVERFAULT;
+    if (!id) return MNT3ERR_NOENT;
+    if (!is_dir) return MNT3ERR_NOTDIR;
+    handle = server_.handles.mint({b.bucket, *id});
+    return MNT3_OK;
+  }
+
+  std::string mount(const rpc_call& call) {
+    switch (call.procedure) {
+      case 0:
+        return reply_void(call.xid);
+      case 1: {  // MNT
+        decoded<dirpath> path(xdr_dirpath);
+        if (!args(call, path)) return reply_error(call.xid, accept_status::garbage_args);
+        mountres3 res{};
+        std::vector<std::string> below;
+        const auto* e = export_at(path.value(), below);
+        int flavors[2] = {AUTH_SYS, AUTH_NONE};
+        std::string root;
+        std::optional<runtime::bucket_entry> b;
+        if (!e) {
+          res.fhs_status = MNT3ERR_NOENT;
+        } else if (!e->allows(peer_) ||
+                   (call.flavor != auth_flavor_sys && !e->cfg.allow_auth_none)) {
+          res.fhs_status = MNT3ERR_ACCES;
+        } else if (b = bucket_named(e->cfg.bucket); !b) {
+          res.fhs_status = MNT3ERR_NOENT;  // the bucket does not exist (yet)
+        } else {
+          res.fhs_status = mount_point(*b, below, root);
+        }
+        if (res.fhs_status == MNT3_OK) {
+          res.mountres3_u.mountinfo.fhandle.fhandle3_len = static_cast<u_int>(root.size());
+          res.mountres3_u.mountinfo.fhandle.fhandle3_val = root.data();
+          res.mountres3_u.mountinfo.auth_flavors.auth_flavors_len = e->cfg.allow_auth_none ? 2 : 1;
+          res.mountres3_u.mountinfo.auth_flavors.auth_flavors_val = flavors;
+          std::lock_guard lock(server_.mutex);
+          if (server_.mounts.size() < mounts_max)
+            server_.mounts.insert({peer_text_, std::string(path.value())});
+        }
+        return reply_success(call.xid, xdr_mountres3, res);
+      }
+      case 2: {  // DUMP
+        std::vector<std::pair<std::string, std::string>> copy;
+        {
+          std::lock_guard lock(server_.mutex);
+          copy.assign(server_.mounts.begin(), server_.mounts.end());
+        }
+        std::vector<mountbody> bodies(copy.size());
+        for (std::size_t i = 0; i < copy.size(); ++i) {
+          bodies[i].ml_hostname = copy[i].first.data();
+          bodies[i].ml_directory = copy[i].second.data();
+          bodies[i].ml_next = i + 1 < copy.size() ? &bodies[i + 1] : nullptr;
+        }
+        mountlist list = bodies.empty() ? nullptr : &bodies[0];
+        return reply_success(call.xid, xdr_mountlist, list);
+      }
+      case 3: {  // UMNT
+        decoded<dirpath> path(xdr_dirpath);
+        if (!args(call, path)) return reply_error(call.xid, accept_status::garbage_args);
+        std::lock_guard lock(server_.mutex);
+        server_.mounts.erase({peer_text_, std::string(path.value())});
+        return reply_void(call.xid);
+      }
+      case 4: {  // UMNTALL
+        std::lock_guard lock(server_.mutex);
+        std::erase_if(server_.mounts, [&](const auto& m) { return m.first == peer_text_; });
+        return reply_void(call.xid);
+      }
+      case 5: {  // EXPORT
+        std::vector<exportnode> nodes(server_.exports.size());
+        std::vector<std::vector<groupnode>> groups(server_.exports.size());
+        for (std::size_t i = 0; i < nodes.size(); ++i) {
+          const auto& e = server_.exports[i].cfg;
+          groups[i].resize(e.clients.size());
+          for (std::size_t g = 0; g < e.clients.size(); ++g) {
+            groups[i][g].gr_name = const_cast<char*>(e.clients[g].c_str());
+            groups[i][g].gr_next = g + 1 < e.clients.size() ? &groups[i][g + 1] : nullptr;
+          }
+          nodes[i].ex_dir = const_cast<char*>(e.path.c_str());
+          nodes[i].ex_groups = groups[i].empty() ? nullptr : &groups[i][0];
+          nodes[i].ex_next = i + 1 < nodes.size() ? &nodes[i + 1] : nullptr;
+        }
+        exports list = nodes.empty() ? nullptr : &nodes[0];
+        return reply_success(call.xid, xdr_exports, list);
+      }
+      default:
+        return reply_error(call.xid, accept_status::proc_unavail);
+    }
+  }
+
+  // --- NFS v3 -------------------------------------------------------------------------
+
+  std::string nfs(const rpc_call& call) {
+    if (call.procedure == 0) return reply_void(call.xid);
+    if (call.procedure > 21) return reply_error(call.xid, accept_status::proc_unavail);
+    if (call.flavor != auth_flavor_sys &&
+        std::none_of(server_.exports.begin(), server_.exports.end(),
+                     [](const served_export& e) { return e.cfg.allow_auth_none; }))
+      return reply_auth_error(call.xid, auth_status::tooweak);
+    switch (call.procedure) {
+      case 1:
+        return getattr(call);
+      case 3:
+        return lookup(call);
+      case 4:
+        return access(call);
+      case 5:
+        return readlink(call);
+      case 6:
+        return read_file(call);
+      case 16:
+        return readdir(call, false);
+      case 17:
+        return readdir(call, true);
+      case 18:
+        return fsstat(call);
+      case 19:
+        return fsinfo(call);
+      case 20:
+        return pathconf(call);
+      case 2:
+        return refuse<SETATTR3args, SETATTR3res>(call, xdr_SETATTR3args, xdr_SETATTR3res,
+                                                 [](auto& a) -> nfs_fh3& { return a.object; });
+      case 7:
+        return refuse<WRITE3args, WRITE3res>(call, xdr_WRITE3args, xdr_WRITE3res,
+                                             [](auto& a) -> nfs_fh3& { return a.file; });
+      case 8:
+        return refuse<CREATE3args, CREATE3res>(call, xdr_CREATE3args, xdr_CREATE3res,
+                                               [](auto& a) -> nfs_fh3& { return a.where.dir; });
+      case 9:
+        return refuse<MKDIR3args, MKDIR3res>(call, xdr_MKDIR3args, xdr_MKDIR3res,
+                                             [](auto& a) -> nfs_fh3& { return a.where.dir; });
+      case 10:
+        return refuse<SYMLINK3args, SYMLINK3res>(call, xdr_SYMLINK3args, xdr_SYMLINK3res,
+                                                 [](auto& a) -> nfs_fh3& { return a.where.dir; });
+      case 11:
+        return refuse<MKNOD3args, MKNOD3res>(call, xdr_MKNOD3args, xdr_MKNOD3res,
+                                             [](auto& a) -> nfs_fh3& { return a.where.dir; });
+      case 12:
+        return refuse<REMOVE3args, REMOVE3res>(call, xdr_REMOVE3args, xdr_REMOVE3res,
+                                               [](auto& a) -> nfs_fh3& { return a.object.dir; });
+      case 13:
+        return refuse<RMDIR3args, RMDIR3res>(call, xdr_RMDIR3args, xdr_RMDIR3res,
+                                             [](auto& a) -> nfs_fh3& { return a.object.dir; });
+      case 14:
+        return refuse<RENAME3args, RENAME3res>(call, xdr_RENAME3args, xdr_RENAME3res,
+                                               [](auto& a) -> nfs_fh3& { return a.from.dir; });
+      case 15:
+        return refuse<LINK3args, LINK3res>(call, xdr_LINK3args, xdr_LINK3res,
+                                           [](auto& a) -> nfs_fh3& { return a.file; });
+      case 21:
+        return refuse<COMMIT3args, COMMIT3res>(call, xdr_COMMIT3args, xdr_COMMIT3res,
+                                               [](auto& a) -> nfs_fh3& { return a.file; });
+      default:
+        return reply_error(call.xid, accept_status::proc_unavail);
+    }
+  }
+
+  /// A procedure that changes the namespace, before the write path exists:
+  /// its arguments are checked (GARBAGE_ARGS, BADHANDLE, STALE) and it is
+  /// refused with ROFS on a read-only export (and for MKNOD of devices,
+  /// LINK: ADR 0008 §7), else NOTSUPP. Nothing changes.
+  template <class A, class R, class F>
+  std::string refuse(const rpc_call& call, xdr_routine<A> decode, xdr_routine<R> encode,
+                     F handle_of_args) {
+    decoded<A> a(decode);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    target t;
+    R res{};
+    res.status = resolve(call, handle_of_args(a.value()), t);
+    if (res.status == NFS3_OK)
+      res.status = t.exp->cfg.read_only && call.procedure != 21 ? NFS3ERR_ROFS : NFS3ERR_NOTSUPP;
+    return reply_success(call.xid, encode, res);
+  }
+
+  std::string getattr(const rpc_call& call) {
+    decoded<GETATTR3args> a(xdr_GETATTR3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    GETATTR3res res{};
+    target t;
+    node_attrs at;
+    res.status = resolve(call, a.value().object, t);
+    if (res.status == NFS3_OK) res.status = attrs(t, t.inode, at);
+    if (res.status == NFS3_OK)
+      res.GETATTR3res_u.resok.obj_attributes = fattr_of(at, t.bucket.bucket);
+    return reply_success(call.xid, xdr_GETATTR3res, res);
+  }
+
+  /// Checks a name a client sends for a directory entry.
+  static nfsstat3 check_name(const char* name) {
+    const std::string_view n = name ? name : "";
+    if (n.empty()) return NFS3ERR_NOENT;
+    if (n.size() > shard::name_bytes_max) return NFS3ERR_NAMETOOLONG;
+    if (n.find('/') != std::string_view::npos || n.find('\0') != std::string_view::npos)
+      return NFS3ERR_INVAL;
+    return NFS3_OK;
+  }
+
+  std::string lookup(const rpc_call& call) {
+    decoded<LOOKUP3args> a(xdr_LOOKUP3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    LOOKUP3res res{};
+    target t;
+    res.status = resolve(call, a.value().what.dir, t);
+    std::optional<node_attrs> dir, child;
+    const std::string name = a.value().what.name ? a.value().what.name : "";
+    if (res.status == NFS3_OK) res.status = check_name(name.c_str());
+    if (res.status == NFS3_OK) {
+      bool served = read(t, [&](const shard::namespace_state& ns) {
+        const shard::bucket_id b{t.bucket.bucket};
+        const auto* d = ns.inode_of(b, shard::inode_id{t.inode});
+        if (!d) return;
+        dir = attrs_of(*d);
+        if (d->kind != shard::inode_kind::directory) return;
+        const shard::inode* c = name == "."    ? d
+                                : name == ".." ? ns.inode_of(b, d->parent)
+                                               : ns.lookup(b, d->id, name);
+        if (c) child = attrs_of(*c);
+      });
+      if (!served)
+        res.status = NFS3ERR_JUKEBOX;
+      else if (!dir)
+        res.status = NFS3ERR_STALE;
+      else if (dir->kind != shard::inode_kind::directory)
+        res.status = NFS3ERR_NOTDIR;
+      else if (!(access_bits(*dir, t.who, false) & ACCESS3_LOOKUP))
+        res.status = NFS3ERR_ACCES;
+      else if (!child)
+        res.status = NFS3ERR_NOENT;
+    }
+    std::string h;
+    if (res.status == NFS3_OK) {
+      h = handle_of(t, child->id);
+      res.LOOKUP3res_u.resok.object = fh_of(h);
+      res.LOOKUP3res_u.resok.obj_attributes = post_op(child, t.bucket.bucket);
+      res.LOOKUP3res_u.resok.dir_attributes = post_op(dir, t.bucket.bucket);
+    } else {
+      res.LOOKUP3res_u.resfail.dir_attributes = post_op(dir, t.bucket.bucket);
+    }
+    return reply_success(call.xid, xdr_LOOKUP3res, res);
+  }
+
+  std::string access(const rpc_call& call) {
+    decoded<ACCESS3args> a(xdr_ACCESS3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    ACCESS3res res{};
+    target t;
+    node_attrs at;
+    res.status = resolve(call, a.value().object, t);
+    if (res.status == NFS3_OK) res.status = attrs(t, t.inode, at);
+    if (res.status == NFS3_OK) {
+      res.ACCESS3res_u.resok.obj_attributes = post_op(at, t.bucket.bucket);
+      res.ACCESS3res_u.resok.access =
+          a.value().access & access_bits(at, t.who, t.exp->cfg.read_only);
+    }
+    return reply_success(call.xid, xdr_ACCESS3res, res);
+  }
+
+  std::string readlink(const rpc_call& call) {
+    decoded<READLINK3args> a(xdr_READLINK3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    READLINK3res res{};
+    target t;
+    std::optional<node_attrs> at;
+    std::string link;
+    res.status = resolve(call, a.value().symlink, t);
+    if (res.status == NFS3_OK) {
+      if (!read(t, [&](const shard::namespace_state& ns) {
+            if (const auto* n =
+                    ns.inode_of(shard::bucket_id{t.bucket.bucket}, shard::inode_id{t.inode})) {
+              at = attrs_of(*n);
+              link = n->target;
+            }
+          }))
+        res.status = NFS3ERR_JUKEBOX;
+      else if (!at)
+        res.status = NFS3ERR_STALE;
+      else if (at->kind != shard::inode_kind::symlink)
+        res.status = NFS3ERR_INVAL;
+    }
+    if (res.status == NFS3_OK) {
+      res.READLINK3res_u.resok.symlink_attributes = post_op(at, t.bucket.bucket);
+      res.READLINK3res_u.resok.data = link.data();
+    } else {
+      res.READLINK3res_u.resfail.symlink_attributes = post_op(at, t.bucket.bucket);
+    }
+    return reply_success(call.xid, xdr_READLINK3res, res);
+  }
+
+  // --- READ --------------------------------------------------------------------------
+
+  keys::key_grant_ptr grant(std::uint64_t tenant, std::uint64_t epoch) {
+    auto& cached = grants_[{tenant, epoch}];
+    if (cached) return cached;
+    self_
+        ->request(server_.backend.key_manager, reply_timeout, keys::grant_atom::value, tenant,
+                  epoch)
+        .receive(
+            [&](std::uint8_t e, keys::key_grant_ptr g) {
+              if (e == 0) cached = g;
+            },
+            [](caf::error&) {});
+    return cached;
+  }
+
+  /// The plaintext of one chunk: from the session's small cache of decoded
+  /// chunks (sequential READs of rsize < chunk size hit it), else read.
+  const std::vector<std::uint8_t>* chunk(const target& t, const shard::chunk_ref& ref) {
+    for (auto& c : read_cache_)
+      if (c.first == ref.id) return &c.second;
+    const auto g = grant(t.bucket.tenant, ref.key_epoch);
+    if (!g) return nullptr;
+    gateway::chunk_pipeline pipeline(server_.backend.devices(), gateway::pipeline_options{});
+    auto r = pipeline.read(self_, *g, ref);
+    auto* plain = std::get_if<std::vector<std::uint8_t>>(&r);
+    if (!plain) {
+      spdlog::error("nfs: chunk at offset {} unreadable: {}", ref.offset,
+                    std::get<gateway::pipeline_error>(r).detail);
+      return nullptr;
+    }
+    if (read_cache_.size() >= read_cache_chunks) read_cache_.erase(read_cache_.begin());
+    read_cache_.emplace_back(ref.id, std::move(*plain));
+    return &read_cache_.back().second;
+  }
+
+  std::string read_file(const rpc_call& call) {
+    decoded<READ3args> a(xdr_READ3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    READ3res res{};
+    target t;
+    std::optional<node_attrs> at;
+    std::optional<shard::object_version> version;
+    res.status = resolve(call, a.value().file, t);
+    if (res.status == NFS3_OK) {
+      if (!read(t, [&](const shard::namespace_state& ns) {
+            if (const auto* n =
+                    ns.inode_of(shard::bucket_id{t.bucket.bucket}, shard::inode_id{t.inode})) {
+              at = attrs_of(*n);
+              if (n->kind == shard::inode_kind::file && n->current) version = *n->current;
+            }
+          }))
+        res.status = NFS3ERR_JUKEBOX;
+      else if (!at)
+        res.status = NFS3ERR_STALE;
+      else if (at->kind == shard::inode_kind::directory)
+        res.status = NFS3ERR_ISDIR;
+      else if (at->kind != shard::inode_kind::file)
+        res.status = NFS3ERR_INVAL;
+      else if (!(access_bits(*at, t.who, false) & (ACCESS3_READ | ACCESS3_EXECUTE)))
+        res.status = NFS3ERR_ACCES;
+    }
+    std::string data;
+    if (res.status == NFS3_OK) {
+      const std::uint64_t size = version ? version->size : 0;
+      const std::uint64_t first = a.value().offset;
+      const std::uint64_t count = std::min<std::uint64_t>(a.value().count, nfs_transfer_bytes_max);
+      const std::uint64_t last = first >= size ? first : std::min(size, first + count);
+      if (!copy_range(t, *version, first, last, data))
+        res.status = NFS3ERR_IO;
+      else {
+        res.READ3res_u.resok.count = static_cast<count3>(data.size());
+        res.READ3res_u.resok.eof = last >= size;
+        res.READ3res_u.resok.data.data_len = static_cast<u_int>(data.size());
+        res.READ3res_u.resok.data.data_val = data.data();
+      }
+    }
+    if (res.status == NFS3_OK)
+      res.READ3res_u.resok.file_attributes = post_op(at, t.bucket.bucket);
+    else
+      res.READ3res_u.resfail.file_attributes = post_op(at, t.bucket.bucket);
+    return reply_success(call.xid, xdr_READ3res, res);
+  }
+
+  /// The bytes [first, last) of a version into `out`.
+  bool copy_range(const target& t, const shard::object_version& v, std::uint64_t first,
+                  std::uint64_t last, std::string& out) {
+    out.clear();
+    if (first >= last) return true;
+    out.reserve(last - first);
+    auto take = [&](std::span<const std::uint8_t> plain, std::uint64_t at) {
+      const auto from = std::max(first, at), to = std::min(last, at + plain.size());
+      if (from < to)
+        out.append(reinterpret_cast<const char*>(plain.data()) + (from - at), to - from);
+    };
+    if (!v.inline_sealed.empty()) {
+      const auto epoch = gateway::inline_epoch(v.inline_sealed);
+      const auto g = epoch ? grant(t.bucket.tenant, *epoch) : nullptr;
+      const auto plain = g ? gateway::open_inline(*g, v.inline_sealed) : std::nullopt;
+      if (!plain) return false;
+      take(*plain, 0);
+      return out.size() == last - first;
+    }
+    for (const auto& ref : v.chunks) {
+      if (ref.offset + ref.length <= first || ref.offset >= last) continue;
+      const auto* plain = chunk(t, ref);
+      if (!plain) return false;
+      take(*plain, ref.offset);
+    }
+    return out.size() == last - first;  // a hole in the chunk list is an error
+  }
+
+  // --- READDIR / READDIRPLUS ------------------------------------------------------------
+
+  struct dir_entry {
+    std::string name;
+    std::uint64_t cookie = 0;
+    node_attrs attrs;
+  };
+
+  static void verifier_of(const target& t, char (&out)[NFS3_COOKIEVERFSIZE]) {
+    std::uint64_t v = t.bucket.bucket;
+    for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v);
+  }
+
+  std::string readdir(const rpc_call& call, bool plus) {
+    decoded<READDIR3args> a(xdr_READDIR3args);
+    decoded<READDIRPLUS3args> ap(xdr_READDIRPLUS3args);
+    if (!(plus ? args(call, ap) : args(call, a)))
+      return reply_error(call.xid, accept_status::garbage_args);
+    const nfs_fh3& fh = plus ? ap.value().dir : a.value().dir;
+    const std::uint64_t cookie = plus ? ap.value().cookie : a.value().cookie;
+    const char* verf = plus ? ap.value().cookieverf : a.value().cookieverf;
+    // The reply's budget: count (READDIR), or dircount for names and
+    // maxcount for everything (READDIRPLUS).
+    const std::size_t budget = plus ? ap.value().maxcount : a.value().count;
+    const std::size_t name_budget = plus ? ap.value().dircount : a.value().count;
+
+    nfsstat3 status = NFS3_OK;
+    target t;
+    status = resolve(call, fh, t);
+    char ours[NFS3_COOKIEVERFSIZE] = {};
+    if (status == NFS3_OK) {
+      verifier_of(t, ours);
+      static const char zero[NFS3_COOKIEVERFSIZE] = {};
+      if (cookie != 0 && std::memcmp(verf, ours, sizeof ours) != 0 &&
+          std::memcmp(verf, zero, sizeof zero) != 0)
+        status = NFS3ERR_BAD_COOKIE;
+    }
+    std::optional<node_attrs> dir;
+    std::vector<dir_entry> entries;
+    bool end = false;
+    if (status == NFS3_OK) {
+      const std::size_t want = std::clamp<std::size_t>(budget / 24, 1, dir_page_max);
+      shard::namespace_state::page_status page = shard::namespace_state::page_status::ok;
+      const bool served = read(t, [&](const shard::namespace_state& ns) {
+        const shard::bucket_id b{t.bucket.bucket};
+        const auto* d = ns.inode_of(b, shard::inode_id{t.inode});
+        if (!d) return;
+        dir = attrs_of(*d);
+        if (d->kind != shard::inode_kind::directory) return;
+        // Cookies (ADR 0008 §4): 1 after ".", 2 after "..", inode + 2.
+        if (cookie == 0) entries.push_back({".", 1, attrs_of(*d)});
+        if (cookie <= 1)
+          if (const auto* p = ns.inode_of(b, d->parent)) entries.push_back({"..", 2, attrs_of(*p)});
+        const shard::inode_id after{cookie <= 2 ? shard::root_inode.value : cookie - 2};
+        std::vector<const shard::inode*> page_of;
+        page = ns.read_directory(b, d->id, after, want, page_of, end);
+        for (const auto* n : page_of) entries.push_back({n->name, n->id.value + 2, attrs_of(*n)});
+      });
+      if (!served)
+        status = NFS3ERR_JUKEBOX;
+      else if (!dir)
+        status = NFS3ERR_STALE;
+      else if (dir->kind != shard::inode_kind::directory)
+        status = NFS3ERR_NOTDIR;
+      else if (page == shard::namespace_state::page_status::entry_gone)
+        status = NFS3ERR_BAD_COOKIE;
+      else if (!(access_bits(*dir, t.who, false) & ACCESS3_READ))
+        status = NFS3ERR_ACCES;
+    }
+    // Pack entries while they fit the client's budget.
+    std::size_t used = 128, names = 0, packed = 0;  // header, attributes, verifier
+    std::vector<std::string> handles;
+    handles.reserve(entries.size());
+    for (const auto& e : entries) {
+      const std::size_t name_bytes = 8 + 4 + (e.name.size() + 3) / 4 * 4 + 8 + 4;
+      const std::size_t bytes = name_bytes + (plus ? 4 + 84 + 4 + 4 + handle_bytes : 0);
+      if (used + bytes > budget || (plus && names + name_bytes > name_budget)) break;
+      used += bytes;
+      names += name_bytes;
+      ++packed;
+    }
+    if (status == NFS3_OK && packed == 0 && !entries.empty()) status = NFS3ERR_TOOSMALL;
+    const bool eof = status == NFS3_OK && end && packed == entries.size();
+    if (!plus) {
+      READDIR3res res{};
+      res.status = status;
+      std::vector<entry3> list(packed);
+      for (std::size_t i = 0; i < packed; ++i) {
+        list[i].fileid = entries[i].attrs.id;
+        list[i].name = entries[i].name.data();
+        list[i].cookie = entries[i].cookie;
+        list[i].nextentry = i + 1 < packed ? &list[i + 1] : nullptr;
+      }
+      if (status == NFS3_OK) {
+        auto& ok = res.READDIR3res_u.resok;
+        ok.dir_attributes = post_op(dir, t.bucket.bucket);
+        std::memcpy(ok.cookieverf, ours, sizeof ours);
+        ok.reply.entries = packed ? &list[0] : nullptr;
+        ok.reply.eof = eof;
+      } else {
+        res.READDIR3res_u.resfail.dir_attributes = post_op(dir, t.bucket.bucket);
+      }
+      return reply_success(call.xid, xdr_READDIR3res, res);
+    }
+    READDIRPLUS3res res{};
+    res.status = status;
+    std::vector<entryplus3> list(packed);
+    for (std::size_t i = 0; i < packed; ++i) {
+      handles.push_back(handle_of(t, entries[i].attrs.id));
+      list[i].fileid = entries[i].attrs.id;
+      list[i].name = entries[i].name.data();
+      list[i].cookie = entries[i].cookie;
+      list[i].name_attributes = post_op(entries[i].attrs, t.bucket.bucket);
+      list[i].name_handle.handle_follows = TRUE;
+      list[i].name_handle.post_op_fh3_u.handle = fh_of(handles.back());
+      list[i].nextentry = i + 1 < packed ? &list[i + 1] : nullptr;
+    }
+    if (status == NFS3_OK) {
+      auto& ok = res.READDIRPLUS3res_u.resok;
+      ok.dir_attributes = post_op(dir, t.bucket.bucket);
+      std::memcpy(ok.cookieverf, ours, sizeof ours);
+      ok.reply.entries = packed ? &list[0] : nullptr;
+      ok.reply.eof = eof;
+    } else {
+      res.READDIRPLUS3res_u.resfail.dir_attributes = post_op(dir, t.bucket.bucket);
+    }
+    return reply_success(call.xid, xdr_READDIRPLUS3res, res);
+  }
+
+  // --- FSSTAT / FSINFO / PATHCONF ----------------------------------------------------------
+
+  std::string fsstat(const rpc_call& call) {
+    decoded<FSSTAT3args> a(xdr_FSSTAT3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    FSSTAT3res res{};
+    target t;
+    node_attrs at;
+    res.status = resolve(call, a.value().fsroot, t);
+    if (res.status == NFS3_OK) res.status = attrs(t, t.inode, at);
+    if (res.status == NFS3_OK) {
+      // Raw device bytes scaled by the default scheme's efficiency (RS 4+2:
+      // 4 of every 6 bytes are data).
+      std::uint64_t capacity = 0, free = 0;
+      if (const auto devices = server_.backend.devices())
+        for (const auto& d : devices->devices) {
+          capacity += d.device.capacity_bytes;
+          free += d.device.free_bytes;
+        }
+      auto& ok = res.FSSTAT3res_u.resok;
+      ok.obj_attributes = post_op(at, t.bucket.bucket);
+      ok.tbytes = capacity / 6 * 4;
+      ok.fbytes = ok.abytes = free / 6 * 4;
+      ok.tfiles = 1ull << 32;
+      ok.ffiles = ok.afiles = 1ull << 32;
+      ok.invarsec = 0;
+    }
+    return reply_success(call.xid, xdr_FSSTAT3res, res);
+  }
+
+  std::string fsinfo(const rpc_call& call) {
+    decoded<FSINFO3args> a(xdr_FSINFO3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    FSINFO3res res{};
+    target t;
+    node_attrs at;
+    res.status = resolve(call, a.value().fsroot, t);
+    if (res.status == NFS3_OK) res.status = attrs(t, t.inode, at);
+    if (res.status == NFS3_OK) {
+      auto& ok = res.FSINFO3res_u.resok;
+      ok.obj_attributes = post_op(at, t.bucket.bucket);
+      ok.rtmax = ok.rtpref = ok.wtmax = ok.wtpref = nfs_transfer_bytes_max;
+      ok.rtmult = ok.wtmult = 4096;
+      ok.dtpref = 64 * 1024;
+      ok.maxfilesize = shard::chunks_per_version_max * gateway::chunk_bytes_default;
+      ok.time_delta = {0, 1};
+      ok.properties = FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME;
+    }
+    return reply_success(call.xid, xdr_FSINFO3res, res);
+  }
+
+  std::string pathconf(const rpc_call& call) {
+    decoded<PATHCONF3args> a(xdr_PATHCONF3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    PATHCONF3res res{};
+    target t;
+    node_attrs at;
+    res.status = resolve(call, a.value().object, t);
+    if (res.status == NFS3_OK) res.status = attrs(t, t.inode, at);
+    if (res.status == NFS3_OK) {
+      auto& ok = res.PATHCONF3res_u.resok;
+      ok.obj_attributes = post_op(at, t.bucket.bucket);
+      ok.linkmax = 1;  // no hard links yet (ADR 0008 §7)
+      ok.name_max = shard::name_bytes_max;
+      ok.no_trunc = TRUE;
+      ok.chown_restricted = TRUE;
+      ok.case_insensitive = FALSE;
+      ok.case_preserving = TRUE;
+    }
+    return reply_success(call.xid, xdr_PATHCONF3res, res);
+  }
+
+  caf::blocking_actor* self_;
+  nfs_server::impl& server_;
+  gateway::tcp_listener::socket_ptr socket_;
+  asio::ip::address peer_;
+  std::string peer_text_;
+  record_reader reader_;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, keys::key_grant_ptr> grants_;
+  std::vector<std::pair<shard::chunk_hash, std::vector<std::uint8_t>>> read_cache_;
+};
+
+void session_actor(caf::blocking_actor* self, nfs_server::impl* server,
+                   gateway::tcp_listener::socket_ptr socket) {
+  session(self, *server, socket).run();
+  server->listener->done(socket);
+  --server->sessions;
+}
+
+}  // namespace
+
+nfs_server::nfs_server(caf::actor_system& sys, nfs_config config, gateway::node_backend backend,
+                       std::span<const std::uint8_t> cluster_key)
+    : impl_(std::make_unique<impl>(sys, std::move(config), std::move(backend), cluster_key)) {}
+
+nfs_server::~nfs_server() {
+  stop();
+}
+
+void nfs_server::start() {
+  auto& d = *impl_;
+  d.listener = std::make_unique<gateway::tcp_listener>(
+      "nfs.listen", d.config.listen,
+      [&d](gateway::tcp_listener::socket_ptr socket, std::size_t open) {
+        if (open > d.config.connections_max) {
+          // NFS has no "busy" answer before a call: refuse the connection.
+          d.listener->done(socket);
+          return;
+        }
+        ++d.sessions;
+        d.sys.spawn<caf::detached>(session_actor, &d, socket);
+      });
+  d.listener->start();
+}
+
+void nfs_server::stop() {
+  auto& d = *impl_;
+  if (!d.listener) return;
+  d.listener->stop();
+  // Sessions see their sockets shut down and return.
+  for (int i = 0; i < 500 && d.sessions > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+std::uint16_t nfs_server::port() const {
+  return impl_->listener ? impl_->listener->port() : 0;
+}
+
+}  // namespace cairn::nfs

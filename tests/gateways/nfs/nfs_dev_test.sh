@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# tests/gateways/nfs/nfs_dev_test.sh — the NFS gateway of a real `cairn dev`
+# with a real NFS client: Debian's libnfs-utils (nfs-ls, nfs-cat, nfs-cp,
+# user-space NFSv3 over TCP; this machine has no kernel NFS client). Objects
+# are written through S3 (the aws CLI) and read through NFS: the tree,
+# small (inline) and multi-chunk files byte for byte, a subdirectory
+# mount, a directory of 1,000 entries listed through READDIRPLUS pages, a
+# delete seen at once; then raw-RPC bad input (rpc_bad_input.py).
+#   nfs_dev_test.sh CAIRN
+set -euo pipefail
+cairn=${1:?usage: nfs_dev_test.sh CAIRN}
+here=$(cd "$(dirname "$0")" && pwd)
+for tool in nfs-ls nfs-cat nfs-cp aws; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool is needed (apt-get install libnfs-utils awscli)"; exit 77; }
+done
+work=$(mktemp -d /tmp/cairn-nfs-dev.XXXXXX)
+# shellcheck source=../s3/dev_lib.sh
+source "$here/../s3/dev_lib.sh"
+trap 'dev_kill; rm -rf "$work"' EXIT
+
+dev_start "$cairn" 64
+url=$(sed -n 's/^nfs-url: //p' "$work/out")
+export_line=$(sed -n 's/^nfs-export: //p' "$work/out")
+[[ -n "$url" && -n "$export_line" ]] || fail "cairn dev printed no nfs-url/nfs-export lines"
+grep -q "nfs-ls '$url'" "$work/out" || fail "no nfs-ls command line printed"
+port=${export_line#127.0.0.1:}
+port=${port%%:*}
+# nfs://127.0.0.1/cairn/<path>?<options>
+at() { echo "${url%%\?*}/$1?${url#*\?}"; }
+
+export AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret AWS_DEFAULT_REGION=us-east-1
+s3() { aws --endpoint-url "$endpoint" "$@"; }
+
+mkdir -p "$work/src/docs" "$work/src/deep/x/y" "$work/many"
+echo "hello through nfs" >"$work/src/docs/a.txt"
+printf 'b' >"$work/src/docs/b.txt"
+head -c 3000000 /dev/urandom >"$work/src/deep/x/y/three.bin"
+head -c 10000000 /dev/urandom >"$work/src/big.bin"  # three 4 MiB chunks
+for i in $(seq -w 1 1000); do echo "$i" >"$work/many/f$i"; done
+s3 s3 cp --quiet --recursive "$work/src" s3://cairn/ || fail "aws s3 cp --recursive"
+s3 s3 sync --quiet "$work/many" s3://cairn/many || fail "aws s3 sync of 1,000 files"
+s3 s3api put-object --bucket cairn --key marker/ >/dev/null || fail "put a directory marker"
+
+# The tree, as nfs-ls -R sees it.
+listing=$(nfs-ls -R "$url") || fail "nfs-ls -R failed"
+for p in docs docs/a.txt docs/b.txt deep deep/x deep/x/y deep/x/y/three.bin big.bin many marker; do
+  grep -Eq " $p\$" <<<"$listing" || fail "nfs-ls -R does not show $p"
+done
+[[ $(grep -c ' many/f' <<<"$listing") -eq 1000 ]] ||
+  fail "nfs-ls -R shows $(grep -c ' many/f' <<<"$listing") of the 1,000 files in many/"
+grep -Eq '^-rw-r--r-- .* 10000000 big\.bin$' <<<"$listing" || fail "big.bin's mode or size: $(grep big.bin <<<"$listing")"
+grep -Eq '^d' <<<"$(grep ' deep$' <<<"$listing")" || fail "deep is not a directory"
+echo "ok   nfs-ls -R shows the tree S3 wrote, 1,000 entries of many/ included"
+
+# Bytes, small (inline in the Raft log) and chunked.
+[[ $(nfs-cat "$(at docs/a.txt)") == "hello through nfs" ]] || fail "nfs-cat docs/a.txt"
+nfs-cp "$(at big.bin)" "$work/big.copy" >/dev/null || fail "nfs-cp big.bin"
+cmp -s "$work/src/big.bin" "$work/big.copy" || fail "big.bin read through NFS differs"
+nfs-cp "$(at deep/x/y/three.bin)" "$work/three.copy" >/dev/null || fail "nfs-cp three.bin"
+cmp -s "$work/src/deep/x/y/three.bin" "$work/three.copy" || fail "three.bin read through NFS differs"
+echo "ok   nfs-cat and nfs-cp read inline and multi-chunk files byte for byte"
+
+# A subdirectory of the export mounts (libnfs mounts /cairn/deep/x).
+[[ $(nfs-ls "$(at deep/x)" | grep -c ' y$') -eq 1 ]] || fail "nfs-ls of a subdirectory mount"
+if nfs-cat "$(at docs/missing.txt)" >/dev/null 2>&1; then fail "nfs-cat of a missing file succeeded"; fi
+if nfs-ls "nfs://127.0.0.1/not-exported?version=3&nfsport=$port&mountport=$port" >/dev/null 2>&1; then
+  fail "mounting a path that is not exported succeeded"
+fi
+echo "ok   subdirectory mounts; missing files and unexported paths are refused"
+
+# A delete through S3 is seen through NFS at once (no attribute cache).
+s3 s3 rm --quiet s3://cairn/docs/b.txt || fail "aws s3 rm"
+if nfs-ls "$(at docs)" | grep -q ' b.txt$'; then fail "a deleted object is still listed"; fi
+if nfs-cat "$(at docs/b.txt)" >/dev/null 2>&1; then fail "a deleted object still reads"; fi
+echo "ok   a delete through S3 is seen through NFS at once"
+
+/usr/bin/python3 "$here/rpc_bad_input.py" 127.0.0.1 "$port" /cairn || fail "rpc_bad_input.py"
+# Still serving after the bad input.
+[[ $(nfs-cat "$(at docs/a.txt)") == "hello through nfs" ]] || fail "nfs-cat after the bad input"
+
+dev_stop
+echo "PASS: nfs_dev"

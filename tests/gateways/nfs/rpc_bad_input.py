@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+# tests/gateways/nfs/rpc_bad_input.py — bad input to a running cairn NFS
+# gateway, over raw ONC RPC on TCP (hand-built on purpose: real clients
+# never send most of this). Run with Debian's /usr/bin/python3 (standard
+# library only) by nfs_dev_test.sh:
+#   rpc_bad_input.py HOST PORT EXPORT_PATH
+# Checks (NFS1, RPC1-RPC3, FH1/NFS2): RPC_MISMATCH, AUTH_ERROR (BADCRED for
+# an unknown flavor, TOOWEAK for AUTH_NONE), PROG_UNAVAIL, PROG_MISMATCH with
+# the versions served, PROC_UNAVAIL, GARBAGE_ARGS for truncated and trailing
+# arguments, NFS3ERR_BADHANDLE for forged and altered handles, MNT3ERR_NOENT
+# for an unknown export, and that the connection carries on after each;
+# records split into many fragments are answered; an oversized record
+# closes the connection without a reply.
+import os
+import socket
+import struct
+import sys
+
+host, port, export = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def xdr_opaque(b):
+    return struct.pack(">I", len(b)) + b + b"\0" * ((4 - len(b) % 4) % 4)
+
+
+def auth_sys(uid=0, gid=0):
+    body = struct.pack(">I", 1) + xdr_opaque(b"rpc-bad-input") + struct.pack(">III", uid, gid, 0)
+    return struct.pack(">I", 1) + xdr_opaque(body)
+
+
+AUTH_NONE = struct.pack(">II", 0, 0)
+
+
+def call(xid, prog, vers, proc, args=b"", cred=None, rpcvers=2):
+    cred = auth_sys() if cred is None else cred
+    return struct.pack(">IIIIII", xid, 0, rpcvers, prog, vers, proc) + cred + AUTH_NONE + args
+
+
+def record(payload, fragments=1):
+    out = b""
+    step = max(1, (len(payload) + fragments - 1) // fragments)
+    pieces = [payload[i:i + step] for i in range(0, len(payload), step)] or [b""]
+    for i, p in enumerate(pieces):
+        last = 0x80000000 if i == len(pieces) - 1 else 0
+        out += struct.pack(">I", last | len(p)) + p
+    return out
+
+
+class Conn:
+    def __init__(self):
+        self.s = socket.create_connection((host, port), timeout=10)
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def reply(self):
+        """One reply record, or None if the connection closed."""
+        data = b""
+        while True:
+            mark = self._read(4)
+            if mark is None:
+                return None
+            (m,) = struct.unpack(">I", mark)
+            body = self._read(m & 0x7FFFFFFF)
+            if body is None:
+                return None
+            data += body
+            if m & 0x80000000:
+                return data
+
+    def _read(self, n):
+        buf = b""
+        while len(buf) < n:
+            try:
+                chunk = self.s.recv(n - len(buf))
+            except (ConnectionResetError, socket.timeout):
+                return None
+            if not chunk:
+                return None
+            buf += chunk
+        return buf
+
+    def rpc(self, payload, fragments=1):
+        self.send(record(payload, fragments))
+        return self.reply()
+
+
+def parse(reply):
+    """(xid, kind, fields...) of a reply: ('accepted', stat, rest) or
+    ('denied', stat, rest)."""
+    xid, mtype, rstat = struct.unpack(">III", reply[:12])
+    assert mtype == 1
+    if rstat == 0:  # MSG_ACCEPTED: verifier, then accept_stat
+        _, vlen = struct.unpack(">II", reply[12:20])
+        at = 20 + (vlen + 3) // 4 * 4
+        (astat,) = struct.unpack(">I", reply[at:at + 4])
+        return xid, "accepted", astat, reply[at + 4:]
+    (rj,) = struct.unpack(">I", reply[12:16])
+    return xid, "denied", rj, reply[16:]
+
+
+NFS, MOUNT = 100003, 100005
+c = Conn()
+
+# MOUNT v3 MNT of the export: the root handle.
+r = parse(c.rpc(call(1, MOUNT, 3, 1, xdr_opaque(export.encode()))))
+check(r[1] == "accepted" and r[2] == 0, "MNT is answered")
+(mstat,) = struct.unpack(">I", r[3][:4])
+check(mstat == 0, "MNT of %s succeeds" % export)
+(hlen,) = struct.unpack(">I", r[3][4:8])
+root = r[3][8:8 + hlen]
+check(hlen == 36, "the root handle has 36 bytes")
+
+r = parse(c.rpc(call(2, MOUNT, 3, 1, xdr_opaque(b"/no-such-export"))))
+check(struct.unpack(">I", r[3][:4])[0] == 2, "MNT of an unknown export: MNT3ERR_NOENT")
+
+# GETATTR of the root, sent in 7 fragments: NFS3_OK, a directory.
+r = parse(c.rpc(call(3, NFS, 3, 1, xdr_opaque(root)), fragments=7))
+status, ftype = struct.unpack(">II", r[3][:8])
+check(r[0] == 3 and r[2] == 0 and status == 0 and ftype == 2,
+      "GETATTR of the root in 7 fragments: a directory")
+
+# RPC errors; the connection carries on after each.
+r = parse(c.rpc(call(4, NFS, 3, 1, xdr_opaque(root), rpcvers=3)))
+check(r[0] == 4 and r[1] == "denied" and r[2] == 0 and r[3][:8] == struct.pack(">II", 2, 2),
+      "RPC version 3: RPC_MISMATCH 2..2")
+r = parse(c.rpc(call(5, NFS, 3, 1, xdr_opaque(root), cred=struct.pack(">I", 6) + xdr_opaque(b"gss"))))
+check(r[1] == "denied" and r[2] == 1 and struct.unpack(">I", r[3][:4])[0] == 1,
+      "an unknown credential flavor: AUTH_ERROR, AUTH_BADCRED")
+r = parse(c.rpc(call(6, NFS, 3, 1, xdr_opaque(root), cred=AUTH_NONE)))
+check(r[1] == "denied" and r[2] == 1 and struct.unpack(">I", r[3][:4])[0] == 5,
+      "AUTH_NONE on an export that wants AUTH_SYS: AUTH_ERROR, AUTH_TOOWEAK")
+r = parse(c.rpc(call(7, 100004, 3, 0)))
+check(r[1] == "accepted" and r[2] == 1, "another program: PROG_UNAVAIL")
+for vers in (2, 4):
+    r = parse(c.rpc(call(8, NFS, vers, 0)))
+    check(r[1] == "accepted" and r[2] == 2 and r[3][:8] == struct.pack(">II", 3, 3),
+          "NFS version %d: PROG_MISMATCH 3..3" % vers)
+r = parse(c.rpc(call(9, NFS, 3, 22)))
+check(r[1] == "accepted" and r[2] == 3, "procedure 22: PROC_UNAVAIL")
+r = parse(c.rpc(call(10, MOUNT, 3, 9)))
+check(r[1] == "accepted" and r[2] == 3, "MOUNT procedure 9: PROC_UNAVAIL")
+r = parse(c.rpc(call(11, NFS, 3, 1, xdr_opaque(root)[:-3])))
+check(r[1] == "accepted" and r[2] == 4, "truncated GETATTR arguments: GARBAGE_ARGS")
+r = parse(c.rpc(call(12, NFS, 3, 1, xdr_opaque(root) + b"\0\0\0\0")))
+check(r[1] == "accepted" and r[2] == 4, "trailing bytes after the arguments: GARBAGE_ARGS")
+r = parse(c.rpc(call(13, NFS, 3, 1, struct.pack(">I", 65) + b"x" * 68)))
+check(r[1] == "accepted" and r[2] == 4, "a handle over 64 bytes: GARBAGE_ARGS")
+
+# Forged and altered handles: NFS3ERR_BADHANDLE (10001).
+for name, h in (("random", os.urandom(36)), ("altered inode", root[:19] + bytes([root[19] ^ 1]) + root[20:]),
+                ("short", root[:20]), ("other version", bytes([2]) + root[1:])):
+    r = parse(c.rpc(call(14, NFS, 3, 1, xdr_opaque(h))))
+    check(r[2] == 0 and struct.unpack(">I", r[3][:4])[0] == 10001,
+          "GETATTR of a %s handle: NFS3ERR_BADHANDLE" % name)
+
+# LOOKUP of names that are not names.
+for name, want in ((b"a/b", 22), (b"x" * 256, 63), (b"no-such-entry", 2)):
+    r = parse(c.rpc(call(15, NFS, 3, 3, xdr_opaque(root) + xdr_opaque(name))))
+    check(r[2] == 0 and struct.unpack(">I", r[3][:4])[0] == want,
+          "LOOKUP of %r...: status %d" % (name[:12], want))
+
+# Still the same connection: NULL answers.
+r = parse(c.rpc(call(16, NFS, 3, 0)))
+check(r[0] == 16 and r[1] == "accepted" and r[2] == 0, "after all that, NULL on the same connection")
+
+# A record announced over the bound: the connection closes, no reply.
+c.send(struct.pack(">I", 0x80000000 | (64 << 20)))
+check(c.reply() is None, "a 64 MiB record mark closes the connection")
+
+# A new connection works.
+c = Conn()
+r = parse(c.rpc(call(17, NFS, 3, 0)))
+check(r[1] == "accepted" and r[2] == 0, "a new connection is served")
+
+if failures:
+    print("%d check(s) failed" % len(failures))
+    sys.exit(1)
+print("all RPC bad-input checks passed")
