@@ -107,6 +107,44 @@ struct NsCommand {
     collectEnd @29 :List(Data);
     collectAbort @30 :List(Data);
     reportOrphans @31 :List(ChunkRef);
+    # Inode-addressed commands (NFS, FUSE: ADR 0008).
+    makeNode :group {
+      dir @32 :UInt64;
+      name @33 :Data;
+      kind @34 :UInt8;
+      mode @35 :UInt32;
+      uid @36 :UInt32;
+      gid @37 :UInt32;
+      target @38 :Data;
+      how @39 :UInt8;
+      verifier @40 :UInt64;
+    }
+    removeNode :group {
+      dir @41 :UInt64;
+      name @42 :Data;
+      directory @43 :Bool;
+    }
+    renameNode :group {
+      fromDir @44 :UInt64;
+      fromName @45 :Data;
+      toDir @46 :UInt64;
+      toName @47 :Data;
+    }
+    setAttributes :group {
+      inode @48 :UInt64;
+      setMode @49 :Bool;
+      mode @50 :UInt32;
+      setUid @51 :Bool;
+      uid @52 :UInt32;
+      setGid @53 :Bool;
+      gid @54 :UInt32;
+      setAtime @55 :Bool;
+      atimeNs @56 :Int64;
+      setMtime @57 :Bool;
+      mtimeNs @58 :Int64;
+      hasGuard @59 :Bool;
+      guardCtimeNs @60 :Int64;
+    }
   }
 }
 

@@ -246,9 +246,46 @@ std::string encode_ns_command(const ns_command& c) {
           write_ids(b.initCollectEnd(static_cast<unsigned>(body.chunks.size())), body.chunks);
         } else if constexpr (std::is_same_v<T, collect_abort_command>) {
           write_ids(b.initCollectAbort(static_cast<unsigned>(body.chunks.size())), body.chunks);
-        } else {
-          static_assert(std::is_same_v<T, report_orphans_command>);
+        } else if constexpr (std::is_same_v<T, report_orphans_command>) {
           write_chunks(b.initReportOrphans(static_cast<unsigned>(body.chunks.size())), body.chunks);
+        } else if constexpr (std::is_same_v<T, make_node_command>) {
+          auto g = b.initMakeNode();
+          g.setDir(body.dir.value);
+          g.setName(as_data(body.name));
+          g.setKind(static_cast<std::uint8_t>(body.kind));
+          g.setMode(body.mode);
+          g.setUid(body.uid);
+          g.setGid(body.gid);
+          g.setTarget(as_data(body.target));
+          g.setHow(static_cast<std::uint8_t>(body.how));
+          g.setVerifier(body.verifier);
+        } else if constexpr (std::is_same_v<T, remove_node_command>) {
+          auto g = b.initRemoveNode();
+          g.setDir(body.dir.value);
+          g.setName(as_data(body.name));
+          g.setDirectory(body.directory);
+        } else if constexpr (std::is_same_v<T, rename_node_command>) {
+          auto g = b.initRenameNode();
+          g.setFromDir(body.from_dir.value);
+          g.setFromName(as_data(body.from_name));
+          g.setToDir(body.to_dir.value);
+          g.setToName(as_data(body.to_name));
+        } else {
+          static_assert(std::is_same_v<T, set_attributes_command>);
+          auto g = b.initSetAttributes();
+          g.setInode(body.inode.value);
+          g.setSetMode(body.mode.has_value());
+          g.setMode(body.mode.value_or(0));
+          g.setSetUid(body.uid.has_value());
+          g.setUid(body.uid.value_or(0));
+          g.setSetGid(body.gid.has_value());
+          g.setGid(body.gid.value_or(0));
+          g.setSetAtime(body.atime_ns.has_value());
+          g.setAtimeNs(body.atime_ns.value_or(0));
+          g.setSetMtime(body.mtime_ns.has_value());
+          g.setMtimeNs(body.mtime_ns.value_or(0));
+          g.setHasGuard(body.guard_ctime_ns.has_value());
+          g.setGuardCtimeNs(body.guard_ctime_ns.value_or(0));
         }
       },
       c.body);
@@ -349,6 +386,56 @@ std::optional<ns_command> decode_ns_command(const std::string& bytes) {
           case schema::NsCommand::REPORT_ORPHANS:
             c.body = report_orphans_command{read_chunks(r.getReportOrphans()), c.now_ns};
             break;
+          case schema::NsCommand::MAKE_NODE: {
+            const auto g = r.getMakeNode();
+            if (g.getKind() < 1 || g.getKind() > 3 || g.getHow() > 2) return std::nullopt;
+            make_node_command m;
+            m.bucket = bucket;
+            m.dir = inode_id{g.getDir()};
+            m.name = text(g.getName(), name_bytes_max + 1);
+            m.kind = static_cast<inode_kind>(g.getKind());
+            m.mode = g.getMode();
+            m.uid = g.getUid();
+            m.gid = g.getGid();
+            m.target = text(g.getTarget(), field_bytes_max);
+            m.how = static_cast<create_how>(g.getHow());
+            m.verifier = g.getVerifier();
+            m.now_ns = c.now_ns;
+            c.body = std::move(m);
+            break;
+          }
+          case schema::NsCommand::REMOVE_NODE: {
+            const auto g = r.getRemoveNode();
+            c.body = remove_node_command{bucket, inode_id{g.getDir()},
+                                         text(g.getName(), name_bytes_max + 1), g.getDirectory(),
+                                         c.now_ns};
+            break;
+          }
+          case schema::NsCommand::RENAME_NODE: {
+            const auto g = r.getRenameNode();
+            c.body = rename_node_command{bucket,
+                                         inode_id{g.getFromDir()},
+                                         text(g.getFromName(), name_bytes_max + 1),
+                                         inode_id{g.getToDir()},
+                                         text(g.getToName(), name_bytes_max + 1),
+                                         c.now_ns};
+            break;
+          }
+          case schema::NsCommand::SET_ATTRIBUTES: {
+            const auto g = r.getSetAttributes();
+            set_attributes_command s;
+            s.bucket = bucket;
+            s.inode = inode_id{g.getInode()};
+            if (g.getSetMode()) s.mode = g.getMode();
+            if (g.getSetUid()) s.uid = g.getUid();
+            if (g.getSetGid()) s.gid = g.getGid();
+            if (g.getSetAtime()) s.atime_ns = g.getAtimeNs();
+            if (g.getSetMtime()) s.mtime_ns = g.getMtimeNs();
+            if (g.getHasGuard()) s.guard_ctime_ns = g.getGuardCtimeNs();
+            s.now_ns = c.now_ns;
+            c.body = std::move(s);
+            break;
+          }
           default:
             return std::nullopt;  // a command kind from a newer format
         }
@@ -383,8 +470,17 @@ ns_result apply_ns_command(namespace_state& state, const ns_command& c) {
           return state.collect_end(body);
         } else if constexpr (std::is_same_v<T, collect_abort_command>) {
           return state.collect_abort(body);
-        } else {
+        } else if constexpr (std::is_same_v<T, report_orphans_command>) {
           return state.report_orphans(body);
+        } else if constexpr (std::is_same_v<T, make_node_command>) {
+          return state.make_node(body);
+        } else if constexpr (std::is_same_v<T, remove_node_command>) {
+          return state.remove_node(body);
+        } else if constexpr (std::is_same_v<T, rename_node_command>) {
+          return state.rename_node(body);
+        } else {
+          static_assert(std::is_same_v<T, set_attributes_command>);
+          return state.set_attributes(body);
         }
       },
       c.body);

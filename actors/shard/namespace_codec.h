@@ -45,7 +45,8 @@ struct ns_command {
   std::variant<create_bucket_command, delete_bucket_command, put_object_command,
                delete_object_command, create_upload_command, upload_part_command,
                complete_upload_command, abort_upload_command, collect_begin_command,
-               collect_end_command, collect_abort_command, report_orphans_command>
+               collect_end_command, collect_abort_command, report_orphans_command,
+               make_node_command, remove_node_command, rename_node_command, set_attributes_command>
       body;
 };
 

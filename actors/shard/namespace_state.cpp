@@ -22,6 +22,8 @@ std::string_view to_string(key_problem p) {
       return "the key has a '.' or '..' path component";
     case key_problem::component_too_long:
       return "the key has a path component longer than 255 bytes";
+    case key_problem::bad_character:
+      return "the name holds '/' or NUL";
   }
   return "unknown";
 }
@@ -60,6 +62,18 @@ std::string_view to_string(ns_status s) {
       return "source_changed";
     case ns_status::chunk_collecting:
       return "chunk_collecting";
+    case ns_status::entry_exists:
+      return "entry_exists";
+    case ns_status::not_a_directory:
+      return "not_a_directory";
+    case ns_status::is_a_directory:
+      return "is_a_directory";
+    case ns_status::directory_not_empty:
+      return "directory_not_empty";
+    case ns_status::no_such_inode:
+      return "no_such_inode";
+    case ns_status::not_synchronized:
+      return "not_synchronized";
   }
   return "unknown";
 }
@@ -87,7 +101,20 @@ key_problem parse_key(std::string_view key, parsed_key& out) {
   return key_problem::none;
 }
 
+key_problem check_name(std::string_view name) {
+  if (name.empty()) return key_problem::empty_component;
+  if (name == "." || name == "..") return key_problem::dot_component;
+  if (name.size() > name_bytes_max) return key_problem::component_too_long;
+  if (name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos)
+    return key_problem::bad_character;
+  return key_problem::none;
+}
+
 namespace {
+
+/// The ETag S3 gives an empty object (MD5 of nothing).
+constexpr std::string_view empty_etag = "\"d41d8cd98f00b204e9800998ecf8427e\"";
+constexpr std::size_t symlink_target_bytes_max = 4096;  // PATH_MAX
 
 std::string list_key(const std::string& name, inode_kind kind) {
   return kind == inode_kind::directory ? name + "/" : name;
@@ -503,6 +530,149 @@ ns_result namespace_state::delete_object(const delete_object_command& c) {
   const auto parent = dir.id;
   tree.inodes.erase(id);
   prune(tree, parent, c.now_ns);
+  return r;
+}
+
+// --- inode-addressed changes (ADR 0008) ---------------------------------------
+
+std::optional<ns_result> namespace_state::check_entry(bucket_id bucket, inode_id dir,
+                                                      const std::string& name) const {
+  const auto b = buckets_.find(bucket);
+  if (b == buckets_.end()) return failed(ns_status::no_such_bucket);
+  const auto d = b->second.inodes.find(dir);
+  if (d == b->second.inodes.end()) return failed(ns_status::no_such_inode);
+  if (d->second.kind != inode_kind::directory) return failed(ns_status::not_a_directory);
+  if (const auto p = check_name(name); p != key_problem::none) {
+    ns_result r = failed(ns_status::invalid_key);
+    r.problem = p;
+    return r;
+  }
+  return std::nullopt;
+}
+
+ns_result namespace_state::make_node(const make_node_command& c) {
+  if (auto refused = check_entry(c.bucket, c.dir, c.name)) return *refused;
+  auto& tree = buckets_.at(c.bucket);
+  if (c.kind == inode_kind::symlink &&
+      (c.target.empty() || c.target.size() > symlink_target_bytes_max))
+    return failed(ns_status::invalid_argument);
+  if (const auto* existing = lookup(c.bucket, c.dir, c.name)) {
+    ns_result r;
+    r.inode = existing->id;
+    const bool file = c.kind == inode_kind::file && existing->kind == inode_kind::file;
+    if (file && c.how == create_how::unchecked) return r;
+    if (file && c.how == create_how::exclusive &&
+        existing->mtime_ns == static_cast<std::int64_t>(c.verifier))
+      return r;  // the reply to an earlier try was lost
+    r.status = ns_status::entry_exists;
+    return r;
+  }
+  auto& n = new_inode(tree, c.kind, c.dir, c.name, c.now_ns);
+  n.mode = c.mode & 07777;
+  n.uid = c.uid;
+  n.gid = c.gid;
+  if (c.kind == inode_kind::symlink) {
+    n.target = c.target;
+  } else {
+    // A file is an empty object from its creation; a directory is
+    // explicit, with a marker's empty version (ADR 0005).
+    object_version v;
+    v.etag = empty_etag;
+    v.mtime_ns = c.now_ns;
+    n.current = std::move(v);
+    n.explicit_dir = c.kind == inode_kind::directory;
+    if (c.kind == inode_kind::file && c.how == create_how::exclusive)
+      n.atime_ns = n.mtime_ns = static_cast<std::int64_t>(c.verifier);
+  }
+  ns_result r;
+  r.inode = n.id;
+  auto& dir = tree.inodes.at(c.dir);
+  dir.entries.emplace(list_key(c.name, c.kind), n.id);
+  dir.mtime_ns = dir.ctime_ns = c.now_ns;
+  return r;
+}
+
+ns_result namespace_state::remove_node(const remove_node_command& c) {
+  if (auto refused = check_entry(c.bucket, c.dir, c.name)) return *refused;
+  auto& tree = buckets_.at(c.bucket);
+  const auto* child = lookup(c.bucket, c.dir, c.name);
+  if (!child) return failed(ns_status::no_such_key);
+  const bool is_dir = child->kind == inode_kind::directory;
+  if (c.directory && !is_dir) return failed(ns_status::not_a_directory);
+  if (!c.directory && is_dir) return failed(ns_status::is_a_directory);
+  if (is_dir && !child->entries.empty()) return failed(ns_status::directory_not_empty);
+  ns_result r;
+  r.inode = child->id;
+  const auto id = child->id;
+  auto& dir = tree.inodes.at(c.dir);
+  dir.entries.erase(list_key(child->name, child->kind));
+  dir.mtime_ns = dir.ctime_ns = c.now_ns;
+  auto& n = tree.inodes.at(id);
+  if (n.current) release(n.current->chunks, r.unreferenced);
+  tree.inodes.erase(id);
+  prune(tree, c.dir, c.now_ns);
+  return r;
+}
+
+ns_result namespace_state::rename_node(const rename_node_command& c) {
+  if (auto refused = check_entry(c.bucket, c.from_dir, c.from_name)) return *refused;
+  if (auto refused = check_entry(c.bucket, c.to_dir, c.to_name)) return *refused;
+  auto& tree = buckets_.at(c.bucket);
+  const auto* src = lookup(c.bucket, c.from_dir, c.from_name);
+  if (!src) return failed(ns_status::no_such_key);
+  const bool src_dir = src->kind == inode_kind::directory;
+  if (src_dir)  // never into itself or below it
+    for (auto at = c.to_dir;; at = tree.inodes.at(at).parent) {
+      if (at == src->id) return failed(ns_status::invalid_argument);
+      if (at == root_inode) break;
+    }
+  ns_result r;
+  r.inode = src->id;
+  const auto src_id = src->id;
+  if (const auto* dst = lookup(c.bucket, c.to_dir, c.to_name)) {
+    if (dst->id == src_id) return r;  // the same entry: nothing to do
+    const bool dst_dir = dst->kind == inode_kind::directory;
+    if (src_dir && !dst_dir) return failed(ns_status::not_a_directory);
+    if (!src_dir && dst_dir) return failed(ns_status::is_a_directory);
+    if (dst_dir && !dst->entries.empty()) return failed(ns_status::directory_not_empty);
+    // The target goes (checked above: nothing fails after this point).
+    const auto dst_id = dst->id;
+    auto& to = tree.inodes.at(c.to_dir);
+    to.entries.erase(list_key(dst->name, dst->kind));
+    auto& gone = tree.inodes.at(dst_id);
+    if (gone.current) release(gone.current->chunks, r.unreferenced);
+    tree.inodes.erase(dst_id);
+  }
+  auto& n = tree.inodes.at(src_id);
+  auto& from = tree.inodes.at(c.from_dir);
+  from.entries.erase(list_key(n.name, n.kind));
+  from.mtime_ns = from.ctime_ns = c.now_ns;
+  n.parent = c.to_dir;
+  n.name = c.to_name;
+  n.ctime_ns = c.now_ns;
+  auto& to = tree.inodes.at(c.to_dir);
+  to.entries.emplace(list_key(n.name, n.kind), src_id);
+  to.mtime_ns = to.ctime_ns = c.now_ns;
+  prune(tree, c.from_dir, c.now_ns);
+  return r;
+}
+
+ns_result namespace_state::set_attributes(const set_attributes_command& c) {
+  const auto b = buckets_.find(c.bucket);
+  if (b == buckets_.end()) return failed(ns_status::no_such_bucket);
+  const auto it = b->second.inodes.find(c.inode);
+  if (it == b->second.inodes.end()) return failed(ns_status::no_such_inode);
+  auto& n = it->second;
+  if (c.guard_ctime_ns && *c.guard_ctime_ns != n.ctime_ns)
+    return failed(ns_status::not_synchronized);
+  if (c.mode) n.mode = *c.mode & 07777;
+  if (c.uid) n.uid = *c.uid;
+  if (c.gid) n.gid = *c.gid;
+  if (c.atime_ns) n.atime_ns = *c.atime_ns;
+  if (c.mtime_ns) n.mtime_ns = *c.mtime_ns;
+  n.ctime_ns = c.now_ns;
+  ns_result r;
+  r.inode = n.id;
   return r;
 }
 

@@ -136,6 +136,7 @@ enum class key_problem : std::uint8_t {
   empty_component,     // "a//b", "/a"
   dot_component,       // "." or ".."
   component_too_long,  // over name_bytes_max
+  bad_character,       // a name (NFS, FUSE) holding '/' or NUL
 };
 std::string_view to_string(key_problem p);
 
@@ -146,6 +147,8 @@ struct parsed_key {
 };
 /// Splits a key into path components; the problem if it is not a path.
 key_problem parse_key(std::string_view key, parsed_key& out);
+/// Whether `name` can be a directory entry (one path component).
+key_problem check_name(std::string_view name);
 
 enum class ns_status : std::uint8_t {
   ok,
@@ -164,8 +167,73 @@ enum class ns_status : std::uint8_t {
   too_many_uploads,
   source_changed,    // chunks_referenced: a chunk the copy names is no longer referenced
   chunk_collecting,  // a chunk the write names is being deleted by the collector: retry
+  // Inode-addressed commands (ADR 0008):
+  entry_exists,         // the name is taken
+  not_a_directory,      // a directory was needed
+  is_a_directory,       // a directory is where a file, symlink or empty name was needed
+  directory_not_empty,  // RMDIR, or a rename over a directory with entries
+  no_such_inode,        // the inode named is gone (NFS: STALE)
+  not_synchronized,     // a SETATTR guard (ctime) did not match
 };
 std::string_view to_string(ns_status s);
+
+// --- Inode-addressed commands (NFS, FUSE: ADR 0008) -------------------------
+
+/// How CREATE treats an existing file (NFS createmode3).
+enum class create_how : std::uint8_t { unchecked = 0, guarded = 1, exclusive = 2 };
+
+/// A new entry `name` in directory `dir`: an empty file (visible to S3 as
+/// an empty object), an explicit directory, or a symlink.
+struct make_node_command {
+  bucket_id bucket;
+  inode_id dir;
+  std::string name;
+  inode_kind kind = inode_kind::file;
+  std::uint32_t mode = 0644, uid = 0, gid = 0;
+  std::string target;  // a symlink's
+  /// Files only: unchecked answers ok with an existing file; exclusive
+  /// answers ok with the file an earlier try made (same verifier, kept
+  /// in its atime and mtime until a SETATTR sets them, as knfsd does).
+  create_how how = create_how::guarded;
+  std::uint64_t verifier = 0;
+  std::int64_t now_ns = 0;
+  friend bool operator==(const make_node_command&, const make_node_command&) = default;
+};
+
+/// REMOVE (a file or symlink) or RMDIR (an empty directory).
+struct remove_node_command {
+  bucket_id bucket;
+  inode_id dir;
+  std::string name;
+  bool directory = false;
+  std::int64_t now_ns = 0;
+  friend bool operator==(const remove_node_command&, const remove_node_command&) = default;
+};
+
+/// RENAME, with POSIX's rules: an existing target of the same kind is
+/// replaced (a directory only if empty); a directory never moves into
+/// itself. A directory moves with everything under it in one step.
+struct rename_node_command {
+  bucket_id bucket;
+  inode_id from_dir;
+  std::string from_name;
+  inode_id to_dir;
+  std::string to_name;
+  std::int64_t now_ns = 0;
+  friend bool operator==(const rename_node_command&, const rename_node_command&) = default;
+};
+
+/// SETATTR without a size (sizes change with the write path).
+struct set_attributes_command {
+  bucket_id bucket;
+  inode_id inode;
+  std::optional<std::uint32_t> mode, uid, gid;
+  std::optional<std::int64_t> atime_ns, mtime_ns;
+  /// Applies only if the inode's ctime is this (NFS sattrguard3).
+  std::optional<std::int64_t> guard_ctime_ns;
+  std::int64_t now_ns = 0;
+  friend bool operator==(const set_attributes_command&, const set_attributes_command&) = default;
+};
 
 /// Conditions on a write, checked atomically with it.
 struct write_condition {
@@ -336,6 +404,12 @@ class namespace_state {
   ns_result put_object(const put_object_command& c);
   ns_result delete_object(const delete_object_command& c);
 
+  // Inode-addressed changes (ADR 0008); NS6 holds for each.
+  ns_result make_node(const make_node_command& c);
+  ns_result remove_node(const remove_node_command& c);
+  ns_result rename_node(const rename_node_command& c);
+  ns_result set_attributes(const set_attributes_command& c);
+
   // Multipart uploads: parts hold chunk references until the upload is
   // completed (they move into the object) or aborted (released).
   ns_result create_upload(const create_upload_command& c);
@@ -418,6 +492,10 @@ class namespace_state {
   /// Creates the missing directories and stores `v` at the checked place.
   ns_result store(bucket_tree& tree, const placement& where, object_version v, std::int64_t now_ns,
                   std::uint32_t mode, std::uint32_t uid, std::uint32_t gid);
+  /// The refusal of a change to entry `name` of directory `dir` (no
+  /// bucket, no such directory, not one, not a name), or nullopt.
+  std::optional<ns_result> check_entry(bucket_id bucket, inode_id dir,
+                                       const std::string& name) const;
   /// Removes empty implicit directories from `dir` upwards (NS3).
   void prune(bucket_tree& tree, inode_id dir, std::int64_t now_ns);
 

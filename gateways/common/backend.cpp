@@ -20,4 +20,19 @@ bool read_namespace(caf::blocking_actor* self, const caf::actor& shard,
   return ok;
 }
 
+std::optional<shard::ns_result> propose_namespace(caf::blocking_actor* self,
+                                                  const caf::actor& shard,
+                                                  const shard::ns_command& command,
+                                                  std::chrono::milliseconds timeout) {
+  if (!shard) return std::nullopt;
+  std::optional<shard::ns_result> out;
+  self->request(shard, timeout, shard::ns_atom::value, shard::encode_ns_command(command))
+      .receive(
+          [&](std::uint8_t code, const std::string& value) {
+            if (code == 0) out = shard::decode_ns_result(value);
+          },
+          [](caf::error&) {});
+  return out;
+}
+
 }  // namespace cairn::gateway

@@ -12,8 +12,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "actors/shard/namespace_codec.h"
 #include "actors/shard/namespace_state.h"
 #include "gateways/common/chunk_pipeline.h"
 
@@ -38,5 +40,12 @@ struct node_backend {
 bool read_namespace(caf::blocking_actor* self, const caf::actor& shard,
                     std::function<void(const shard::namespace_state&)> query,
                     std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+/// Proposes a namespace command to a data shard (the shard actor's (ns))
+/// and waits until it is applied; its result, or nullopt if the shard is
+/// not hosted here or did not answer within `timeout`.
+std::optional<shard::ns_result> propose_namespace(
+    caf::blocking_actor* self, const caf::actor& shard, const shard::ns_command& command,
+    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 }  // namespace cairn::gateway

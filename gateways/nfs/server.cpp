@@ -562,32 +562,25 @@ class session {
       case 20:
         return pathconf(call);
       case 2:
-        return refuse<SETATTR3args, SETATTR3res>(call, xdr_SETATTR3args, xdr_SETATTR3res,
-                                                 [](auto& a) -> nfs_fh3& { return a.object; });
+        return setattr(call);
       case 7:
         return refuse<WRITE3args, WRITE3res>(call, xdr_WRITE3args, xdr_WRITE3res,
                                              [](auto& a) -> nfs_fh3& { return a.file; });
       case 8:
-        return refuse<CREATE3args, CREATE3res>(call, xdr_CREATE3args, xdr_CREATE3res,
-                                               [](auto& a) -> nfs_fh3& { return a.where.dir; });
+        return create(call);
       case 9:
-        return refuse<MKDIR3args, MKDIR3res>(call, xdr_MKDIR3args, xdr_MKDIR3res,
-                                             [](auto& a) -> nfs_fh3& { return a.where.dir; });
+        return mkdir(call);
       case 10:
-        return refuse<SYMLINK3args, SYMLINK3res>(call, xdr_SYMLINK3args, xdr_SYMLINK3res,
-                                                 [](auto& a) -> nfs_fh3& { return a.where.dir; });
+        return symlink(call);
       case 11:
         return refuse<MKNOD3args, MKNOD3res>(call, xdr_MKNOD3args, xdr_MKNOD3res,
                                              [](auto& a) -> nfs_fh3& { return a.where.dir; });
       case 12:
-        return refuse<REMOVE3args, REMOVE3res>(call, xdr_REMOVE3args, xdr_REMOVE3res,
-                                               [](auto& a) -> nfs_fh3& { return a.object.dir; });
+        return remove(call, false);
       case 13:
-        return refuse<RMDIR3args, RMDIR3res>(call, xdr_RMDIR3args, xdr_RMDIR3res,
-                                             [](auto& a) -> nfs_fh3& { return a.object.dir; });
+        return remove(call, true);
       case 14:
-        return refuse<RENAME3args, RENAME3res>(call, xdr_RENAME3args, xdr_RENAME3res,
-                                               [](auto& a) -> nfs_fh3& { return a.from.dir; });
+        return rename(call);
       case 15:
         return refuse<LINK3args, LINK3res>(call, xdr_LINK3args, xdr_LINK3res,
                                            [](auto& a) -> nfs_fh3& { return a.file; });
@@ -614,6 +607,322 @@ class session {
     if (res.status == NFS3_OK)
       res.status = t.exp->cfg.read_only && call.procedure != 21 ? NFS3ERR_ROFS : NFS3ERR_NOTSUPP;
     return reply_success(call.xid, encode, res);
+  }
+
+  // --- changes to the namespace ----------------------------------------------------------
+
+  std::optional<shard::ns_result> propose(const target& t, shard::ns_command c) {
+    c.now_ns = server_.backend.clock();
+    return gateway::propose_namespace(self_, server_.backend.shard_actor(t.bucket.shard), c,
+                                      reply_timeout);
+  }
+
+  template <class Command>
+  std::optional<shard::ns_result> propose(const target& t, Command body) {
+    shard::ns_command c;
+    body.bucket = shard::bucket_id{t.bucket.bucket};
+    c.body = std::move(body);
+    return propose(t, std::move(c));
+  }
+
+  static nfsstat3 status_of(const std::optional<shard::ns_result>& r) {
+    if (!r) return NFS3ERR_JUKEBOX;  // the shard did not answer: the client retries
+    using S = shard::ns_status;
+    switch (r->status) {
+      case S::ok:
+        return NFS3_OK;
+      case S::no_such_key:
+        return NFS3ERR_NOENT;
+      case S::invalid_key:
+        return r->problem == shard::key_problem::component_too_long ? NFS3ERR_NAMETOOLONG
+               : r->problem == shard::key_problem::dot_component    ? NFS3ERR_EXIST
+                                                                    : NFS3ERR_INVAL;
+      case S::entry_exists:
+        return NFS3ERR_EXIST;
+      case S::not_a_directory:
+        return NFS3ERR_NOTDIR;
+      case S::is_a_directory:
+        return NFS3ERR_ISDIR;
+      case S::directory_not_empty:
+        return NFS3ERR_NOTEMPTY;
+      case S::no_such_bucket:
+      case S::no_such_inode:
+        return NFS3ERR_STALE;
+      case S::not_synchronized:
+        return NFS3ERR_NOT_SYNC;
+      case S::invalid_argument:
+        return NFS3ERR_INVAL;
+      default:
+        return NFS3ERR_SERVERFAULT;
+    }
+  }
+
+  static pre_op_attr pre_op(const std::optional<node_attrs>& a) {
+    pre_op_attr p{};
+    if (a) {
+      p.attributes_follow = TRUE;
+      p.pre_op_attr_u.attributes.size = a->size;
+      p.pre_op_attr_u.attributes.mtime = time_of(a->mtime_ns);
+      p.pre_op_attr_u.attributes.ctime = time_of(a->ctime_ns);
+    }
+    return p;
+  }
+
+  wcc_data wcc(const std::optional<node_attrs>& before, const std::optional<node_attrs>& after,
+               const target& t) const {
+    return {pre_op(before), post_op(after, t.bucket.bucket)};
+  }
+
+  /// Attributes now, or nothing (for the "after" half of wcc data).
+  std::optional<node_attrs> attrs_now(const target& t, std::uint64_t inode) {
+    node_attrs a;
+    if (attrs(t, inode, a) != NFS3_OK) return std::nullopt;
+    return a;
+  }
+
+  /// The checks before changing directory `dir`: it exists and is one,
+  /// the export is writable, and the caller may write it (MODIFY).
+  nfsstat3 writable_dir(const target& t, std::uint64_t dir, std::optional<node_attrs>& before) {
+    node_attrs a;
+    const auto s = attrs(t, dir, a);
+    if (s != NFS3_OK) return s;
+    before = a;
+    if (a.kind != shard::inode_kind::directory) return NFS3ERR_NOTDIR;
+    if (t.exp->cfg.read_only) return NFS3ERR_ROFS;
+    if (!(access_bits(a, t.who, false) & ACCESS3_MODIFY)) return NFS3ERR_ACCES;
+    return NFS3_OK;
+  }
+
+  static nfsstat3 name_status(const char* name) {
+    const auto p = shard::check_name(name ? name : "");
+    return p == shard::key_problem::none                 ? NFS3_OK
+           : p == shard::key_problem::component_too_long ? NFS3ERR_NAMETOOLONG
+           : p == shard::key_problem::dot_component      ? NFS3ERR_EXIST
+                                                         : NFS3ERR_INVAL;
+  }
+
+  /// The mode a new node gets: the client's, else the default.
+  static std::uint32_t mode_of(const sattr3& s, std::uint32_t fallback) {
+    return s.mode.set_it ? s.mode.set_mode3_u.mode & 07777 : fallback;
+  }
+
+  /// Creates one node; fills what CREATE, MKDIR and SYMLINK answer.
+  nfsstat3 make(const rpc_call& call, const diropargs3& where, shard::make_node_command m,
+                std::string& handle, std::optional<node_attrs>& obj,
+                std::optional<node_attrs>& before, std::optional<node_attrs>& after, target& t) {
+    auto s = resolve(call, where.dir, t);
+    if (s == NFS3_OK) s = writable_dir(t, t.inode, before);
+    if (s == NFS3_OK) s = name_status(where.name);
+    if (s != NFS3_OK) return s;
+    m.dir = shard::inode_id{t.inode};
+    m.name = where.name;
+    m.uid = t.who.uid;
+    m.gid = t.who.gid;
+    const auto r = propose(t, std::move(m));
+    s = status_of(r);
+    after = attrs_now(t, t.inode);
+    if (s != NFS3_OK) return s;
+    obj = attrs_now(t, r->inode.value);
+    handle = handle_of(t, r->inode.value);
+    return NFS3_OK;
+  }
+
+  /// Fills what CREATE, MKDIR and SYMLINK answer (their results differ in
+  /// name only).
+  template <class Res, class Ok, class Fail>
+  void created(Res& res, Ok& ok, Fail& fail, nfsstat3 s, const std::string& handle,
+               const std::optional<node_attrs>& obj, const std::optional<node_attrs>& before,
+               const std::optional<node_attrs>& after, const target& t) const {
+    res.status = s;
+    if (s == NFS3_OK) {
+      ok.obj.handle_follows = TRUE;
+      ok.obj.post_op_fh3_u.handle = fh_of(handle);
+      ok.obj_attributes = post_op(obj, t.bucket.bucket);
+      ok.dir_wcc = wcc(before, after, t);
+    } else {
+      fail.dir_wcc = wcc(before, after, t);
+    }
+  }
+
+  std::string create(const rpc_call& call) {
+    decoded<CREATE3args> a(xdr_CREATE3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    const auto& how = a.value().how;
+    shard::make_node_command m;
+    m.kind = shard::inode_kind::file;
+    m.how = how.mode == UNCHECKED ? shard::create_how::unchecked
+            : how.mode == GUARDED ? shard::create_how::guarded
+                                  : shard::create_how::exclusive;
+    m.mode = how.mode == EXCLUSIVE ? 0644 : mode_of(how.createhow3_u.obj_attributes, 0644);
+    if (how.mode == EXCLUSIVE)
+      for (int i = 0; i < NFS3_CREATEVERFSIZE; ++i)
+        m.verifier = (m.verifier << 8) | static_cast<unsigned char>(how.createhow3_u.verf[i]);
+    target t;
+    std::string h;
+    std::optional<node_attrs> obj, before, after;
+    const auto s = make(call, a.value().where, std::move(m), h, obj, before, after, t);
+    CREATE3res res{};
+    created(res, res.CREATE3res_u.resok, res.CREATE3res_u.resfail, s, h, obj, before, after, t);
+    return reply_success(call.xid, xdr_CREATE3res, res);
+  }
+
+  std::string mkdir(const rpc_call& call) {
+    decoded<MKDIR3args> a(xdr_MKDIR3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    shard::make_node_command m;
+    m.kind = shard::inode_kind::directory;
+    m.mode = mode_of(a.value().attributes, 0755);
+    target t;
+    std::string h;
+    std::optional<node_attrs> obj, before, after;
+    const auto s = make(call, a.value().where, std::move(m), h, obj, before, after, t);
+    MKDIR3res res{};
+    created(res, res.MKDIR3res_u.resok, res.MKDIR3res_u.resfail, s, h, obj, before, after, t);
+    return reply_success(call.xid, xdr_MKDIR3res, res);
+  }
+
+  std::string symlink(const rpc_call& call) {
+    decoded<SYMLINK3args> a(xdr_SYMLINK3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    shard::make_node_command m;
+    m.kind = shard::inode_kind::symlink;
+    m.mode = 0777;
+    m.target = a.value().symlink.symlink_data ? a.value().symlink.symlink_data : "";
+    target t;
+    std::string h;
+    std::optional<node_attrs> obj, before, after;
+    const auto s = make(call, a.value().where, std::move(m), h, obj, before, after, t);
+    SYMLINK3res res{};
+    created(res, res.SYMLINK3res_u.resok, res.SYMLINK3res_u.resfail, s, h, obj, before, after, t);
+    return reply_success(call.xid, xdr_SYMLINK3res, res);
+  }
+
+  /// REMOVE (directory = false) and RMDIR: the same answer shape.
+  std::string remove(const rpc_call& call, bool directory) {
+    decoded<REMOVE3args> a(xdr_REMOVE3args);  // RMDIR3args is the same on the wire
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    const auto& what = a.value().object;
+    target t;
+    std::optional<node_attrs> before, after;
+    auto s = resolve(call, what.dir, t);
+    if (s == NFS3_OK) s = writable_dir(t, t.inode, before);
+    if (s == NFS3_OK) {
+      const std::string_view name = what.name ? what.name : "";
+      if (name == "." || name == "..")
+        s = directory ? NFS3ERR_INVAL : NFS3ERR_ISDIR;
+      else
+        s = name_status(what.name);
+    }
+    if (s == NFS3_OK) {
+      s = status_of(propose(
+          t, shard::remove_node_command{{}, shard::inode_id{t.inode}, what.name, directory, 0}));
+      after = attrs_now(t, t.inode);
+    }
+    REMOVE3res res{};
+    res.status = s;
+    // REMOVE3resok and REMOVE3resfail are both one wcc_data, as RMDIR's.
+    if (s == NFS3_OK)
+      res.REMOVE3res_u.resok.dir_wcc = wcc(before, after, t);
+    else
+      res.REMOVE3res_u.resfail.dir_wcc = wcc(before, after, t);
+    return reply_success(call.xid, xdr_REMOVE3res, res);
+  }
+
+  std::string rename(const rpc_call& call) {
+    decoded<RENAME3args> a(xdr_RENAME3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    const auto& from = a.value().from;
+    const auto& to = a.value().to;
+    target t, t_to;
+    std::optional<node_attrs> from_before, from_after, to_before, to_after;
+    auto s = resolve(call, from.dir, t);
+    if (s == NFS3_OK) s = resolve(call, to.dir, t_to);
+    if (s == NFS3_OK && t_to.bucket.bucket != t.bucket.bucket) s = NFS3ERR_XDEV;
+    if (s == NFS3_OK) s = writable_dir(t, t.inode, from_before);
+    if (s == NFS3_OK) s = writable_dir(t, t_to.inode, to_before);
+    if (s == NFS3_OK) {
+      const std::string_view a_name = from.name ? from.name : "", b_name = to.name ? to.name : "";
+      if (a_name == "." || a_name == ".." || b_name == "." || b_name == "..")
+        s = NFS3ERR_INVAL;
+      else
+        s = name_status(from.name);
+      if (s == NFS3_OK) s = name_status(to.name);
+    }
+    if (s == NFS3_OK) {
+      s = status_of(propose(
+          t,
+          shard::rename_node_command{
+              {}, shard::inode_id{t.inode}, from.name, shard::inode_id{t_to.inode}, to.name, 0}));
+      from_after = attrs_now(t, t.inode);
+      to_after = attrs_now(t, t_to.inode);
+    }
+    RENAME3res res{};
+    res.status = s;
+    if (s == NFS3_OK) {
+      res.RENAME3res_u.resok.fromdir_wcc = wcc(from_before, from_after, t);
+      res.RENAME3res_u.resok.todir_wcc = wcc(to_before, to_after, t);
+    } else {
+      res.RENAME3res_u.resfail.fromdir_wcc = wcc(from_before, from_after, t);
+      res.RENAME3res_u.resfail.todir_wcc = wcc(to_before, to_after, t);
+    }
+    return reply_success(call.xid, xdr_RENAME3res, res);
+  }
+
+  std::string setattr(const rpc_call& call) {
+    decoded<SETATTR3args> a(xdr_SETATTR3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    const auto& attrs_in = a.value().new_attributes;
+    target t;
+    std::optional<node_attrs> before, after;
+    node_attrs now_attrs;
+    auto s = resolve(call, a.value().object, t);
+    if (s == NFS3_OK) s = attrs(t, t.inode, now_attrs);
+    if (s == NFS3_OK) {
+      before = now_attrs;
+      const bool owner = t.who.uid == 0 || t.who.uid == now_attrs.uid;
+      if (t.exp->cfg.read_only)
+        s = NFS3ERR_ROFS;
+      else if (attrs_in.uid.set_it && attrs_in.uid.set_uid3_u.uid != now_attrs.uid &&
+               t.who.uid != 0)
+        s = NFS3ERR_PERM;  // chown is root's (chown_restricted)
+      else if ((attrs_in.mode.set_it || attrs_in.gid.set_it) && !owner)
+        s = NFS3ERR_PERM;
+      else if ((attrs_in.atime.set_it || attrs_in.mtime.set_it) && !owner &&
+               !(access_bits(now_attrs, t.who, false) & ACCESS3_MODIFY))
+        s = NFS3ERR_ACCES;
+      else if (attrs_in.size.set_it && attrs_in.size.set_size3_u.size != now_attrs.size)
+        s = NFS3ERR_NOTSUPP;  // sizes change with the write path (docs/nfs.md)
+    }
+    if (s == NFS3_OK) {
+      shard::set_attributes_command c;
+      c.inode = shard::inode_id{t.inode};
+      if (attrs_in.mode.set_it) c.mode = attrs_in.mode.set_mode3_u.mode;
+      if (attrs_in.uid.set_it) c.uid = attrs_in.uid.set_uid3_u.uid;
+      if (attrs_in.gid.set_it) c.gid = attrs_in.gid.set_gid3_u.gid;
+      const auto now = server_.backend.clock();
+      auto time_in = [&](auto& how, const nfstime3& at) -> std::optional<std::int64_t> {
+        if (how == SET_TO_SERVER_TIME) return now;
+        if (how == SET_TO_CLIENT_TIME)
+          return std::int64_t{at.seconds} * 1'000'000'000 + std::int64_t{at.nseconds};
+        return std::nullopt;
+      };
+      c.atime_ns = time_in(attrs_in.atime.set_it, attrs_in.atime.set_atime_u.atime);
+      c.mtime_ns = time_in(attrs_in.mtime.set_it, attrs_in.mtime.set_mtime_u.mtime);
+      if (a.value().guard.check) {
+        const auto& g = a.value().guard.sattrguard3_u.obj_ctime;
+        // The client's ctime is what we sent, to the nanosecond.
+        c.guard_ctime_ns = std::int64_t{g.seconds} * 1'000'000'000 + std::int64_t{g.nseconds};
+      }
+      s = status_of(propose(t, std::move(c)));
+      after = attrs_now(t, t.inode);
+    }
+    SETATTR3res res{};
+    res.status = s;
+    if (s == NFS3_OK)
+      res.SETATTR3res_u.resok.obj_wcc = wcc(before, after, t);
+    else
+      res.SETATTR3res_u.resfail.obj_wcc = wcc(before, after, t);
+    return reply_success(call.xid, xdr_SETATTR3res, res);
   }
 
   std::string getattr(const rpc_call& call) {

@@ -403,17 +403,8 @@ bool session::put_catalog(const std::string& key, const std::string& value) {
 }
 
 std::optional<shard::ns_result> session::propose(std::uint64_t shard_id, shard::ns_command c) {
-  auto actor = server_.backend.shard_actor(shard_id);
-  if (!actor) return std::nullopt;
   c.now_ns = server_.backend.clock();
-  std::optional<shard::ns_result> out;
-  self_->request(actor, reply_timeout, shard::ns_atom::value, shard::encode_ns_command(c))
-      .receive(
-          [&](std::uint8_t code, const std::string& value) {
-            if (code == 0) out = shard::decode_ns_result(value);
-          },
-          [](caf::error&) {});
-  return out;
+  return gateway::propose_namespace(self_, server_.backend.shard_actor(shard_id), c, reply_timeout);
 }
 
 bool session::read(std::uint64_t shard_id,

@@ -90,6 +90,32 @@ std::vector<ns_command> every_kind() {
   add(collect_end_command{{chunk_hash{3}}});
   add(collect_abort_command{{}});
   add(report_orphans_command{{ref(5, 0)}, 1'700'000'000'000'000'011});  // the envelope's time
+  make_node_command mk;
+  mk.bucket = bucket;
+  mk.dir = inode_id{7};
+  mk.name = "link";
+  mk.kind = inode_kind::symlink;
+  mk.mode = 0777;
+  mk.uid = 5;
+  mk.gid = 6;
+  mk.target = "../elsewhere";
+  mk.how = create_how::exclusive;
+  mk.verifier = 0x0123456789abcdefull;
+  mk.now_ns = 1'700'000'000'000'000'012;
+  add(mk);
+  add(remove_node_command{bucket, inode_id{7}, "old", true, 1'700'000'000'000'000'013});
+  add(rename_node_command{bucket, inode_id{7}, "a", inode_id{9}, "b", 1'700'000'000'000'000'014});
+  set_attributes_command sa;
+  sa.bucket = bucket;
+  sa.inode = inode_id{11};
+  sa.mode = 0600;
+  sa.gid = 0;
+  sa.mtime_ns = -5;
+  sa.guard_ctime_ns = 42;
+  sa.now_ns = 1'700'000'000'000'000'015;
+  add(sa);
+  add(set_attributes_command{
+      bucket, inode_id{12}, {}, {}, {}, {}, {}, {}, 1'700'000'000'000'000'016});
   add(delete_bucket_command{bucket});
   return out;
 }

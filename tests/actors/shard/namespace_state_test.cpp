@@ -329,6 +329,133 @@ TEST(NamespaceInodes, LookupKeysAndDirectoryPagesByInode) {
   EXPECT_EQ(restored.key_of(bucket, restored.lookup(bucket, rd->id, "bb")->id), "d/bb");
 }
 
+TEST(NamespaceInodes, MakeRemoveRenameAndSetAttributesByInode) {
+  // ADR 0008: NFS and FUSE change the tree by inode and name.
+  fixture f;
+  auto run = [&](auto command) {
+    command.now_ns = ++f.now;
+    ns_command c;
+    c.now_ns = command.now_ns;
+    c.body = command;
+    auto r = apply_ns_command(f.ns, c);
+    f.ns.check_invariants();
+    return r;
+  };
+  auto node = [](inode_id dir, std::string name, inode_kind kind, std::uint32_t mode = 0644,
+                 std::uint32_t uid = 0, std::uint32_t gid = 0) {
+    make_node_command m;
+    m.bucket = bucket;
+    m.dir = dir;
+    m.name = std::move(name);
+    m.kind = kind;
+    m.mode = mode;
+    m.uid = uid;
+    m.gid = gid;
+    return m;
+  };
+  // mkdir d; create d/f (an empty object for S3); symlink d/l.
+  auto d = run(node(root_inode, "d", inode_kind::directory, 0750, 7, 8));
+  ASSERT_EQ(d.status, ns_status::ok);
+  auto file = run(node(d.inode, "f", inode_kind::file, 0640, 7, 8));
+  ASSERT_EQ(file.status, ns_status::ok);
+  auto link = node(d.inode, "l", inode_kind::symlink, 0777, 7, 8);
+  link.target = "f";
+  ASSERT_EQ(run(link).status, ns_status::ok);
+  EXPECT_EQ(f.keys(), (std::vector<std::string>{"d/", "d/f"})) << "a symlink is no object";
+  const object_version* v = nullptr;
+  ASSERT_EQ(f.ns.head(bucket, "d/f", &v), ns_status::ok);
+  EXPECT_EQ(v->size, 0u);
+  EXPECT_EQ(f.ns.inode_of(bucket, file.inode)->mode, 0640u);
+  EXPECT_EQ(f.ns.lookup(bucket, d.inode, "l")->target, "f");
+
+  // Names that are taken, and names that are not names.
+  auto again = node(d.inode, "f", inode_kind::file);
+  EXPECT_EQ(run(again).status, ns_status::entry_exists) << "guarded";
+  again.how = create_how::unchecked;
+  auto unchecked = run(again);
+  EXPECT_EQ(unchecked.status, ns_status::ok);
+  EXPECT_EQ(unchecked.inode, file.inode);
+  EXPECT_EQ(run(node(d.inode, "f", inode_kind::directory)).status, ns_status::entry_exists);
+  for (const char* bad : {"", ".", "..", "a/b"}) {
+    auto r = run(node(d.inode, bad, inode_kind::file));
+    EXPECT_EQ(r.status, ns_status::invalid_key) << bad;
+  }
+  EXPECT_EQ(run(node(d.inode, std::string(256, 'n'), inode_kind::file)).problem,
+            key_problem::component_too_long);
+  EXPECT_EQ(run(node(file.inode, "x", inode_kind::file)).status, ns_status::not_a_directory);
+  EXPECT_EQ(run(node(inode_id{9999}, "x", inode_kind::file)).status, ns_status::no_such_inode);
+
+  // EXCLUSIVE: a retry with the same verifier gets the same file.
+  auto excl = node(d.inode, "e", inode_kind::file);
+  excl.how = create_how::exclusive;
+  excl.verifier = 77;
+  auto first = run(excl);
+  ASSERT_EQ(first.status, ns_status::ok);
+  EXPECT_EQ(run(excl).inode, first.inode);
+  excl.verifier = 78;
+  EXPECT_EQ(run(excl).status, ns_status::entry_exists);
+
+  // SETATTR, with a guard.
+  set_attributes_command sa;
+  sa.bucket = bucket;
+  sa.inode = first.inode;
+  sa.mode = 0600;
+  sa.mtime_ns = 5;
+  sa.guard_ctime_ns = 1;  // not its ctime
+  EXPECT_EQ(run(sa).status, ns_status::not_synchronized);
+  sa.guard_ctime_ns = f.ns.inode_of(bucket, first.inode)->ctime_ns;
+  EXPECT_EQ(run(sa).status, ns_status::ok);
+  EXPECT_EQ(f.ns.inode_of(bucket, first.inode)->mode, 0600u);
+  EXPECT_EQ(f.ns.inode_of(bucket, first.inode)->mtime_ns, 5);
+
+  // A directory rename moves its subtree in one step: S3 sees new keys.
+  f.put("d/sub/deep.txt");
+  ASSERT_EQ(run(rename_node_command{bucket, root_inode, "d", root_inode, "renamed"}).status,
+            ns_status::ok);
+  EXPECT_EQ(f.keys(), (std::vector<std::string>{"renamed/", "renamed/e", "renamed/f",
+                                                "renamed/sub/deep.txt"}));
+  const auto renamed = f.ns.lookup(bucket, root_inode, "renamed")->id;
+  EXPECT_EQ(renamed, d.inode) << "same inode, new name";
+  EXPECT_EQ(run(rename_node_command{bucket, root_inode, "renamed", renamed, "inside"}).status,
+            ns_status::invalid_argument)
+      << "a directory never moves into itself";
+  const auto sub = f.ns.lookup(bucket, renamed, "sub")->id;
+  EXPECT_EQ(run(rename_node_command{bucket, root_inode, "renamed", sub, "x"}).status,
+            ns_status::invalid_argument);
+
+  // A file over a file replaces it and frees its chunks; kinds must match.
+  f.put("renamed/big", version_of("\"b\"", {42}));
+  ASSERT_EQ(f.ns.references(chunk_of(42)), 1u);
+  auto over = run(rename_node_command{bucket, renamed, "f", renamed, "big"});
+  ASSERT_EQ(over.status, ns_status::ok);
+  EXPECT_EQ(over.unreferenced, (std::vector<chunk_hash>{chunk_of(42)}));
+  EXPECT_EQ(f.ns.lookup(bucket, renamed, "big")->id, file.inode);
+  EXPECT_EQ(run(rename_node_command{bucket, renamed, "big", root_inode, "renamed"}).status,
+            ns_status::is_a_directory);
+  EXPECT_EQ(run(rename_node_command{bucket, root_inode, "renamed", renamed, "big"}).status,
+            ns_status::invalid_argument);
+  EXPECT_EQ(run(rename_node_command{bucket, renamed, "nope", renamed, "x"}).status,
+            ns_status::no_such_key);
+
+  // REMOVE and RMDIR.
+  EXPECT_EQ(run(remove_node_command{bucket, renamed, "sub", false}).status,
+            ns_status::is_a_directory);
+  EXPECT_EQ(run(remove_node_command{bucket, renamed, "sub", true}).status,
+            ns_status::directory_not_empty);
+  EXPECT_EQ(run(remove_node_command{bucket, renamed, "big", true}).status,
+            ns_status::not_a_directory);
+  EXPECT_EQ(run(remove_node_command{bucket, renamed, "big", false}).status, ns_status::ok);
+  EXPECT_EQ(run(remove_node_command{bucket, renamed, "l", false}).status, ns_status::ok);
+  // The implicit directory "sub" goes with its last entry (NS3); "renamed"
+  // is explicit and stays when emptied.
+  auto sub_dir = f.ns.lookup(bucket, renamed, "sub")->id;
+  EXPECT_EQ(run(remove_node_command{bucket, sub_dir, "deep.txt", false}).status, ns_status::ok);
+  EXPECT_EQ(f.ns.lookup(bucket, renamed, "sub"), nullptr);
+  EXPECT_EQ(run(remove_node_command{bucket, renamed, "e", false}).status, ns_status::ok);
+  EXPECT_EQ(run(remove_node_command{bucket, root_inode, "renamed", true}).status, ns_status::ok);
+  EXPECT_TRUE(f.keys().empty());
+}
+
 TEST(Namespace, ListingFollowsS3ByteOrderNotTreeOrder) {
   fixture f;
   for (const auto* k : {"a/b", "a-c", "a/a/x", "b", "a0"})

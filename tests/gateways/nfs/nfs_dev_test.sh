@@ -5,10 +5,13 @@
 # are written through S3 (the aws CLI) and read through NFS: the tree,
 # small (inline) and multi-chunk files byte for byte, a subdirectory
 # mount, a directory of 1,000 entries listed through READDIRPLUS pages, a
-# delete seen at once; then raw-RPC bad input (rpc_bad_input.py).
-#   nfs_dev_test.sh CAIRN
+# delete seen at once; then every procedure through libnfs
+# (nfs_client_test, a program linked against libnfs-dev), the tree it
+# leaves seen through S3, and raw-RPC bad input (rpc_bad_input.py).
+#   nfs_dev_test.sh CAIRN NFS_CLIENT_TEST
 set -euo pipefail
-cairn=${1:?usage: nfs_dev_test.sh CAIRN}
+cairn=${1:?usage: nfs_dev_test.sh CAIRN NFS_CLIENT_TEST}
+client_test=${2:?usage: nfs_dev_test.sh CAIRN NFS_CLIENT_TEST}
 here=$(cd "$(dirname "$0")" && pwd)
 for tool in nfs-ls nfs-cat nfs-cp aws; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is needed (apt-get install libnfs-utils awscli)"; exit 77; }
@@ -73,6 +76,16 @@ s3 s3 rm --quiet s3://cairn/docs/b.txt || fail "aws s3 rm"
 if nfs-ls "$(at docs)" | grep -q ' b.txt$'; then fail "a deleted object is still listed"; fi
 if nfs-cat "$(at docs/b.txt)" >/dev/null 2>&1; then fail "a deleted object still reads"; fi
 echo "ok   a delete through S3 is seen through NFS at once"
+
+# Every procedure through libnfs; then what it left, through S3: a
+# directory renamed over NFS is renamed keys.
+CAIRN_NFS_URL=$url "$client_test" || fail "nfs_client_test (libnfs)"
+keys=$(s3 s3api list-objects-v2 --bucket cairn --prefix S3View/ --query 'Contents[].Key' --output text)
+[[ $(tr '\t' '\n' <<<"$keys" | sort | tr '\n' ' ') == "S3View/ S3View/empty S3View/kept/ S3View/kept/x " ]] ||
+  fail "S3 lists '$keys' under S3View/ after the NFS changes"
+s3 s3api head-object --bucket cairn --key S3View/empty --query ContentLength | grep -qx 0 ||
+  fail "a file created over NFS is not an empty object in S3"
+echo "ok   libnfs: every procedure so far; S3 sees the tree NFS made, renamed directory included"
 
 /usr/bin/python3 "$here/rpc_bad_input.py" 127.0.0.1 "$port" /cairn || fail "rpc_bad_input.py"
 # Still serving after the bad input.

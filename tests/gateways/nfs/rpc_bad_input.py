@@ -127,6 +127,20 @@ status, ftype = struct.unpack(">II", r[3][:8])
 check(r[0] == 3 and r[2] == 0 and status == 0 and ftype == 2,
       "GETATTR of the root in 7 fragments: a directory")
 
+# FSINFO and PATHCONF of the root: the sizes and limits clients plan with.
+r = parse(c.rpc(call(30, NFS, 3, 19, xdr_opaque(root))))
+body = r[3]
+status, follows = struct.unpack(">II", body[:8])
+at = 8 + (84 if follows else 0)
+rtmax, rtpref, rtmult, wtmax = struct.unpack(">IIII", body[at:at + 16])
+check(status == 0 and rtmax == 1 << 20 and wtmax == 1 << 20, "FSINFO: rtmax and wtmax 1 MiB")
+r = parse(c.rpc(call(31, NFS, 3, 20, xdr_opaque(root))))
+body = r[3]
+status, follows = struct.unpack(">II", body[:8])
+at = 8 + (84 if follows else 0)
+linkmax, name_max, no_trunc = struct.unpack(">III", body[at:at + 12])
+check(status == 0 and name_max == 255 and no_trunc == 1, "PATHCONF: name_max 255, no_trunc")
+
 # RPC errors; the connection carries on after each.
 r = parse(c.rpc(call(4, NFS, 3, 1, xdr_opaque(root), rpcvers=3)))
 check(r[0] == 4 and r[1] == "denied" and r[2] == 0 and r[3][:8] == struct.pack(">II", 2, 2),
