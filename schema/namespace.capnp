@@ -145,6 +145,16 @@ struct NsCommand {
       hasGuard @59 :Bool;
       guardCtimeNs @60 :Int64;
     }
+    writeRange :group {
+      inode @61 :UInt64;
+      expectedEtag @62 :Data;
+      from @63 :UInt64;
+      to @64 :UInt64;
+      chunks @65 :List(ChunkRef);
+      inlineSealed @66 :Data;
+      size @67 :UInt64;
+      etag @68 :Data;
+    }
   }
 }
 

@@ -270,6 +270,17 @@ std::string encode_ns_command(const ns_command& c) {
           g.setFromName(as_data(body.from_name));
           g.setToDir(body.to_dir.value);
           g.setToName(as_data(body.to_name));
+        } else if constexpr (std::is_same_v<T, write_range_command>) {
+          auto g = b.initWriteRange();
+          g.setInode(body.inode.value);
+          g.setExpectedEtag(as_data(body.expected_etag));
+          g.setFrom(body.from);
+          g.setTo(body.to);
+          write_chunks(g.initChunks(static_cast<unsigned>(body.chunks.size())), body.chunks);
+          g.setInlineSealed(
+              kj::ArrayPtr<const kj::byte>(body.inline_sealed.data(), body.inline_sealed.size()));
+          g.setSize(body.size);
+          g.setEtag(as_data(body.etag));
         } else {
           static_assert(std::is_same_v<T, set_attributes_command>);
           auto g = b.initSetAttributes();
@@ -421,6 +432,23 @@ std::optional<ns_command> decode_ns_command(const std::string& bytes) {
                                          c.now_ns};
             break;
           }
+          case schema::NsCommand::WRITE_RANGE: {
+            const auto g = r.getWriteRange();
+            write_range_command w;
+            w.bucket = bucket;
+            w.inode = inode_id{g.getInode()};
+            w.expected_etag = text(g.getExpectedEtag(), field_bytes_max);
+            w.from = g.getFrom();
+            w.to = g.getTo();
+            w.chunks = read_chunks(g.getChunks());
+            const auto sealed = g.getInlineSealed();
+            w.inline_sealed.assign(sealed.begin(), sealed.end());
+            w.size = g.getSize();
+            w.etag = text(g.getEtag(), field_bytes_max);
+            w.now_ns = c.now_ns;
+            c.body = std::move(w);
+            break;
+          }
           case schema::NsCommand::SET_ATTRIBUTES: {
             const auto g = r.getSetAttributes();
             set_attributes_command s;
@@ -478,6 +506,8 @@ ns_result apply_ns_command(namespace_state& state, const ns_command& c) {
           return state.remove_node(body);
         } else if constexpr (std::is_same_v<T, rename_node_command>) {
           return state.rename_node(body);
+        } else if constexpr (std::is_same_v<T, write_range_command>) {
+          return state.write_range(body);
         } else {
           static_assert(std::is_same_v<T, set_attributes_command>);
           return state.set_attributes(body);

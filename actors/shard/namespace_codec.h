@@ -46,7 +46,8 @@ struct ns_command {
                delete_object_command, create_upload_command, upload_part_command,
                complete_upload_command, abort_upload_command, collect_begin_command,
                collect_end_command, collect_abort_command, report_orphans_command,
-               make_node_command, remove_node_command, rename_node_command, set_attributes_command>
+               make_node_command, remove_node_command, rename_node_command, set_attributes_command,
+               write_range_command>
       body;
 };
 

@@ -676,6 +676,62 @@ ns_result namespace_state::set_attributes(const set_attributes_command& c) {
   return r;
 }
 
+ns_result namespace_state::write_range(const write_range_command& c) {
+  const auto b = buckets_.find(c.bucket);
+  if (b == buckets_.end()) return failed(ns_status::no_such_bucket);
+  const auto it = b->second.inodes.find(c.inode);
+  if (it == b->second.inodes.end()) return failed(ns_status::no_such_inode);
+  auto& n = it->second;
+  if (n.kind == inode_kind::directory) return failed(ns_status::is_a_directory);
+  if (n.kind != inode_kind::file) return failed(ns_status::invalid_argument);
+  const object_version empty;
+  const object_version& old = n.current ? *n.current : empty;
+  if (old.etag != c.expected_etag) return failed(ns_status::precondition_failed);
+  if (c.from > c.to || c.chunks.size() > chunks_per_version_max)
+    return failed(ns_status::invalid_argument);
+  // The new chunk list: the old chunks outside [from, to), then the new.
+  std::vector<chunk_ref> keep, gone;
+  if (c.inline_sealed.empty()) {
+    for (const auto& ref : old.chunks) {
+      const auto end = ref.offset + ref.length;
+      if (end <= c.from || ref.offset >= c.to)
+        keep.push_back(ref);
+      else if (ref.offset < c.from || end > c.to)
+        return failed(ns_status::invalid_argument);
+      else
+        gone.push_back(ref);
+    }
+    for (const auto& ref : c.chunks)
+      if (ref.offset < c.from || ref.offset + ref.length > c.to)
+        return failed(ns_status::invalid_argument);
+  } else {
+    gone = old.chunks;  // the whole file becomes inline
+  }
+  if (any_collecting(c.chunks)) return failed(ns_status::chunk_collecting);
+  object_version v = old;
+  v.chunks = std::move(keep);
+  v.chunks.insert(v.chunks.end(), c.chunks.begin(), c.chunks.end());
+  std::sort(v.chunks.begin(), v.chunks.end(),
+            [](const chunk_ref& a, const chunk_ref& b) { return a.offset < b.offset; });
+  for (std::size_t i = 1; i < v.chunks.size(); ++i)
+    if (v.chunks[i - 1].offset + v.chunks[i - 1].length > v.chunks[i].offset)
+      return failed(ns_status::invalid_argument);  // overlapping chunks
+  if (v.chunks.size() > chunks_per_version_max) return failed(ns_status::invalid_argument);
+  // Checked; from here on nothing fails (NS6).
+  ns_result r;
+  r.inode = n.id;
+  retain(c.chunks);  // before releasing: a chunk may be kept with a new offset
+  release(gone, r.unreferenced);
+  v.inline_sealed = c.inline_sealed;
+  v.size = c.size;
+  v.etag = c.etag;
+  v.mtime_ns = c.now_ns;
+  v.checksums.clear();  // they were of the old bytes
+  n.current = std::move(v);
+  n.mtime_ns = n.ctime_ns = c.now_ns;
+  return r;
+}
+
 const inode* namespace_state::find(bucket_id bucket, std::string_view key) const {
   const auto b = buckets_.find(bucket);
   if (b == buckets_.end()) return nullptr;

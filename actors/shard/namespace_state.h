@@ -235,6 +235,26 @@ struct set_attributes_command {
   friend bool operator==(const set_attributes_command&, const set_attributes_command&) = default;
 };
 
+/// A write into a file (NFS WRITE, SETATTR of the size; FUSE): the chunks
+/// that covered [from, to) are replaced by `chunks`, which cover it again
+/// (a gap between chunks reads as zeros: files may be sparse), or the whole
+/// file becomes `inline_sealed`. The gateway chooses [from, to) to cover
+/// whole chunks: no chunk may stick out of it. Applies only if the file's
+/// current ETag is still `expected_etag` (the version the gateway read and
+/// patched; else precondition_failed and the gateway retries).
+struct write_range_command {
+  bucket_id bucket;
+  inode_id inode;
+  std::string expected_etag;
+  std::uint64_t from = 0, to = 0;
+  std::vector<chunk_ref> chunks;
+  std::vector<std::uint8_t> inline_sealed;
+  std::uint64_t size = 0;
+  std::string etag;
+  std::int64_t now_ns = 0;
+  friend bool operator==(const write_range_command&, const write_range_command&) = default;
+};
+
 /// Conditions on a write, checked atomically with it.
 struct write_condition {
   /// If-None-Match: * — only if no object exists at the key.
@@ -409,6 +429,7 @@ class namespace_state {
   ns_result remove_node(const remove_node_command& c);
   ns_result rename_node(const rename_node_command& c);
   ns_result set_attributes(const set_attributes_command& c);
+  ns_result write_range(const write_range_command& c);
 
   // Multipart uploads: parts hold chunk references until the upload is
   // completed (they move into the object) or aborted (released).

@@ -303,6 +303,18 @@ bool session::stream_version(const shard::object_version& v, std::uint64_t first
     if (!g) return nullptr;
     return pipeline.start_read(self_, *g, *wanted[i]);
   };
+  // A file written through NFS may be sparse: where no chunk is, the
+  // object reads as zeros.
+  std::uint64_t sent_to = first;  // everything before this is sent
+  auto send_zeros = [&](std::uint64_t until) {
+    static const std::vector<std::uint8_t> zeros(64 * 1024, 0);
+    while (sent_to < until) {
+      const auto n = std::min<std::uint64_t>(zeros.size(), until - sent_to);
+      if (!out(std::span<const std::uint8_t>(zeros).first(n))) return false;
+      sent_to += n;
+    }
+    return true;
+  };
   auto next = start(0);
   for (std::size_t i = 0; i < wanted.size(); ++i) {
     auto current = std::move(next);
@@ -310,14 +322,18 @@ bool session::stream_version(const shard::object_version& v, std::uint64_t first
     next = start(i + 1);
     auto r = pipeline.finish_read(self_, *current);
     auto* plain = std::get_if<std::vector<std::uint8_t>>(&r);
-    if (!plain) {
-      spdlog::error("s3: chunk at offset {} unreadable: {}", wanted[i]->offset,
-                    std::get<gateway::pipeline_error>(r).detail);
+    if (!plain || plain->size() < wanted[i]->length) {
+      spdlog::error(
+          "s3: chunk at offset {} unreadable: {}", wanted[i]->offset,
+          plain ? "shorter than its reference" : std::get<gateway::pipeline_error>(r).detail);
       return false;
     }
-    if (!send_bytes(*plain, wanted[i]->offset)) return false;
+    if (!send_zeros(std::min(wanted[i]->offset, last + 1))) return false;
+    const std::span<const std::uint8_t> used(plain->data(), wanted[i]->length);
+    if (!send_bytes(used, wanted[i]->offset)) return false;
+    sent_to = std::max(sent_to, std::min(last + 1, wanted[i]->offset + wanted[i]->length));
   }
-  return true;
+  return send_zeros(last + 1);
 }
 
 void session::get_object(const header& req, const target& t) {

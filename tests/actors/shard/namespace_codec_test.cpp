@@ -116,6 +116,22 @@ std::vector<ns_command> every_kind() {
   add(sa);
   add(set_attributes_command{
       bucket, inode_id{12}, {}, {}, {}, {}, {}, {}, 1'700'000'000'000'000'016});
+  write_range_command w;
+  w.bucket = bucket;
+  w.inode = inode_id{13};
+  w.expected_etag = "\"old\"";
+  w.from = 4 << 20;
+  w.to = 12 << 20;
+  w.chunks = {ref(20, 4 << 20), ref(21, 8 << 20)};
+  w.size = 12 << 20;
+  w.etag = "\"new-2\"";
+  w.now_ns = 1'700'000'000'000'000'017;
+  add(w);
+  write_range_command small_write = w;
+  small_write.chunks.clear();
+  small_write.inline_sealed = {9, 8, 7};
+  small_write.now_ns = 1'700'000'000'000'000'018;
+  add(small_write);
   add(delete_bucket_command{bucket});
   return out;
 }

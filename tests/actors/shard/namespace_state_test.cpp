@@ -456,6 +456,94 @@ TEST(NamespaceInodes, MakeRemoveRenameAndSetAttributesByInode) {
   EXPECT_TRUE(f.keys().empty());
 }
 
+TEST(NamespaceInodes, WriteRangeReplacesOnlyTheChunksItCovers) {
+  fixture f;
+  auto chunk = [](std::uint8_t id, std::uint64_t offset, std::uint64_t length) {
+    chunk_ref r;
+    r.id = chunk_of(id);
+    r.offset = offset;
+    r.length = length;
+    return r;
+  };
+  constexpr std::uint64_t mib = 1 << 20;
+  object_version v = version_of("\"v1\"");
+  v.chunks = {chunk(1, 0, 4 * mib), chunk(2, 4 * mib, 4 * mib), chunk(3, 8 * mib, 2 * mib)};
+  v.size = 10 * mib;
+  const auto file = f.put("big", v).inode;
+  auto run = [&](write_range_command w) {
+    w.bucket = bucket;
+    w.inode = file;
+    w.now_ns = ++f.now;
+    ns_command c;
+    c.now_ns = w.now_ns;
+    c.body = w;
+    auto r = apply_ns_command(f.ns, c);
+    f.ns.check_invariants();
+    return r;
+  };
+  write_range_command w;
+  w.expected_etag = "\"v1\"";
+  w.from = 4 * mib;
+  w.to = 8 * mib;
+  w.chunks = {chunk(9, 4 * mib, 4 * mib)};
+  w.size = 10 * mib;
+  w.etag = "\"v2-3\"";
+  // Refused: another version than read, a range cutting a chunk, a chunk
+  // outside the range.
+  auto stale = w;
+  stale.expected_etag = "\"v0\"";
+  EXPECT_EQ(run(stale).status, ns_status::precondition_failed);
+  auto cut = w;
+  cut.from = 5 * mib;
+  cut.chunks = {chunk(9, 5 * mib, 3 * mib)};
+  EXPECT_EQ(run(cut).status, ns_status::invalid_argument);
+  auto outside = w;
+  outside.chunks = {chunk(9, 8 * mib, 4 * mib)};
+  EXPECT_EQ(run(outside).status, ns_status::invalid_argument);
+  EXPECT_EQ(f.ns.references(chunk_of(2)), 1u) << "refused writes change nothing";
+
+  // The middle chunk is replaced; the others stay.
+  auto r = run(w);
+  ASSERT_EQ(r.status, ns_status::ok);
+  EXPECT_EQ(r.unreferenced, (std::vector<chunk_hash>{chunk_of(2)}));
+  const object_version* now = nullptr;
+  ASSERT_EQ(f.ns.head(bucket, "big", &now), ns_status::ok);
+  ASSERT_EQ(now->chunks.size(), 3u);
+  EXPECT_EQ(now->chunks[0].id, chunk_of(1));
+  EXPECT_EQ(now->chunks[1].id, chunk_of(9));
+  EXPECT_EQ(now->chunks[2].id, chunk_of(3));
+  EXPECT_EQ(now->etag, "\"v2-3\"");
+
+  // Grown sparse: a chunk far past the end, a gap before it.
+  write_range_command grow;
+  grow.expected_etag = "\"v2-3\"";
+  grow.from = grow.to = 10 * mib;
+  grow.to = 20 * mib;
+  grow.chunks = {chunk(10, 16 * mib, 4 * mib)};
+  grow.size = 20 * mib;
+  grow.etag = "\"v3-4\"";
+  ASSERT_EQ(run(grow).status, ns_status::ok);
+  ASSERT_EQ(f.ns.head(bucket, "big", &now), ns_status::ok);
+  EXPECT_EQ(now->size, 20 * mib);
+  EXPECT_EQ(now->chunks.back().offset, 16 * mib);
+
+  // Small again: the whole file goes inline and every chunk is released.
+  write_range_command tiny;
+  tiny.expected_etag = "\"v3-4\"";
+  tiny.inline_sealed = {1, 2, 3};
+  tiny.size = 3;
+  tiny.etag = "\"v4\"";
+  auto t = run(tiny);
+  ASSERT_EQ(t.status, ns_status::ok);
+  EXPECT_EQ(t.unreferenced.size(), 4u);
+  EXPECT_EQ(f.ns.chunk_count(), 0u);
+  // A directory is no file.
+  write_range_command on_dir;
+  on_dir.bucket = bucket;
+  on_dir.inode = root_inode;
+  EXPECT_EQ(f.ns.write_range(on_dir).status, ns_status::is_a_directory);
+}
+
 TEST(Namespace, ListingFollowsS3ByteOrderNotTreeOrder) {
   fixture f;
   for (const auto* k : {"a/b", "a-c", "a/a/x", "b", "a0"})

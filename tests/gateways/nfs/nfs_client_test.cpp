@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -182,12 +183,151 @@ TEST_F(NfsClient, ReaddirplusPagesThroughHundredsOfEntries) {
                                // by rpc_bad_input.py)
 }
 
+/// Deterministic bytes that differ at every offset (a shifted or
+/// duplicated chunk would not compare equal).
+std::string pattern(std::size_t n, unsigned seed) {
+  std::string out(n, '\0');
+  std::uint64_t x = 0x9e3779b97f4a7c15ull * (seed + 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    out[i] = static_cast<char>(x);
+  }
+  return out;
+}
+
+class NfsFiles : public NfsClient {
+ protected:
+  void write_at(nfsfh* fh, std::uint64_t offset, const std::string& bytes, std::size_t piece) {
+    for (std::size_t at = 0; at < bytes.size(); at += piece) {
+      const auto n = std::min(piece, bytes.size() - at);
+      ASSERT_EQ(nfs_pwrite(nfs_, fh, offset + at, n, bytes.data() + at), static_cast<int>(n))
+          << nfs_get_error(nfs_);
+    }
+  }
+  std::string read_all(const std::string& rel) {
+    nfsfh* fh = nullptr;
+    EXPECT_EQ(nfs_open(nfs_, at(rel).c_str(), O_RDONLY, &fh), 0) << nfs_get_error(nfs_);
+    if (!fh) return {};
+    std::string out;
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+      const int n = nfs_pread(nfs_, fh, out.size(), buf.size(), buf.data());
+      EXPECT_GE(n, 0) << nfs_get_error(nfs_);
+      if (n <= 0) break;
+      out.append(buf.data(), static_cast<std::size_t>(n));
+    }
+    nfs_close(nfs_, fh);
+    return out;
+  }
+  nfsfh* open_rw(const std::string& rel) {
+    nfsfh* fh = nullptr;
+    EXPECT_EQ(nfs_open(nfs_, at(rel).c_str(), O_RDWR, &fh), 0) << nfs_get_error(nfs_);
+    return fh;
+  }
+};
+
+TEST_F(NfsFiles, WritesReadBackSmallAndMultiChunk) {
+  create("small");
+  nfsfh* fh = open_rw("small");
+  ASSERT_NE(fh, nullptr);
+  write_at(fh, 0, "hello, ", 1 << 20);
+  write_at(fh, 7, "nfs", 1 << 20);
+  ASSERT_EQ(nfs_fsync(nfs_, fh), 0) << "COMMIT";
+  nfs_close(nfs_, fh);
+  EXPECT_EQ(read_all("small"), "hello, nfs");
+
+  // 10 MiB in 1 MiB WRITEs: three 4 MiB chunk slots, the last partial.
+  const std::string big = pattern(10 << 20, 1);
+  create("big");
+  fh = open_rw("big");
+  ASSERT_NE(fh, nullptr);
+  write_at(fh, 0, big, 1 << 20);
+  ASSERT_EQ(nfs_fsync(nfs_, fh), 0);
+  nfs_close(nfs_, fh);
+  nfs_stat_64 st{};
+  ASSERT_EQ(stat("big", st), 0);
+  EXPECT_EQ(st.nfs_size, big.size());
+  EXPECT_TRUE(read_all("big") == big) << "10 MiB read back differ";
+}
+
+TEST_F(NfsFiles, AWriteInTheMiddleChangesOnlyThoseBytes) {
+  std::string want = pattern(12 << 20, 2);
+  create("f");
+  nfsfh* fh = open_rw("f");
+  ASSERT_NE(fh, nullptr);
+  write_at(fh, 0, want, 1 << 20);
+  // Across the boundary of the second and third 4 MiB slots, and a small
+  // one inside the first.
+  const std::string patch = pattern(300000, 3);
+  write_at(fh, (8 << 20) - 1000, patch, 1 << 20);
+  want.replace((8 << 20) - 1000, patch.size(), patch);
+  write_at(fh, 12345, "XYZ", 1 << 20);
+  want.replace(12345, 3, "XYZ");
+  nfs_close(nfs_, fh);
+  EXPECT_TRUE(read_all("f") == want) << "bytes around the patched ranges changed";
+}
+
+TEST_F(NfsFiles, TruncateAndSparseFiles) {
+  const std::string body = pattern(9 << 20, 4);
+  create("f");
+  nfsfh* fh = open_rw("f");
+  ASSERT_NE(fh, nullptr);
+  write_at(fh, 0, body, 1 << 20);
+  // Shrink into the middle of a chunk.
+  ASSERT_EQ(nfs_ftruncate(nfs_, fh, (5 << 20) + 7), 0) << nfs_get_error(nfs_);
+  nfs_close(nfs_, fh);
+  EXPECT_TRUE(read_all("f") == body.substr(0, (5 << 20) + 7));
+  // Extend: the new bytes read as zeros.
+  ASSERT_EQ(nfs_truncate(nfs_, at("f").c_str(), 16 << 20), 0) << nfs_get_error(nfs_);
+  std::string want = body.substr(0, (5 << 20) + 7);
+  want.resize(16 << 20, '\0');
+  EXPECT_TRUE(read_all("f") == want);
+  // A write far past the end leaves a hole.
+  fh = open_rw("f");
+  ASSERT_NE(fh, nullptr);
+  write_at(fh, 40 << 20, "tail", 1 << 20);
+  nfs_close(nfs_, fh);
+  want.resize(40 << 20, '\0');
+  want += "tail";
+  nfs_stat_64 st{};
+  ASSERT_EQ(stat("f", st), 0);
+  EXPECT_EQ(st.nfs_size, want.size());
+  EXPECT_TRUE(read_all("f") == want);
+  // Down to nothing, and a small file again (inline).
+  ASSERT_EQ(nfs_truncate(nfs_, at("f").c_str(), 0), 0);
+  EXPECT_EQ(read_all("f"), "");
+  fh = open_rw("f");
+  write_at(fh, 0, "small again", 1 << 20);
+  nfs_close(nfs_, fh);
+  EXPECT_EQ(read_all("f"), "small again");
+}
+
+TEST_F(NfsFiles, AnInlineFileGrowsIntoChunks) {
+  create("g");
+  nfsfh* fh = open_rw("g");
+  ASSERT_NE(fh, nullptr);
+  const std::string head = pattern(1000, 5);
+  write_at(fh, 0, head, 1 << 20);  // inline
+  const std::string more = pattern(200000, 6);
+  write_at(fh, head.size(), more, 65536);  // past the 64 KiB inline bound
+  nfs_close(nfs_, fh);
+  EXPECT_TRUE(read_all("g") == head + more);
+}
+
 // Leaves a tree for nfs_dev_test.sh to check through S3: /S3View/kept/x
-// (renamed from /S3View/orig/x) and the empty file /S3View/empty.
+// (renamed from /S3View/orig/x; pattern(5 MiB, 7)) and the empty file
+// /S3View/empty.
 TEST_F(NfsClient, S3View) {
   ASSERT_EQ(nfs_mkdir2(nfs_, at("orig").c_str(), 0755), 0);
   create("orig/x");
   create("empty");
+  nfsfh* fh = nullptr;
+  ASSERT_EQ(nfs_open(nfs_, at("orig/x").c_str(), O_RDWR, &fh), 0);
+  const std::string bytes = pattern(5 << 20, 7);  // two chunks
+  ASSERT_EQ(nfs_pwrite(nfs_, fh, 0, bytes.size(), bytes.data()), static_cast<int>(bytes.size()));
+  nfs_close(nfs_, fh);
   ASSERT_EQ(nfs_rename(nfs_, at("orig").c_str(), at("kept").c_str()), 0);
 }
 

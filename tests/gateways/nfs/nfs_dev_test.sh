@@ -85,7 +85,16 @@ keys=$(s3 s3api list-objects-v2 --bucket cairn --prefix S3View/ --query 'Content
   fail "S3 lists '$keys' under S3View/ after the NFS changes"
 s3 s3api head-object --bucket cairn --key S3View/empty --query ContentLength | grep -qx 0 ||
   fail "a file created over NFS is not an empty object in S3"
-echo "ok   libnfs: every procedure so far; S3 sees the tree NFS made, renamed directory included"
+# Bytes written over NFS are the object S3 reads: a 5 MiB file the libnfs
+# test wrote, and a file copied in with nfs-cp.
+s3 s3 cp --quiet s3://cairn/S3View/kept/x "$work/x.s3" || fail "S3 GET of a file written over NFS"
+nfs-cp "$(at S3View/kept/x)" "$work/x.nfs" >/dev/null || fail "nfs-cp of S3View/kept/x"
+[[ $(stat -c %s "$work/x.s3") -eq 5242880 ]] && cmp -s "$work/x.s3" "$work/x.nfs" ||
+  fail "S3 and NFS read different bytes for a file written over NFS"
+nfs-cp "$work/src/big.bin" "$(at from-nfs.bin)" >/dev/null || fail "nfs-cp into the export"
+s3 s3 cp --quiet s3://cairn/from-nfs.bin "$work/from-nfs.s3" || fail "S3 GET of from-nfs.bin"
+cmp -s "$work/src/big.bin" "$work/from-nfs.s3" || fail "a file copied in over NFS reads back differently through S3"
+echo "ok   libnfs: every procedure so far; S3 sees the tree and the bytes NFS wrote"
 
 /usr/bin/python3 "$here/rpc_bad_input.py" 127.0.0.1 "$port" /cairn || fail "rpc_bad_input.py"
 # Still serving after the bad input.
