@@ -41,6 +41,8 @@ constexpr std::int64_t bucket_cache_ttl_ns = 2'000'000'000;
 constexpr std::size_t mounts_max = 4096;      // DUMP's list, bounded
 constexpr std::size_t dir_page_max = 4096;    // entries read per READDIR call
 constexpr std::size_t read_cache_chunks = 2;  // decoded chunks a session keeps
+static_assert(NFS3_DATA_MAX == nfs_transfer_bytes_max,
+              "schema/nfs3_prot.x bounds READ and WRITE data");
 
 /// One client address rule of an export: an address and a prefix length.
 struct client_rule {

@@ -168,6 +168,10 @@ check(r[1] == "accepted" and r[2] == 4, "trailing bytes after the arguments: GAR
 r = parse(c.rpc(call(13, NFS, 3, 1, struct.pack(">I", 65) + b"x" * 68)))
 check(r[1] == "accepted" and r[2] == 4, "a handle over 64 bytes: GARBAGE_ARGS")
 
+r = parse(c.rpc(call(19, NFS, 3, 3, xdr_opaque(root) + struct.pack(">I", 0x7FFFFFF0) + b"name")))
+check(r[1] == "accepted" and r[2] == 4,
+      "a name announcing 2 GiB in a tiny call: GARBAGE_ARGS (nothing allocated for it)")
+
 # Forged and altered handles: NFS3ERR_BADHANDLE (10001).
 for name, h in (("random", os.urandom(36)), ("altered inode", root[:19] + bytes([root[19] ^ 1]) + root[20:]),
                 ("short", root[:20]), ("other version", bytes([2]) + root[1:])):
