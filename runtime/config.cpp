@@ -187,10 +187,77 @@ void set_from_toml(node_config& cfg, const option& o, const toml::node& node) {
       o.target);
 }
 
+/// `[[nfs_exports]]`: an array of tables, each field checked and named
+/// in errors as nfs_exports[i].field.
+void read_nfs_exports(node_config& cfg, const toml::node& node) {
+  const auto* list = node.as_array();
+  if (!list) throw config_error("nfs_exports", "must be an array of tables ([[nfs_exports]])");
+  cfg.nfs_exports.clear();
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const std::string at = "nfs_exports[" + std::to_string(i) + "]";
+    const auto* t = (*list)[i].as_table();
+    if (!t) throw config_error(at, "must be a table");
+    nfs_export_settings e;
+    for (const auto& [k, v] : *t) {
+      const std::string key(k.str());
+      const std::string field = at + "." + key;
+      auto text = [&]() -> std::string {
+        if (const auto* s = v.as_string()) return s->get();
+        throw config_error(field, "must be a string");
+      };
+      auto flag = [&]() -> bool {
+        if (const auto* b = v.as_boolean()) return b->get();
+        throw config_error(field, "must be true or false");
+      };
+      auto number = [&]() -> std::uint64_t {
+        const auto* n = v.as_integer();
+        if (!n || n->get() < 0 || n->get() > 0xffffffffll)
+          throw config_error(field, "must be an id between 0 and 4294967295");
+        return static_cast<std::uint64_t>(n->get());
+      };
+      if (key == "path")
+        e.path = text();
+      else if (key == "bucket")
+        e.bucket = text();
+      else if (key == "read_only")
+        e.read_only = flag();
+      else if (key == "root_squash")
+        e.root_squash = flag();
+      else if (key == "allow_auth_none")
+        e.allow_auth_none = flag();
+      else if (key == "anon_uid")
+        e.anon_uid = number();
+      else if (key == "anon_gid")
+        e.anon_gid = number();
+      else if (key == "clients") {
+        const auto* a = v.as_array();
+        if (!a) throw config_error(field, "must be an array of strings");
+        for (const auto& c : *a) {
+          const auto* s = c.as_string();
+          if (!s) throw config_error(field, "must be an array of strings");
+          e.clients.push_back(s->get());
+        }
+      } else {
+        throw config_error(field, "unknown option");
+      }
+    }
+    if (e.path.empty() || e.path[0] != '/') throw config_error(at + ".path", "must start with '/'");
+    if (e.bucket.empty()) throw config_error(at + ".bucket", "is required");
+    for (const auto& other : cfg.nfs_exports)
+      if (other.path == e.path)
+        throw config_error(at + ".path", "'" + e.path + "' is exported twice");
+    cfg.nfs_exports.push_back(std::move(e));
+  }
+}
+
 void walk(node_config& cfg, const toml::table& table, const std::string& prefix) {
   for (const auto& [key, node] : table) {
     const std::string name =
         prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    if (name == "nfs_exports") {
+      read_nfs_exports(cfg, node);
+      continue;
+    }
     if (const auto* sub = node.as_table()) {
       walk(cfg, *sub, name);
       continue;

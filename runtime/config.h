@@ -67,6 +67,19 @@ struct chunk_settings {
   std::uint64_t dev_devices = 6;
 };
 
+/// One NFS export (`[[nfs_exports]]` in cairn.toml; docs/nfs.md).
+struct nfs_export_settings {
+  std::string path;    // what MNT asks for: "/data"
+  std::string bucket;  // the bucket exported
+  bool read_only = false;
+  bool root_squash = true;
+  std::uint64_t anon_uid = 65534;
+  std::uint64_t anon_gid = 65534;
+  std::vector<std::string> clients;  // addresses or networks; empty: any
+  bool allow_auth_none = false;
+  friend bool operator==(const nfs_export_settings&, const nfs_export_settings&) = default;
+};
+
 struct node_config {
   std::uint64_t node_id = 0;
   std::string data_dir = "./cairn-data";
@@ -83,6 +96,8 @@ struct node_config {
   /// The NFS gateway's listen address (MOUNT and NFS v3 on one port);
   /// empty: no NFS gateway. `cairn dev` exports its default bucket.
   std::string nfs_listen;
+  /// The buckets the NFS gateway exports (TOML only: an array of tables).
+  std::vector<nfs_export_settings> nfs_exports;
   /// The chunk collector deletes a chunk once it has been garbage this long.
   std::uint64_t gc_grace_ms = 5000;
   /// Transport addresses of running nodes to join through.

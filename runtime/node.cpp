@@ -919,7 +919,19 @@ struct node::impl {
   void start_nfs() {
     nfs::nfs_config nc;
     nc.listen = cfg.nfs_listen;
-    if (mode.dev) {
+    for (const auto& s : cfg.nfs_exports) {
+      nfs::export_config e;
+      e.path = s.path;
+      e.bucket = s.bucket;
+      e.read_only = s.read_only;
+      e.root_squash = s.root_squash;
+      e.anon_uid = static_cast<std::uint32_t>(s.anon_uid);
+      e.anon_gid = static_cast<std::uint32_t>(s.anon_gid);
+      e.clients = s.clients;
+      e.allow_auth_none = s.allow_auth_none;
+      nc.exports.push_back(std::move(e));
+    }
+    if (mode.dev && nc.exports.empty()) {
       nfs::export_config e;
       e.path = "/cairn";
       e.bucket = "cairn";

@@ -199,7 +199,7 @@ struct nfs_server::impl {
                static_cast<int>(write_verifier.size()));
     for (std::size_t i = 0; i < config.exports.size(); ++i) {
       const auto& e = config.exports[i];
-      const std::string where = "nfs.exports[" + std::to_string(i) + "]";
+      const std::string where = "nfs_exports[" + std::to_string(i) + "]";
       if (e.path.empty() || e.path[0] != '/' || e.path.size() > MNTPATHLEN)
         throw std::runtime_error(where + ".path: '" + e.path +
                                  "' must start with '/' (at most 1024 bytes)");

@@ -93,6 +93,41 @@ TEST(Config, ErrorsNameTheField) {
   EXPECT_EQ(field_of_error([&] { apply_toml_file(c, "/nonexistent/cairn.toml"); }), "--config");
 }
 
+TEST(Config, NfsExportsFromToml) {
+  node_config c;
+  apply_toml(c,
+             "nfs_listen = \"0.0.0.0:2049\"\n"
+             "[[nfs_exports]]\npath = \"/data\"\nbucket = \"data\"\nclients = [\"10.0.0.0/8\"]\n"
+             "read_only = true\nanon_uid = 1000\n"
+             "[[nfs_exports]]\npath = \"/scratch\"\nbucket = \"scratch\"\nroot_squash = false\n",
+             "t");
+  ASSERT_EQ(c.nfs_exports.size(), 2u);
+  EXPECT_EQ(c.nfs_listen, "0.0.0.0:2049");
+  EXPECT_EQ(c.nfs_exports[0].path, "/data");
+  EXPECT_EQ(c.nfs_exports[0].bucket, "data");
+  EXPECT_TRUE(c.nfs_exports[0].read_only);
+  EXPECT_TRUE(c.nfs_exports[0].root_squash);
+  EXPECT_EQ(c.nfs_exports[0].anon_uid, 1000u);
+  EXPECT_EQ(c.nfs_exports[0].clients, (std::vector<std::string>{"10.0.0.0/8"}));
+  EXPECT_FALSE(c.nfs_exports[1].root_squash);
+  auto error = [](const char* text) {
+    node_config d;
+    return field_of_error([&] { apply_toml(d, text, "t"); });
+  };
+  EXPECT_EQ(error("[[nfs_exports]]\nbucket = \"b\"\n"), "nfs_exports[0].path");
+  EXPECT_EQ(error("[[nfs_exports]]\npath = \"/x\"\n"), "nfs_exports[0].bucket");
+  EXPECT_EQ(error("[[nfs_exports]]\npath = \"/x\"\nbucket = \"b\"\nread_only = 1\n"),
+            "nfs_exports[0].read_only");
+  EXPECT_EQ(error("[[nfs_exports]]\npath = \"/x\"\nbucket = \"b\"\nsquash = true\n"),
+            "nfs_exports[0].squash");
+  EXPECT_EQ(error("[[nfs_exports]]\npath = \"/x\"\nbucket = \"b\"\nanon_uid = -1\n"),
+            "nfs_exports[0].anon_uid");
+  EXPECT_EQ(error("[[nfs_exports]]\npath = \"/x\"\nbucket = \"b\"\n"
+                  "[[nfs_exports]]\npath = \"/x\"\nbucket = \"c\"\n"),
+            "nfs_exports[1].path");
+  EXPECT_EQ(error("nfs_exports = \"/x\"\n"), "nfs_exports");
+}
+
 TEST(Config, ValidationNamesTheField) {
   auto bad = [](auto mutate) {
     node_config c = valid_base();
