@@ -29,6 +29,12 @@ std::span<const std::uint8_t> as_bytes(std::string_view s) {
 
 }  // namespace
 
+std::uint32_t export_tag(std::string_view export_path) {
+  std::uint32_t h = 2166136261u;  // FNV-1a
+  for (const char ch : export_path) h = (h ^ static_cast<unsigned char>(ch)) * 16777619u;
+  return h & 0xffffff;
+}
+
 handle_codec::handle_codec(keys::secret_bytes key) : key_(std::move(key)) {}
 
 handle_codec handle_codec::from_cluster_key(std::span<const std::uint8_t> cluster_key) {
@@ -39,6 +45,9 @@ handle_codec handle_codec::from_cluster_key(std::span<const std::uint8_t> cluste
 std::string handle_codec::mint(handle_target target) const {
   std::string h(handle_bytes, '\0');
   h[0] = static_cast<char>(handle_format);
+  h[1] = static_cast<char>(target.export_tag >> 16);
+  h[2] = static_cast<char>(target.export_tag >> 8);
+  h[3] = static_cast<char>(target.export_tag);
   put_be64(h, 4, target.bucket);
   put_be64(h, 12, target.inode);
   const auto mac = keys::hmac_sha256(key_.bytes(), as_bytes(std::string_view(h).substr(0, mac_at)));
@@ -47,12 +56,15 @@ std::string handle_codec::mint(handle_target target) const {
 }
 
 std::optional<handle_target> handle_codec::verify(std::string_view handle) const {
-  if (handle.size() != handle_bytes || static_cast<std::uint8_t>(handle[0]) != handle_format ||
-      handle[1] || handle[2] || handle[3])
+  if (handle.size() != handle_bytes || static_cast<std::uint8_t>(handle[0]) != handle_format)
     return std::nullopt;
   const auto mac = keys::hmac_sha256(key_.bytes(), as_bytes(handle.substr(0, mac_at)));
   if (CRYPTO_memcmp(mac.data(), handle.data() + mac_at, mac_bytes) != 0) return std::nullopt;
-  return handle_target{get_be64(handle, 4), get_be64(handle, 12)};
+  const auto byte = [&](std::size_t i) {
+    return std::uint32_t{static_cast<unsigned char>(handle[i])};
+  };
+  return handle_target{get_be64(handle, 4), get_be64(handle, 12),
+                       (byte(1) << 16) | (byte(2) << 8) | byte(3)};
 }
 
 }  // namespace cairn::nfs

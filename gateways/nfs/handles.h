@@ -1,5 +1,5 @@
 // gateways/nfs/handles.h — NFS file handles (ADR 0008 §3): format version,
-// bucket id, inode number and a MAC, 36 bytes.
+// export tag, bucket id, inode number and a MAC, 36 bytes.
 //
 // Owner: the NFS gateway; one handle_codec per server, shared read-only by
 // its sessions (thread-safe after construction). Pure: no I/O, no clock.
@@ -25,9 +25,15 @@ namespace cairn::nfs {
 inline constexpr std::size_t handle_bytes = 36;
 inline constexpr std::uint8_t handle_format = 1;
 
+/// A 24-bit tag naming an export by its path, the same on every node and
+/// across restarts: two exports of one bucket (read-write, read-only)
+/// mint different handles, so a handle carries its export's rules.
+std::uint32_t export_tag(std::string_view export_path);
+
 struct handle_target {
   std::uint64_t bucket = 0;
   std::uint64_t inode = 0;
+  std::uint32_t export_tag = 0;  // 24 bits
   friend bool operator==(const handle_target&, const handle_target&) = default;
 };
 

@@ -94,6 +94,7 @@ client_rule parse_rule(const std::string& text, const std::string& where) {
 struct served_export {
   export_config cfg;
   std::vector<client_rule> rules;
+  std::uint32_t tag = 0;  // in every handle minted for it (handles.h)
   bool allows(const asio::ip::address& a) const {
     if (rules.empty()) return true;
     for (const auto& r : rules)
@@ -204,7 +205,11 @@ struct nfs_server::impl {
         throw std::runtime_error(where + ".path: '" + e.path +
                                  "' must start with '/' (at most 1024 bytes)");
       if (e.bucket.empty()) throw std::runtime_error(where + ".bucket: missing");
-      served_export s{e, {}};
+      served_export s{e, {}, export_tag(e.path)};
+      for (const auto& other : exports)
+        if (other.tag == s.tag)
+          throw std::runtime_error(where + ".path: '" + e.path + "' has the handle tag of '" +
+                                   other.cfg.path + "': rename one of them");
       for (const auto& c : e.clients) s.rules.push_back(parse_rule(c, where + ".clients"));
       exports.push_back(std::move(s));
     }
@@ -344,6 +349,7 @@ class session {
     const auto t = server_.handles.verify(fh_view(fh));
     if (!t) return NFS3ERR_BADHANDLE;
     for (const auto& e : server_.exports) {
+      if (e.tag != t->export_tag) continue;
       const auto b = bucket_named(e.cfg.bucket);
       if (!b || b->bucket != t->bucket) continue;
       if (!e.allows(peer_)) return NFS3ERR_STALE;
@@ -358,7 +364,7 @@ class session {
   }
 
   std::string handle_of(const target& t, std::uint64_t inode) const {
-    return server_.handles.mint({t.bucket.bucket, inode});
+    return server_.handles.mint({t.bucket.bucket, inode, t.exp->tag});
   }
 
   // --- reading the namespace -----------------------------------------------------------
@@ -435,8 +441,8 @@ class session {
   }
 
   /// The handle of the directory `below` names under the bucket's root.
-  mountstat3 mount_point(const runtime::bucket_entry& b, const std::vector<std::string>& below,
-                         std::string& handle) {
+  mountstat3 mount_point(const served_export& e, const runtime::bucket_entry& b,
+                         const std::vector<std::string>& below, std::string& handle) {
     target t;
     t.bucket = b;
     std::optional<std::uint64_t> id;
@@ -453,7 +459,7 @@ class session {
       return MNT3ERR_SERVERFAULT;
     if (!id) return MNT3ERR_NOENT;
     if (!is_dir) return MNT3ERR_NOTDIR;
-    handle = server_.handles.mint({b.bucket, *id});
+    handle = server_.handles.mint({b.bucket, *id, e.tag});
     return MNT3_OK;
   }
 
@@ -478,7 +484,7 @@ class session {
         } else if (b = bucket_named(e->cfg.bucket); !b) {
           res.fhs_status = MNT3ERR_NOENT;  // the bucket does not exist (yet)
         } else {
-          res.fhs_status = mount_point(*b, below, root);
+          res.fhs_status = mount_point(*e, *b, below, root);
         }
         if (res.fhs_status == MNT3_OK) {
           res.mountres3_u.mountinfo.fhandle.fhandle3_len = static_cast<u_int>(root.size());

@@ -70,13 +70,31 @@ s3url() { echo "http://${ip[$1]}:${sport[$1]}"; }
 
 # Each node's TOML (setup_node) adds its S3 port and three device files,
 # created (sparse) on first start.
-cluster_toml_top() { echo "s3_listen = \"${ip[$1]}:${sport[$1]}\""; }
+cluster_toml_top() {
+  echo "s3_listen = \"${ip[$1]}:${sport[$1]}\""
+  echo "nfs_listen = \"${ip[$1]}:${nport[$1]}\""
+}
+nfsurl() { echo "nfs://${ip[$1]}$2?version=3&nfsport=${nport[$1]}&mountport=${nport[$1]}"; }
 cluster_toml_tail() {
   local d="$work/n$1/data/devices"
   cat <<TOML
 [chunk]
 devices = ["$d/d0", "$d/d1", "$d/d2"]
 device_mb = 256
+# The bucket the boto3 phases create, exported three ways (docs/nfs.md).
+[[nfs_exports]]
+path = "/cluster"
+bucket = "cluster"
+root_squash = false
+clients = ["127.0.0.0/8"]
+[[nfs_exports]]
+path = "/cluster-ro"
+bucket = "cluster"
+read_only = true
+[[nfs_exports]]
+path = "/cluster-denied"
+bucket = "cluster"
+clients = ["10.9.9.9", "192.0.2.0/24"]
 TOML
 }
 
@@ -115,7 +133,10 @@ s3py() {  # s3py PHASE [ARGS...]: one phase of cluster_s3_test.py
 # --- 1. the cluster ------------------------------------------------------------
 step "1. three nodes up (node 1 bootstraps, 2 and 3 join), healthy, all connected"
 "$cairn" cert ca --out "$work/ca" --name s3-cluster >/dev/null
-for i in 1 2 3; do sport[$i]=$((base + 20 + i)); setup_node "$i"; done
+for i in 1 2 3; do
+  sport[$i]=$((base + 20 + i)) nport[$i]=$((base + 30 + i))
+  setup_node "$i"
+done
 start_cluster 3
 wait_for 30 "every node connected to the other two" all_connected 1 2 3
 for i in 1 2 3; do wait_for 30 "node $i's S3 gateway answers" s3_answers "$i"; done
@@ -200,7 +221,38 @@ cmp "$work/big" "$work/big.down" || fail "the 64 MiB file downloaded through nod
 # Recorded for steps 8 and 9, with the ETag of 8 parts of 8 MiB.
 s3py add-file --key aws/big.bin --file "$work/big" --part-bytes 8388608 --nodes 1,2,3 >"$work/py.out" 2>&1 ||
   { cat "$work/py.out" >&2; fail "aws/big.bin HEAD through every node"; }
-rm -f "$work/big" "$work/big.down"
+rm -f "$work/big.down"
+ok
+
+# --- 7b. NFS on every node, exports from cairn.toml ---------------------------------------
+step "7b. NFS: the 64 MiB object read through node 2; a file written through node 3 read by S3 through node 1; read-only and client rules"
+if command -v nfs-cp >/dev/null; then
+  nfs-cp "$(nfsurl 2 /cluster/aws/big.bin)" "$work/big.nfs" >/dev/null 2>"$work/nfs.err" ||
+    fail "nfs-cp through node 2: $(cat "$work/nfs.err")"
+  cmp -s "$work/big" "$work/big.nfs" || fail "the 64 MiB object read over NFS through node 2 differs"
+  head -c 9000000 /dev/urandom >"$work/from-nfs"
+  nfs-cp "$work/from-nfs" "$(nfsurl 3 /cluster/aws/from-nfs.bin)" >/dev/null 2>"$work/nfs.err" ||
+    fail "nfs-cp into /cluster through node 3: $(cat "$work/nfs.err")"
+  "$aws" --endpoint-url "$(s3url 1)" s3 cp --only-show-errors s3://cluster/aws/from-nfs.bin "$work/from-nfs.s3" \
+    >"$work/aws.out" 2>&1 || fail "S3 GET through node 1 of a file written over NFS: $(tail -3 "$work/aws.out")"
+  cmp -s "$work/from-nfs" "$work/from-nfs.s3" || fail "S3 through node 1 reads other bytes than NFS wrote through node 3"
+  nfs-ls "$(nfsurl 1 /cluster-ro/aws)" 2>/dev/null | grep -q ' from-nfs.bin$' || fail "the read-only export does not list the file"
+  if nfs-cp "$work/from-nfs" "$(nfsurl 1 /cluster-ro/aws/refused.bin)" >/dev/null 2>&1; then
+    fail "a write through the read-only export succeeded"
+  fi
+  if nfs-ls "$(nfsurl 1 /cluster-denied)" >/dev/null 2>&1; then
+    fail "a client outside the export's client list mounted it"
+  fi
+  "$aws" --endpoint-url "$(s3url 2)" s3 ls s3://cluster/aws/ >"$work/aws.out" 2>&1
+  grep -q refused.bin "$work/aws.out" && fail "the refused write left an object"
+  # Gone again, so the recorded key set of steps 8 and 9 holds.
+  "$aws" --endpoint-url "$(s3url 1)" s3 rm --only-show-errors s3://cluster/aws/from-nfs.bin \
+    >"$work/aws.out" 2>&1 || fail "S3 DELETE of the file written over NFS: $(tail -3 "$work/aws.out")"
+  rm -f "$work/from-nfs" "$work/from-nfs.s3" "$work/big.nfs"
+else
+  log "skipped: nfs-cp not installed (libnfs-utils)"
+fi
+rm -f "$work/big"
 ok
 
 # --- 8. node 3 killed --------------------------------------------------------------
