@@ -1248,6 +1248,10 @@ class session {
       if (attempt == 0) before = at;
       if (at->kind == shard::inode_kind::directory) return NFS3ERR_ISDIR;
       if (at->kind != shard::inode_kind::file) return NFS3ERR_INVAL;
+      // The caller's rights, checked on the same read the write patches
+      // (no second read of the inode per WRITE).
+      if (t.exp->cfg.read_only) return NFS3ERR_ROFS;
+      if (!(access_bits(*at, t.who, false) & ACCESS3_MODIFY)) return NFS3ERR_ACCES;
       const shard::object_version v = version.value_or(shard::object_version{});
       const std::uint64_t old_size = v.size;
       const std::uint64_t size =
@@ -1328,22 +1332,9 @@ class session {
     const auto& w = a.value();
     target t;
     std::optional<node_attrs> before, after;
-    node_attrs at;
     auto s = resolve(call, w.file, t);
-    if (s == NFS3_OK) s = attrs(t, t.inode, at);
-    if (s == NFS3_OK) {
-      before = at;
-      if (t.exp->cfg.read_only)
-        s = NFS3ERR_ROFS;
-      else if (at.kind == shard::inode_kind::directory)
-        s = NFS3ERR_ISDIR;
-      else if (at.kind != shard::inode_kind::file)
-        s = NFS3ERR_INVAL;
-      else if (!(access_bits(at, t.who, false) & ACCESS3_MODIFY))
-        s = NFS3ERR_ACCES;
-      else if (w.count > w.data.data_len)
-        s = NFS3ERR_INVAL;  // count names more than was sent
-    }
+    if (s == NFS3_OK && w.count > w.data.data_len)
+      s = NFS3ERR_INVAL;  // count names more than was sent
     const std::string_view data(w.data.data_val, s == NFS3_OK ? w.count : 0);
     if (s == NFS3_OK) s = write_bytes(t, w.offset, data, std::nullopt, before);
     if (s == NFS3_OK || before) after = attrs_now(t, t.inode);
