@@ -1,7 +1,7 @@
 // gateways/nfs/server.cpp — see server.h. The server and its exports, the
 // session loop (records in, replies out), MOUNT v3, and the NFS v3
-// procedures. Writing procedures answer NFS3ERR_ROFS on read-only exports
-// and NFS3ERR_NOTSUPP otherwise until the write path lands (docs/nfs.md).
+// procedures, with the write-back of UNSTABLE WRITEs (docs/nfs.md
+// "Write-back") and its background flusher.
 #include "gateways/nfs/server.h"
 
 #include <mount3_prot.h>
@@ -18,12 +18,15 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
+#include <thread>
 
 #include "actors/keys/crypto.h"
 #include "actors/shard/shard_actor.h"
 #include "gateways/common/listener.h"
 #include "gateways/nfs/handles.h"
 #include "gateways/nfs/rpc.h"
+#include "gateways/nfs/write_back.h"
 #include "runtime/catalog.h"
 
 namespace cairn::nfs {
@@ -41,6 +44,13 @@ constexpr std::int64_t bucket_cache_ttl_ns = 2'000'000'000;
 constexpr std::size_t mounts_max = 4096;      // DUMP's list, bounded
 constexpr std::size_t dir_page_max = 4096;    // entries read per READDIR call
 constexpr std::size_t read_cache_chunks = 2;  // decoded chunks a session keeps
+constexpr int read_ahead_actor_uses = 16;     // chunks read ahead through one actor
+// Write-back bounds (docs/nfs.md "Write-back", NFS5): dirty bytes held per
+// file and in all; a file idle this long is committed by the flusher.
+constexpr std::uint64_t dirty_file_bytes_max = 16u << 20;
+constexpr std::uint64_t dirty_bytes_max = 256u << 20;
+constexpr auto dirty_idle = std::chrono::seconds(2);
+constexpr auto flusher_tick = std::chrono::milliseconds(250);
 static_assert(NFS3_DATA_MAX == nfs_transfer_bytes_max,
               "schema/nfs3_prot.x bounds READ and WRITE data");
 
@@ -190,6 +200,24 @@ struct nfs_server::impl {
   /// what it had not seen committed before a restart.
   std::array<char, NFS3_WRITEVERFSIZE> write_verifier{};
 
+  /// One file's UNSTABLE WRITEs not yet committed (NFS5). Its mutex
+  /// orders the file's writes, flushes and reads; a retired entry has left
+  /// the map and is not written to again.
+  struct pending_file {
+    std::mutex mutex;
+    dirty_file dirty;
+    const served_export* exp = nullptr;
+    runtime::bucket_entry bucket;
+    std::chrono::steady_clock::time_point last_write;
+    std::int64_t last_write_ns = 0;
+    bool retired = false;
+  };
+  std::mutex pending_mutex;  // taken after a pending_file's mutex, never before
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::shared_ptr<pending_file>> pending;
+  std::atomic<std::uint64_t> pending_bytes{0};
+  std::atomic<bool> flusher_running{false};
+  std::atomic<bool> flusher_stop{false};
+
   impl(caf::actor_system& s, nfs_config c, gateway::node_backend b,
        std::span<const std::uint8_t> cluster_key)
       : sys(s),
@@ -226,6 +254,7 @@ class session {
         server_(server),
         socket_(std::move(s)),
         reader_(server.config.record_bytes_max) {
+    if (!socket_) return;  // the flusher: no connection, no calls
     boost::system::error_code ec;
     peer_ = socket_->remote_endpoint(ec).address();
     peer_text_ = peer_.to_string();
@@ -386,7 +415,21 @@ class session {
             out = attrs_of(*n), found = true;
         }))
       return NFS3ERR_JUKEBOX;
+    if (found) overlay_attrs(t, out);
     return found ? NFS3_OK : NFS3ERR_STALE;
+  }
+
+  /// What a file's attributes are with its dirty bytes (NFS5): they are
+  /// served as written although not yet committed.
+  void overlay_attrs(const target& t, node_attrs& a) {
+    if (a.kind != shard::inode_kind::file) return;
+    const auto p = pending_of(t, a.id, false);
+    if (!p) return;
+    std::lock_guard lock(p->mutex);
+    if (p->retired) return;
+    a.size = std::max(a.size, p->dirty.end());
+    a.mtime_ns = std::max(a.mtime_ns, p->last_write_ns);
+    a.ctime_ns = std::max(a.ctime_ns, p->last_write_ns);
   }
 
   // --- access --------------------------------------------------------------------------
@@ -693,6 +736,21 @@ class session {
     return a;
   }
 
+  /// Two inodes' attributes now, in one read of the namespace (a change's
+  /// directory and object, or a rename's two directories).
+  void attrs_now(const target& t, std::uint64_t a, std::uint64_t b, std::optional<node_attrs>& of_a,
+                 std::optional<node_attrs>& of_b) {
+    of_a.reset();
+    of_b.reset();
+    read(t, [&](const shard::namespace_state& ns) {
+      const shard::bucket_id bucket{t.bucket.bucket};
+      if (const auto* n = ns.inode_of(bucket, shard::inode_id{a})) of_a = attrs_of(*n);
+      if (const auto* n = ns.inode_of(bucket, shard::inode_id{b})) of_b = attrs_of(*n);
+    });
+    if (of_a) overlay_attrs(t, *of_a);
+    if (of_b) overlay_attrs(t, *of_b);
+  }
+
   /// The checks before changing directory `dir`: it exists and is one,
   /// the export is writable, and the caller may write it (MODIFY).
   nfsstat3 writable_dir(const target& t, std::uint64_t dir, std::optional<node_attrs>& before) {
@@ -733,9 +791,11 @@ class session {
     m.gid = t.who.gid;
     const auto r = propose(t, std::move(m));
     s = status_of(r);
-    after = attrs_now(t, t.inode);
-    if (s != NFS3_OK) return s;
-    obj = attrs_now(t, r->inode.value);
+    if (s != NFS3_OK) {
+      after = attrs_now(t, t.inode);
+      return s;
+    }
+    attrs_now(t, t.inode, r->inode.value, after, obj);
     handle = handle_of(t, r->inode.value);
     return NFS3_OK;
   }
@@ -866,8 +926,7 @@ class session {
           t,
           shard::rename_node_command{
               {}, shard::inode_id{t.inode}, from.name, shard::inode_id{t_to.inode}, to.name, 0}));
-      from_after = attrs_now(t, t.inode);
-      to_after = attrs_now(t, t_to.inode);
+      attrs_now(t, t.inode, t_to.inode, from_after, to_after);
     }
     RENAME3res res{};
     res.status = s;
@@ -919,7 +978,8 @@ class session {
     // The size first (a write of its own), then the other attributes.
     if (s == NFS3_OK && attrs_in.size.set_it && attrs_in.size.set_size3_u.size != now_attrs.size) {
       std::optional<node_attrs> ignored;
-      s = write_bytes(t, 0, {}, attrs_in.size.set_size3_u.size, ignored);
+      s = flush_file(t);  // the dirty bytes first: the size cuts them too
+      if (s == NFS3_OK) s = write_patches(t, {}, attrs_in.size.set_size3_u.size, ignored, true);
       if (s == NFS3_OK && a.value().guard.check) {
         // The guard held before the size changed: the rest goes unguarded.
         a.value().guard.check = FALSE;
@@ -1001,6 +1061,7 @@ class session {
                                                : ns.lookup(b, d->id, name);
         if (c) child = attrs_of(*c);
       });
+      if (child) overlay_attrs(t, *child);
       if (!served)
         res.status = NFS3ERR_JUKEBOX;
       else if (!dir)
@@ -1095,7 +1156,13 @@ class session {
     const auto g = grant(t.bucket.tenant, ref.key_epoch);
     if (!g) return nullptr;
     gateway::chunk_pipeline pipeline(server_.backend.devices(), gateway::pipeline_options{});
-    auto r = pipeline.read(self_, *g, ref);
+    std::variant<std::vector<std::uint8_t>, gateway::pipeline_error> r;
+    if (ahead_.pending && ahead_.id == ref.id) {  // read ahead: its shards are (being) read
+      const auto pending = std::move(ahead_.pending);
+      r = pipeline.finish_read(ahead_.actor->ptr(), *pending);
+    } else {
+      r = pipeline.read(self_, *g, ref);
+    }
     auto* plain = std::get_if<std::vector<std::uint8_t>>(&r);
     if (!plain) {
       spdlog::error("nfs: chunk at offset {} unreadable: {}", ref.offset,
@@ -1105,6 +1172,35 @@ class session {
     if (read_cache_.size() >= read_cache_chunks) read_cache_.erase(read_cache_.begin());
     read_cache_.emplace_back(ref.id, std::move(*plain));
     return &read_cache_.back().second;
+  }
+
+  /// After a sequential READ ending at `end` of `v`: starts reading the
+  /// next chunk not yet read from its devices, so its shards are on their
+  /// way while the client takes this reply and asks for the next bytes.
+  void read_ahead(const target& t, const shard::object_version& v, std::uint64_t first,
+                  std::uint64_t end) {
+    const bool sequential = first == 0 || (t.inode == last_read_inode_ && first == last_read_end_);
+    last_read_inode_ = t.inode;
+    last_read_end_ = end;
+    if (!sequential || end == 0) return;
+    const shard::chunk_ref* next = nullptr;
+    for (const auto& ref : v.chunks)
+      if (ref.offset >= end && (!next || ref.offset < next->offset)) next = &ref;
+    if (!next) return;
+    for (const auto& c : read_cache_)
+      if (c.first == next->id) return;
+    if (ahead_.pending && ahead_.id == next->id) return;
+    const auto g = grant(t.bucket.tenant, next->key_epoch);
+    if (!g) return;
+    if (!ahead_.actor || ahead_.uses >= read_ahead_actor_uses) {
+      ahead_.pending.reset();  // its late replies go with the old actor (S3-8)
+      ahead_.actor = std::make_unique<caf::scoped_actor>(server_.sys);
+      ahead_.uses = 0;
+    }
+    gateway::chunk_pipeline pipeline(server_.backend.devices(), gateway::pipeline_options{});
+    ahead_.pending = pipeline.start_read(ahead_.actor->ptr(), *g, *next);
+    ahead_.id = next->id;
+    ++ahead_.uses;
   }
 
   std::string read_file(const rpc_call& call) {
@@ -1134,14 +1230,39 @@ class session {
         res.status = NFS3ERR_ACCES;
     }
     std::string data;
+    // The file's dirty bytes are read over the committed ones (NFS5), under
+    // its lock, so no commit falls between the two.
+    std::shared_ptr<pending_file> pending;
+    std::unique_lock<std::mutex> pending_lock;
+    if (res.status == NFS3_OK && (pending = pending_of(t, t.inode, false))) {
+      pending_lock = std::unique_lock(pending->mutex);
+      if (pending->retired) {
+        pending_lock.unlock();
+        pending.reset();
+      } else if (!read(t, [&](const shard::namespace_state& ns) {  // again, under the lock
+                   version.reset();
+                   if (const auto* n =
+                           ns.inode_of(shard::bucket_id{t.bucket.bucket}, shard::inode_id{t.inode});
+                       n && n->current)
+                     version = *n->current;
+                 })) {
+        res.status = NFS3ERR_JUKEBOX;
+      }
+    }
     if (res.status == NFS3_OK) {
-      const std::uint64_t size = version ? version->size : 0;
+      std::uint64_t size = version ? version->size : 0;
+      if (pending) {
+        size = std::max(size, pending->dirty.end());
+        at->size = size;
+      }
       const std::uint64_t first = a.value().offset;
       const std::uint64_t count = std::min<std::uint64_t>(a.value().count, nfs_transfer_bytes_max);
       const std::uint64_t last = first >= size ? first : std::min(size, first + count);
-      if (!copy_range(t, *version, first, last, data))
+      if (!copy_range(t, version.value_or(shard::object_version{}), first, last, data))
         res.status = NFS3ERR_IO;
       else {
+        if (pending) pending->dirty.overlay(first, data);
+        if (version) read_ahead(t, *version, first, last);
         res.READ3res_u.resok.count = static_cast<count3>(data.size());
         res.READ3res_u.resok.eof = last >= size;
         res.READ3res_u.resok.data.data_len = static_cast<u_int>(data.size());
@@ -1226,13 +1347,24 @@ class session {
     propose(t, std::move(c));
   }
 
-  /// Writes `data` at `offset` of file `inode` (or, with `new_size`, sets
-  /// the size: truncating or extending, data empty), durably: the touched
-  /// chunk slots are read, patched and written through the chunk pipeline,
-  /// then one write_range command commits them. Retried when another
-  /// writer changed the file in between.
-  nfsstat3 write_bytes(const target& t, std::uint64_t offset, std::string_view data,
-                       std::optional<std::uint64_t> new_size, std::optional<node_attrs>& before) {
+  /// Bytes to write at an offset.
+  struct patch {
+    std::uint64_t offset = 0;
+    std::string_view bytes;
+  };
+
+  /// Writes `patches` (sorted, disjoint) into file `t.inode`, or, with
+  /// `new_size` and no patches, sets its size (truncating or extending),
+  /// durably: the chunk slots they touch are read where the patches do not
+  /// cover them, patched, written through the chunk pipeline, and one
+  /// write_range command commits them. Retried when another writer changed
+  /// the file in between. `check_access`: the caller's rights are checked
+  /// on the read the write patches (a flush of accepted WRITEs skips it,
+  /// as a chmod after write() does not fail the write-back).
+  nfsstat3 write_patches(const target& t, std::span<const patch> patches,
+                         std::optional<std::uint64_t> new_size, std::optional<node_attrs>& before,
+                         bool check_access) {
+    if (patches.empty() && !new_size) return NFS3_OK;
     for (int attempt = 0; attempt < write_attempts; ++attempt) {
       std::optional<node_attrs> at;
       std::optional<shard::object_version> version;
@@ -1248,14 +1380,14 @@ class session {
       if (attempt == 0) before = at;
       if (at->kind == shard::inode_kind::directory) return NFS3ERR_ISDIR;
       if (at->kind != shard::inode_kind::file) return NFS3ERR_INVAL;
-      // The caller's rights, checked on the same read the write patches
-      // (no second read of the inode per WRITE).
-      if (t.exp->cfg.read_only) return NFS3ERR_ROFS;
-      if (!(access_bits(*at, t.who, false) & ACCESS3_MODIFY)) return NFS3ERR_ACCES;
+      if (check_access && t.exp->cfg.read_only) return NFS3ERR_ROFS;
+      if (check_access && !(access_bits(*at, t.who, false) & ACCESS3_MODIFY)) return NFS3ERR_ACCES;
       const shard::object_version v = version.value_or(shard::object_version{});
       const std::uint64_t old_size = v.size;
-      const std::uint64_t size =
-          new_size ? *new_size : std::max<std::uint64_t>(old_size, offset + data.size());
+      const std::uint64_t first = patches.empty() ? 0 : patches.front().offset;
+      const std::uint64_t last =
+          patches.empty() ? 0 : patches.back().offset + patches.back().bytes.size();
+      const std::uint64_t size = new_size ? *new_size : std::max(old_size, last);
       if (size > shard::chunks_per_version_max * slot_bytes) return NFS3ERR_FBIG;
       const auto g = grant(t.bucket.tenant, 0);
       if (!g) return NFS3ERR_JUKEBOX;
@@ -1271,8 +1403,8 @@ class session {
         from = 0;
         to = size;  // small: all of it inline; inline growing past it: all of it as chunks
       } else {
-        const std::uint64_t a = new_size ? std::min(size, old_size) : offset;
-        const std::uint64_t b = new_size ? std::max(size, old_size) : offset + data.size();
+        const std::uint64_t a = new_size ? std::min(size, old_size) : first;
+        const std::uint64_t b = new_size ? std::max(size, old_size) : last;
         from = a;
         to = b;
         for (const auto& ref : v.chunks)
@@ -1283,12 +1415,20 @@ class session {
         if (new_size && size > old_size) from = to = old_size;  // extending: a hole, no bytes
       }
       const std::uint64_t produce_to = std::min(to, size);
+      // The old bytes are read only where the patches leave a gap.
+      const std::uint64_t old_to = std::min(produce_to, old_size);
+      std::uint64_t covered = from;
+      for (const auto& p : patches) {
+        if (p.offset > covered) break;
+        covered = std::max(covered, p.offset + p.bytes.size());
+      }
       std::string bytes;
-      if (!copy_range(t, v, from, std::min(produce_to, old_size), bytes)) return NFS3ERR_IO;
+      if (covered < old_to && !copy_range(t, v, from, old_to, bytes)) return NFS3ERR_IO;
       bytes.resize(produce_to > from ? produce_to - from : 0, '\0');
-      if (!data.empty() && offset < produce_to) {
-        const auto n = std::min<std::uint64_t>(data.size(), produce_to - offset);
-        std::memcpy(bytes.data() + (offset - from), data.data(), n);
+      for (const auto& p : patches) {
+        if (p.offset >= produce_to || p.offset < from) continue;
+        const auto n = std::min<std::uint64_t>(p.bytes.size(), produce_to - p.offset);
+        std::memcpy(bytes.data() + (p.offset - from), p.bytes.data(), n);
       }
       const auto* u8 = reinterpret_cast<const std::uint8_t*>(bytes.data());
       if (small) {
@@ -1326,6 +1466,136 @@ class session {
     return NFS3ERR_JUKEBOX;
   }
 
+  // --- write-back (NFS5) -------------------------------------------------------------
+
+  using pending_file = nfs_server::impl::pending_file;
+
+  /// The file's write-back entry; with `create`, made if there is none.
+  std::shared_ptr<pending_file> pending_of(const target& t, std::uint64_t inode, bool create) {
+    std::lock_guard lock(server_.pending_mutex);
+    const std::pair key{t.bucket.bucket, inode};
+    if (const auto it = server_.pending.find(key); it != server_.pending.end()) return it->second;
+    if (!create) return nullptr;
+    auto p = std::make_shared<pending_file>();
+    p->exp = t.exp;
+    p->bucket = t.bucket;
+    server_.pending.emplace(key, p);
+    return p;
+  }
+
+  /// Takes a file's entry out of the map once it holds nothing; its mutex
+  /// is held.
+  void retire_if_clean(const target& t, const std::shared_ptr<pending_file>& p) {
+    if (!p->dirty.empty() || p->retired) return;
+    std::lock_guard lock(server_.pending_mutex);
+    const auto it = server_.pending.find({t.bucket.bucket, t.inode});
+    if (it != server_.pending.end() && it->second == p) server_.pending.erase(it);
+    p->retired = true;
+  }
+
+  /// Commits a file's dirty bytes: every slot (`everything`) or only the
+  /// slots wholly dirty, which need no read. Its mutex is held. What fails
+  /// to commit stays dirty, except for a file that is gone (STALE).
+  nfsstat3 flush(const target& t, pending_file& p, bool everything) {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> runs;
+    if (everything) {
+      runs = p.dirty.slot_runs(slot_bytes);
+    } else {
+      for (const auto k : p.dirty.full_slots(slot_bytes)) {
+        if (!runs.empty() && runs.back().second + 1 == k)
+          runs.back().second = k;
+        else
+          runs.emplace_back(k, k);
+      }
+    }
+    for (const auto& [first, last] : runs) {
+      const auto held = p.dirty.bytes();
+      auto extents = p.dirty.take(first * slot_bytes, (last + 1) * slot_bytes);
+      server_.pending_bytes -= held - p.dirty.bytes();
+      std::vector<patch> patches;
+      for (const auto& [offset, bytes] : extents) patches.push_back({offset, bytes});
+      std::optional<node_attrs> ignored;
+      const auto s = write_patches(t, patches, std::nullopt, ignored, false);
+      if (s == NFS3ERR_STALE) continue;  // removed: its dirty bytes go with it
+      if (s != NFS3_OK) {
+        const auto before = p.dirty.bytes();
+        for (const auto& [offset, bytes] : extents) p.dirty.write(offset, bytes);
+        server_.pending_bytes += p.dirty.bytes() - before;
+        return s;
+      }
+    }
+    return NFS3_OK;
+  }
+
+  /// Commits everything `t`'s file holds (COMMIT, SETATTR of the size, a
+  /// stable WRITE).
+  nfsstat3 flush_file(const target& t) {
+    const auto p = pending_of(t, t.inode, false);
+    if (!p) return NFS3_OK;
+    std::lock_guard lock(p->mutex);
+    if (p->retired) return NFS3_OK;
+    const auto s = flush(t, *p, true);
+    retire_if_clean(t, p);
+    return s;
+  }
+
+ public:
+  /// The flusher's round: commits every file idle for dirty_idle, or
+  /// every file (`all`, when the server stops).
+  void flush_idle(bool all) {
+    std::vector<std::pair<std::pair<std::uint64_t, std::uint64_t>, std::shared_ptr<pending_file>>>
+        files;
+    {
+      std::lock_guard lock(server_.pending_mutex);
+      files.assign(server_.pending.begin(), server_.pending.end());
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& [key, p] : files) {
+      std::lock_guard lock(p->mutex);
+      if (p->retired || (!all && now - p->last_write < dirty_idle)) continue;
+      target t;
+      t.exp = p->exp;
+      t.bucket = p->bucket;
+      t.inode = key.second;
+      if (flush(t, *p, true) != NFS3_OK)
+        spdlog::warn("nfs: committing {} dirty bytes of inode {} failed; retrying",
+                     p->dirty.bytes(), t.inode);
+      retire_if_clean(t, p);
+    }
+  }
+
+ private:
+  /// An UNSTABLE WRITE (or the first half of a stable one): the bytes join
+  /// the file's dirty bytes; slots they complete are committed at once.
+  /// Bounded (NFS5): over a file's or the server's bound, the file is
+  /// committed first, and JUKEBOX answers if the server stays over it.
+  nfsstat3 write_back(const target& t, std::uint64_t offset, std::string_view data, bool stable,
+                      bool& committed_some) {
+    for (;;) {
+      const auto p = pending_of(t, t.inode, true);
+      std::lock_guard lock(p->mutex);
+      if (p->retired) continue;  // retired between the lookup and the lock
+      if (p->dirty.bytes() + data.size() > dirty_file_bytes_max ||
+          server_.pending_bytes + data.size() > dirty_bytes_max) {
+        committed_some = true;
+        if (const auto s = flush(t, *p, true); s != NFS3_OK) return s;
+        if (server_.pending_bytes + data.size() > dirty_bytes_max) return NFS3ERR_JUKEBOX;
+      }
+      const auto held = p->dirty.bytes();
+      p->dirty.write(offset, data);
+      server_.pending_bytes += p->dirty.bytes() - held;
+      p->last_write = std::chrono::steady_clock::now();
+      p->last_write_ns = last_write_ns_ = server_.backend.clock();
+      // A stable WRITE commits all; an unstable one what fills a slot
+      // (a failure there is reported by COMMIT, which retries it).
+      const auto held_before = p->dirty.bytes();
+      const auto s = flush(t, *p, stable);
+      committed_some = stable || p->dirty.bytes() != held_before;
+      retire_if_clean(t, p);
+      return stable ? s : NFS3_OK;
+    }
+  }
+
   std::string write_file(const rpc_call& call) {
     decoded<WRITE3args> a(xdr_WRITE3args);
     if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
@@ -1336,15 +1606,40 @@ class session {
     if (s == NFS3_OK && w.count > w.data.data_len)
       s = NFS3ERR_INVAL;  // count names more than was sent
     const std::string_view data(w.data.data_val, s == NFS3_OK ? w.count : 0);
-    if (s == NFS3_OK) s = write_bytes(t, w.offset, data, std::nullopt, before);
-    if (s == NFS3_OK || before) after = attrs_now(t, t.inode);
+    node_attrs at;
+    if (s == NFS3_OK) s = attrs(t, t.inode, at);
+    if (s == NFS3_OK) {
+      before = at;
+      if (at.kind == shard::inode_kind::directory)
+        s = NFS3ERR_ISDIR;
+      else if (at.kind != shard::inode_kind::file)
+        s = NFS3ERR_INVAL;
+      else if (t.exp->cfg.read_only)
+        s = NFS3ERR_ROFS;
+      else if (!(access_bits(at, t.who, false) & ACCESS3_MODIFY))
+        s = NFS3ERR_ACCES;
+      else if (w.offset + data.size() > shard::chunks_per_version_max * slot_bytes)
+        s = NFS3ERR_FBIG;
+    }
+    const bool stable = w.stable != UNSTABLE;
+    bool committed_some = false;
+    if (s == NFS3_OK) s = write_back(t, w.offset, data, stable, committed_some);
+    if (s == NFS3_OK && !committed_some) {
+      // Nothing reached the namespace: the file is as read, with this
+      // write's bytes (no second read).
+      after = before;
+      after->size = std::max(after->size, w.offset + data.size());
+      after->mtime_ns = after->ctime_ns = std::max(after->mtime_ns, last_write_ns_);
+    } else if (s == NFS3_OK || before) {
+      after = attrs_now(t, t.inode);
+    }
     WRITE3res res{};
     res.status = s;
     if (s == NFS3_OK) {
       auto& ok = res.WRITE3res_u.resok;
       ok.file_wcc = wcc(before, after, t);
       ok.count = static_cast<count3>(data.size());
-      ok.committed = FILE_SYNC;  // written through: durable before this reply
+      ok.committed = stable ? FILE_SYNC : UNSTABLE;
       std::memcpy(ok.verf, server_.write_verifier.data(), NFS3_WRITEVERFSIZE);
     } else {
       res.WRITE3res_u.resfail.file_wcc = wcc(before, after, t);
@@ -1356,21 +1651,25 @@ class session {
     decoded<COMMIT3args> a(xdr_COMMIT3args);
     if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
     target t;
-    std::optional<node_attrs> now;
+    std::optional<node_attrs> before, after;
     auto s = resolve(call, a.value().file, t);
     if (s == NFS3_OK) {
       node_attrs at;
       s = attrs(t, t.inode, at);
-      if (s == NFS3_OK) now = at;
+      if (s == NFS3_OK) before = at;
     }
+    // The whole file is committed, whatever range was asked (RFC 1813
+    // allows more): after this its bytes are the object S3 reads.
+    const bool dirty = s == NFS3_OK && pending_of(t, t.inode, false);
+    if (dirty) s = flush_file(t);
+    if (before) after = dirty ? attrs_now(t, t.inode) : before;  // nothing to commit: as read
     COMMIT3res res{};
     res.status = s;
     if (s == NFS3_OK) {
-      // Every WRITE was durable when answered: nothing is pending.
-      res.COMMIT3res_u.resok.file_wcc = wcc(now, now, t);
+      res.COMMIT3res_u.resok.file_wcc = wcc(before, after, t);
       std::memcpy(res.COMMIT3res_u.resok.verf, server_.write_verifier.data(), NFS3_WRITEVERFSIZE);
     } else {
-      res.COMMIT3res_u.resfail.file_wcc = wcc(now, now, t);
+      res.COMMIT3res_u.resfail.file_wcc = wcc(before, after, t);
     }
     return reply_success(call.xid, xdr_COMMIT3res, res);
   }
@@ -1433,6 +1732,8 @@ class session {
         page = ns.read_directory(b, d->id, after, want, page_of, end);
         for (const auto* n : page_of) entries.push_back({n->name, n->id.value + 2, attrs_of(*n)});
       });
+      if (plus)
+        for (auto& e : entries) overlay_attrs(t, e.attrs);
       if (!served)
         status = NFS3ERR_JUKEBOX;
       else if (!dir)
@@ -1584,6 +1885,18 @@ class session {
   record_reader reader_;
   std::map<std::pair<std::uint64_t, std::uint64_t>, keys::key_grant_ptr> grants_;
   std::vector<std::pair<shard::chunk_hash, std::vector<std::uint8_t>>> read_cache_;
+  std::int64_t last_write_ns_ = 0;  // the clock of this session's last WRITE
+  /// Read-ahead (read_ahead()): the next chunk's device reads in flight.
+  /// Its requests go through an actor of their own, replaced every
+  /// read_ahead_actor_uses chunks, so late replies of a read-ahead nobody
+  /// collected do not pile up in one mailbox (S3-8).
+  struct {
+    std::unique_ptr<caf::scoped_actor> actor;
+    int uses = 0;
+    shard::chunk_hash id{};
+    gateway::chunk_pipeline::pending_read_ptr pending;
+  } ahead_;
+  std::uint64_t last_read_inode_ = 0, last_read_end_ = 0;
 };
 
 void session_actor(caf::blocking_actor* self, nfs_server::impl* server,
@@ -1591,6 +1904,19 @@ void session_actor(caf::blocking_actor* self, nfs_server::impl* server,
   session(self, *server, socket).run();
   server->listener->done(socket);
   --server->sessions;
+}
+
+/// Commits files whose dirty bytes have been idle for dirty_idle; at stop,
+/// every file (NFS5).
+void flusher_actor(caf::blocking_actor*, nfs_server::impl* server) {
+  while (!server->flusher_stop) {
+    std::this_thread::sleep_for(flusher_tick);
+    caf::scoped_actor round{server->sys};  // a round's requests die with it (S3-8)
+    session(round.ptr(), *server, nullptr).flush_idle(false);
+  }
+  caf::scoped_actor last{server->sys};
+  session(last.ptr(), *server, nullptr).flush_idle(true);
+  server->flusher_running = false;
 }
 
 }  // namespace
@@ -1617,6 +1943,8 @@ void nfs_server::start() {
         d.sys.spawn<caf::detached>(session_actor, &d, socket);
       });
   d.listener->start();
+  d.flusher_running = true;
+  d.sys.spawn<caf::detached>(flusher_actor, &d);
 }
 
 void nfs_server::stop() {
@@ -1626,6 +1954,11 @@ void nfs_server::stop() {
   // Sessions see their sockets shut down and return.
   for (int i = 0; i < 500 && d.sessions > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Then what clients wrote and did not commit is committed.
+  d.flusher_stop = true;
+  for (int i = 0; i < 6000 && d.flusher_running; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (d.flusher_running) spdlog::error("nfs: the write-back flusher did not finish");
 }
 
 std::uint16_t nfs_server::port() const {

@@ -3,7 +3,7 @@
 // buckets of the namespace S3 serves. Every connection is served by one
 // gateway-session actor (a detached CAF blocking actor doing synchronous
 // I/O on its socket) that answers its calls in order; a client may keep
-// many calls in flight on it.
+// many calls in flight on it. A flusher actor commits idle dirty bytes.
 //
 // Owner: the node starts one (`cairn dev`: 127.0.0.1:2049, --nfs-port)
 // and stops it before its actor system. Thread-safe like the S3 server:
@@ -22,6 +22,11 @@
 //        call, not only at MNT: a handle carries no rights.
 //  NFS4. A session holds at most one record (record_bytes_max) of input
 //        and one reply; READ replies at most rtmax bytes of data.
+//  NFS5. UNSTABLE WRITEs are held as a file's dirty bytes, at most
+//        16 MiB per file and 256 MiB per gateway, and served by READ and
+//        GETATTR on every connection; they reach the namespace when a slot
+//        fills, on COMMIT, on a stable WRITE, on SETATTR of the size, after
+//        2 s idle, and when the server stops (docs/nfs.md "Write-back").
 #pragma once
 
 #include <caf/all.hpp>

@@ -21,7 +21,7 @@ work=$(mktemp -d /tmp/cairn-nfs-dev.XXXXXX)
 source "$here/../s3/dev_lib.sh"
 trap 'dev_kill; rm -rf "$work"' EXIT
 
-dev_start "$cairn" 64
+dev_start "$cairn" 512  # 6 devices: room for the 1 GiB file (RS 4+2)
 url=$(sed -n 's/^nfs-url: //p' "$work/out")
 export_line=$(sed -n 's/^nfs-export: //p' "$work/out")
 [[ -n "$url" && -n "$export_line" ]] || fail "cairn dev printed no nfs-url/nfs-export lines"
@@ -94,9 +94,18 @@ nfs-cp "$(at S3View/kept/x)" "$work/x.nfs" >/dev/null || fail "nfs-cp of S3View/
 nfs-cp "$work/src/big.bin" "$(at from-nfs.bin)" >/dev/null || fail "nfs-cp into the export"
 s3 s3 cp --quiet s3://cairn/from-nfs.bin "$work/from-nfs.s3" || fail "S3 GET of from-nfs.bin"
 cmp -s "$work/src/big.bin" "$work/from-nfs.s3" || fail "a file copied in over NFS reads back differently through S3"
+# The scale tests' leavings: the large file's size, the 10,000-file tree.
+large=${CAIRN_NFS_LARGE_FILE_BYTES:-1073741824}
+[[ $(s3 s3api head-object --bucket cairn --key LargeFile/big --query ContentLength) == "$large" ]] ||
+  fail "S3 does not see the $large-byte file written over NFS"
+tree=$(s3 s3api list-objects-v2 --bucket cairn --prefix TreeOf10000Files/d \
+  --query 'length(Contents[?!ends_with(Key, `/`)])')  # files, not the 10 directories
+[[ $tree == 10000 ]] || fail "S3 lists $tree objects of the 10,000-file tree written over NFS"
 echo "ok   libnfs: every procedure so far; S3 sees the tree and the bytes NFS wrote"
 
 /usr/bin/python3 "$here/rpc_bad_input.py" 127.0.0.1 "$port" /cairn || fail "rpc_bad_input.py"
+/usr/bin/python3 "$here/write_back_check.py" 127.0.0.1 "$port" /cairn "$endpoint" "$access" "$secret" cairn ||
+  fail "write_back_check.py"
 # Still serving after the bad input.
 [[ $(nfs-cat "$(at docs/a.txt)") == "hello through nfs" ]] || fail "nfs-cat after the bad input"
 
