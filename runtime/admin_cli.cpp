@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <sstream>
 #include <thread>
@@ -245,6 +246,52 @@ int admin_create_key(const admin_options& o, std::uint64_t tenant, const std::st
 
 int admin_delete_key(const admin_options& o, const std::string& id) {
   return print_or_fail(o, call(o.endpoint, http::verb::delete_, "/v1/keys/" + id));
+}
+
+int admin_exports(const admin_options& o) {
+  auto j = get_json(o, "/v1/exports");
+  if (o.json) return std::printf("%s\n", j.dump(2).c_str()), 0;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : j["exports"]) {
+    std::string clients;
+    for (const auto& c : e.value("clients", json::array()))
+      clients += (clients.empty() ? "" : ",") + c.get<std::string>();
+    rows.push_back({str(e, "path"), str(e, "bucket"),
+                    e.value("read_only", false) ? "read-only" : "read-write",
+                    e.value("root_squash", true) ? "squash to " + str(e, "anon_uid") : "no",
+                    clients.empty() ? "any" : clients,
+                    e.value("allow_auth_none", false) ? "sys, none" : "sys"});
+  }
+  std::printf("%s",
+              format_table({"PATH", "BUCKET", "ACCESS", "ROOT", "CLIENTS", "AUTH"}, rows).c_str());
+  return 0;
+}
+
+int admin_add_export(const admin_options& o, const export_request& e) {
+  const json body{{"path", e.path},           {"bucket", e.bucket},
+                  {"read_only", e.read_only}, {"root_squash", !e.no_root_squash},
+                  {"anon_uid", e.anon_uid},   {"anon_gid", e.anon_gid},
+                  {"clients", e.clients},     {"allow_auth_none", e.allow_auth_none}};
+  return print_or_fail(o, call(o.endpoint, http::verb::post, "/v1/exports", body.dump()));
+}
+
+int admin_remove_export(const admin_options& o, const std::string& path) {
+  if (path.empty() || path[0] != '/') {
+    std::fprintf(stderr, "cairn: path: an export path starts with '/'\n");
+    return 2;
+  }
+  // The path goes in the URL: every byte but unreserved ones and '/' escaped.
+  std::string target = "/v1/exports";
+  for (const unsigned char c : path) {
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
+      target += static_cast<char>(c);
+    } else {
+      char escaped[4];
+      std::snprintf(escaped, sizeof escaped, "%%%02X", c);
+      target += escaped;
+    }
+  }
+  return print_or_fail(o, call(o.endpoint, http::verb::delete_, target));
 }
 
 std::string progress_bar(std::uint64_t done, std::uint64_t total, std::size_t width) {

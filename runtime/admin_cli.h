@@ -37,6 +37,20 @@ int admin_keys(const admin_options& o, std::uint64_t tenant);
 /// Prints the new key's id and secret (the only time the secret is shown).
 int admin_create_key(const admin_options& o, std::uint64_t tenant, const std::string& label);
 int admin_delete_key(const admin_options& o, const std::string& id);
+
+/// `cairn admin export add`: what the flags say.
+struct export_request {
+  std::string path, bucket;
+  bool read_only = false;
+  bool no_root_squash = false;
+  std::uint32_t anon_uid = 65534, anon_gid = 65534;
+  std::vector<std::string> clients;
+  bool allow_auth_none = false;
+};
+/// NFS exports in the catalog (`cairn admin export`), as a table.
+int admin_exports(const admin_options& o);
+int admin_add_export(const admin_options& o, const export_request& e);
+int admin_remove_export(const admin_options& o, const std::string& path);
 /// "[#####.....]  50%" for done/total.
 std::string progress_bar(std::uint64_t done, std::uint64_t total, std::size_t width = 20);
 

@@ -100,6 +100,26 @@ std::string bucket_key(std::string_view name) {
 std::string access_key_key(std::string_view id) {
   return std::string(access_key_prefix) + std::string(id);
 }
+std::string nfs_export_key(std::string_view path) {
+  return std::string(nfs_export_prefix) + std::string(path);
+}
+
+std::string export_path_problem(std::string_view path) {
+  if (path.empty() || path[0] != '/') return "an export path starts with '/'";
+  if (path.size() > 1024) return "an export path has at most 1024 bytes";
+  if (path == "/") return {};
+  if (path.back() == '/') return "an export path does not end with '/'";
+  for (std::size_t at = 1; at <= path.size();) {
+    const auto slash = path.find('/', at);
+    const auto part = path.substr(at, slash == std::string_view::npos ? path.npos : slash - at);
+    if (part.empty() || part == "." || part == "..")
+      return "an export path has no empty, '.' or '..' component";
+    if (part.find('\0') != std::string_view::npos) return "an export path has no NUL byte";
+    if (slash == std::string_view::npos) break;
+    at = slash + 1;
+  }
+  return {};
+}
 
 std::string encode(const tenant_entry& t) {
   return json{{"id", t.id}, {"name", t.name}, {"state", to_string(t.state)}}.dump();
@@ -118,6 +138,20 @@ std::string encode(const access_key_entry& k) {
               {"secret", hex(k.wrapped_secret)},
               {"label", k.label},
               {"created_ns", k.created_ns}}
+      .dump();
+}
+
+std::string encode(const nfs_export_entry& e) {
+  return json{{"path", e.path},
+              {"bucket", e.bucket},
+              {"state", to_string(e.state)},
+              {"read_only", e.read_only},
+              {"root_squash", e.root_squash},
+              {"anon_uid", e.anon_uid},
+              {"anon_gid", e.anon_gid},
+              {"clients", e.clients},
+              {"allow_auth_none", e.allow_auth_none},
+              {"created_ns", e.created_ns}}
       .dump();
 }
 
@@ -161,7 +195,8 @@ catalog catalog::parse(const std::vector<std::pair<std::string, std::string>>& k
     const bool tenant = key.starts_with(tenant_prefix);
     const bool bucket = key.starts_with(bucket_prefix);
     const bool akey = key.starts_with(access_key_prefix);
-    if (!tenant && !bucket && !akey) continue;
+    const bool nfs_export = key.starts_with(nfs_export_prefix);
+    if (!tenant && !bucket && !akey && !nfs_export) continue;
     const auto j = json::parse(value, nullptr, false);
     if (!j.is_object()) {
       report(key, "not a JSON object");
@@ -189,6 +224,24 @@ catalog catalog::parse(const std::vector<std::pair<std::string, std::string>>& k
           continue;
         }
         c.buckets[b.name] = std::move(b);
+      } else if (nfs_export) {
+        nfs_export_entry e;
+        e.path = j.at("path").get<std::string>();
+        e.bucket = j.at("bucket").get<std::string>();
+        e.state = *state;
+        e.read_only = j.at("read_only").get<bool>();
+        e.root_squash = j.at("root_squash").get<bool>();
+        e.anon_uid = j.at("anon_uid").get<std::uint32_t>();
+        e.anon_gid = j.at("anon_gid").get<std::uint32_t>();
+        e.clients = j.at("clients").get<std::vector<std::string>>();
+        e.allow_auth_none = j.at("allow_auth_none").get<bool>();
+        e.created_ns = j.value("created_ns", std::int64_t{0});
+        if (nfs_export_key(e.path) != key || !export_path_problem(e.path).empty() ||
+            !bucket_name_problem(e.bucket).empty()) {
+          report(key, "the path does not match the key, or the path or bucket is malformed");
+          continue;
+        }
+        c.nfs_exports[e.path] = std::move(e);
       } else {
         auto secret = unhex(j.at("secret").get<std::string>());
         access_key_entry k{j.at("id").get<std::string>(),

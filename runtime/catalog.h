@@ -5,6 +5,9 @@
 //   bucket/<name>     -> {"name", "tenant", "shard", "bucket", "created_ns", "state"}
 //   akey/<key id>     -> {"id", "tenant", "state", "secret": wrapped (hex), "label",
 //                         "created_ns"}
+//   export/<path>     -> {"path", "bucket", "state", "read_only", "root_squash",
+//                         "anon_uid", "anon_gid", "clients", "allow_auth_none",
+//                         "created_ns"}   (NFS exports, `cairn admin export`)
 // and the rules for what may be stored: S3's bucket naming rules, the
 // formats of access key ids and secrets.
 //
@@ -68,12 +71,35 @@ struct access_key_entry {
   friend bool operator==(const access_key_entry&, const access_key_entry&) = default;
 };
 
+/// An NFS export made by `cairn admin export` (docs/nfs.md): every node's
+/// NFS gateway serves it, beside the exports of its own cairn.toml.
+struct nfs_export_entry {
+  std::string path;    // what MNT asks for: "/data"
+  std::string bucket;  // the bucket exported (its tenant's)
+  entry_state state = entry_state::ready;
+  bool read_only = false;
+  bool root_squash = true;
+  std::uint32_t anon_uid = 65534, anon_gid = 65534;
+  std::vector<std::string> clients;  // addresses or CIDR prefixes; empty: any
+  bool allow_auth_none = false;
+  std::int64_t created_ns = 0;
+  friend bool operator==(const nfs_export_entry&, const nfs_export_entry&) = default;
+};
+
+/// Why `path` cannot be an export path ("" if it can): starts with '/', at
+/// most 1024 bytes, no empty, "." or ".." component, no trailing '/'
+/// (except "/" itself).
+std::string export_path_problem(std::string_view path);
+
 std::string tenant_key(std::uint64_t id);
 std::string bucket_key(std::string_view name);
 std::string access_key_key(std::string_view id);
+std::string nfs_export_key(std::string_view path);
+inline constexpr std::string_view nfs_export_prefix = "export/";
 std::string encode(const tenant_entry& t);
 std::string encode(const bucket_entry& b);
 std::string encode(const access_key_entry& k);
+std::string encode(const nfs_export_entry& e);
 
 /// Why `name` is not a valid bucket name (CT2), or "" if it is.
 std::string bucket_name_problem(std::string_view name);
@@ -90,6 +116,7 @@ struct catalog {
   std::map<std::uint64_t, tenant_entry> tenants;
   std::map<std::string, bucket_entry> buckets;
   std::map<std::string, access_key_entry> access_keys;
+  std::map<std::string, nfs_export_entry> nfs_exports;  // by path
 
   /// From the system shard's key-value pairs (other prefixes ignored);
   /// malformed entries are skipped and reported in `problems` (CT1).

@@ -205,11 +205,33 @@ int main(int argc, char** argv) {
   admin_key_create->add_option("--label", key_label, "free text to tell keys apart");
   auto* admin_key_delete = admin_key->add_subcommand("delete", "delete an access key");
   admin_key_delete->add_option("id", key_id, "access key id")->required();
+  auto* admin_export =
+      admin_cmd->add_subcommand("export", "NFS exports (list; add PATH --bucket B; remove PATH)");
+  cairn::runtime::export_request export_new;
+  std::string export_path;
+  auto* admin_export_add = admin_export->add_subcommand("add", "export a bucket over NFS");
+  admin_export_add->add_option("path", export_new.path, "what clients mount (\"/data\")")
+      ->required();
+  admin_export_add->add_option("--bucket", export_new.bucket, "the bucket exported")->required();
+  admin_export_add->add_flag("--read-only", export_new.read_only, "refuse every change");
+  admin_export_add->add_flag("--no-root-squash", export_new.no_root_squash,
+                             "uid 0 stays root (default: acts as --anon-uid)");
+  admin_export_add->add_option("--anon-uid", export_new.anon_uid, "uid of squashed callers")
+      ->capture_default_str();
+  admin_export_add->add_option("--anon-gid", export_new.anon_gid, "gid of squashed callers")
+      ->capture_default_str();
+  admin_export_add->add_option("--client", export_new.clients,
+                               "an allowed client address or network (repeat; default: any)");
+  admin_export_add->add_flag("--allow-auth-none", export_new.allow_auth_none,
+                             "serve AUTH_NONE calls as the anonymous user");
+  auto* admin_export_remove = admin_export->add_subcommand("remove", "stop exporting a path");
+  admin_export_remove->add_option("path", export_path, "the export's path")->required();
   // --endpoint and --json go after the last word (`cairn admin nodes --json`).
   for (auto* sub :
        {admin_status, admin_nodes, admin_nodes_remove, admin_shards, admin_shards_create,
         admin_devices, admin_events, admin_repair, admin_repair_start, admin_tenant,
-        admin_tenant_create, admin_key, admin_key_create, admin_key_delete}) {
+        admin_tenant_create, admin_key, admin_key_create, admin_key_delete, admin_export,
+        admin_export_add, admin_export_remove}) {
     sub->add_option("--endpoint", admin.endpoint, "any node's admin endpoint")
         ->envname("CAIRN_ADMIN_ENDPOINT")
         ->capture_default_str();
@@ -273,6 +295,10 @@ int main(int argc, char** argv) {
       return cairn::runtime::admin_create_key(admin, key_tenant, key_label);
     if (admin_key_delete->parsed()) return cairn::runtime::admin_delete_key(admin, key_id);
     if (admin_key->parsed()) return cairn::runtime::admin_keys(admin, key_tenant);
+    if (admin_export_add->parsed()) return cairn::runtime::admin_add_export(admin, export_new);
+    if (admin_export_remove->parsed())
+      return cairn::runtime::admin_remove_export(admin, export_path);
+    if (admin_export->parsed()) return cairn::runtime::admin_exports(admin);
   } catch (const cairn::runtime::config_error& e) {
     std::fprintf(stderr, "cairn: %s\n", e.what());
     return 2;

@@ -1426,7 +1426,8 @@ void node::impl::handle(http::request<http::string_body>&& req, respond_fn respo
     return;
   }
   if (tenants &&
-      (target == "/v1/tenants" || target == "/v1/keys" || target.rfind("/v1/keys/", 0) == 0)) {
+      (target == "/v1/tenants" || target == "/v1/keys" || target.rfind("/v1/keys/", 0) == 0 ||
+       target == "/v1/exports" || target.rfind("/v1/exports/", 0) == 0)) {
     const std::string method(req.method_string());
     post_job([this, method, target, query, body = req.body(), version, keep, respond] {
       auto [status, j] = tenants->handle_http(method, target, query, body);
@@ -1460,7 +1461,7 @@ void node::impl::handle(http::request<http::string_body>&& req, respond_fn respo
         "endpoints: /health /metrics /v1/status /v1/nodes /v1/shards (GET, POST) "
         "/v1/nodes/<id>/remove (POST) /v1/kv/<key> (GET, PUT) /v1/devices /v1/events?after=N "
         "/v1/repair (GET, POST) /v1/tenants (GET, POST) /v1/keys (GET, POST) /v1/keys/<id> "
-        "(DELETE)\n");
+        "(DELETE) /v1/exports (GET, POST) /v1/exports/<path> (DELETE)\n");
 }
 
 /// One admin HTTP connection: reads requests, answers them in order.

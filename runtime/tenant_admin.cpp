@@ -4,6 +4,9 @@
 #include "actors/keys/key_manager_actor.h"
 #include "actors/keys/openssl_random_source.h"
 #include "actors/shard/shard_actor.h"
+#include "gateways/nfs/handles.h"
+#include "gateways/nfs/server.h"
+#include "gateways/s3/request.h"
 
 namespace cairn::runtime {
 
@@ -42,7 +45,7 @@ std::variant<catalog, std::string> tenant_admin::read() {
   caf::scoped_actor self{sys_};
   std::vector<std::pair<std::string, std::string>> kv;
   std::string failure;
-  for (const char* prefix : {"tenant/", "bucket/", "akey/"}) {
+  for (const char* prefix : {"tenant/", "bucket/", "akey/", "export/"}) {
     self->request(shard, timeout, shard::scan_atom::value, std::string(prefix), scan_limit)
         .receive(
             [&](std::vector<std::string>& flat) {
@@ -151,21 +154,55 @@ std::variant<created_access_key, std::string> tenant_admin::create_access_key(
   return std::string("could not find a free access key id");
 }
 
-std::string tenant_admin::delete_access_key(const std::string& id) {
-  if (!well_formed_access_key_id(id)) return "id: '" + id + "' is not an access key id";
+std::string tenant_admin::delete_entry(const std::string& key, const std::string& missing) {
   auto shard = system_shard_();
   if (!shard) return "the system shard is not available on this node";
   caf::scoped_actor self{sys_};
   std::optional<std::uint8_t> found;
-  self->request(shard, timeout, shard::get_atom::value, access_key_key(id))
+  self->request(shard, timeout, shard::get_atom::value, key)
       .receive([&](std::uint8_t c, const std::string&) { found = c; }, [](caf::error&) {});
   if (!found) return "the system shard did not answer";
-  if (*found != 0) return "no access key " + id;
+  if (*found != 0) return missing;
   std::uint8_t code = 255;
   self->request(shard, timeout, shard::batch_atom::value,
-                std::vector<std::string>{"delete", access_key_key(id), ""})
+                std::vector<std::string>{"delete", key, ""})
       .receive([&](std::uint8_t c, const std::string&) { code = c; }, [](caf::error&) {});
   return code == 0 ? std::string() : "the system shard refused the change";
+}
+
+std::string tenant_admin::delete_access_key(const std::string& id) {
+  if (!well_formed_access_key_id(id)) return "id: '" + id + "' is not an access key id";
+  return delete_entry(access_key_key(id), "no access key " + id);
+}
+
+std::variant<nfs_export_entry, std::string> tenant_admin::create_export(nfs_export_entry e) {
+  if (const auto problem = export_path_problem(e.path); !problem.empty()) return "path: " + problem;
+  for (const auto& c : e.clients)
+    if (const auto problem = nfs::client_rule_problem(c); !problem.empty())
+      return problem;  // "clients: '…' is not an address or network"
+  auto read_result = read();
+  if (auto* failure = std::get_if<std::string>(&read_result)) return *failure;
+  const auto& cat = std::get<catalog>(read_result);
+  const auto b = cat.buckets.find(e.bucket);
+  if (b == cat.buckets.end() || b->second.state != entry_state::ready)
+    return "bucket: no bucket named '" + e.bucket + "'";
+  if (cat.nfs_exports.count(e.path)) return "export '" + e.path + "' exists";
+  for (const auto& [path, other] : cat.nfs_exports)
+    if (nfs::export_tag(path) == nfs::export_tag(e.path))
+      return "path: '" + e.path + "' has the file handle tag of export '" + path +
+             "': choose another path";
+  e.state = entry_state::ready;
+  e.created_ns = clock_();
+  const auto code = cas_absent(nfs_export_key(e.path), encode(e));
+  if (code == static_cast<std::uint8_t>(shard::reply_code::cas_failed))
+    return "export '" + e.path + "' exists";
+  if (code != 0) return std::string("the system shard refused the export entry");
+  return e;
+}
+
+std::string tenant_admin::delete_export(const std::string& path) {
+  if (const auto problem = export_path_problem(path); !problem.empty()) return "path: " + problem;
+  return delete_entry(nfs_export_key(path), "no export " + path);
 }
 
 std::optional<std::string> tenant_admin::reveal_secret(const access_key_entry& key) {
@@ -215,7 +252,8 @@ std::pair<unsigned, nlohmann::json> tenant_admin::handle_http(const std::string&
   auto refused = [&](const std::string& what) {
     const bool field = what.starts_with("name:") || what.starts_with("tenant:") ||
                        what.starts_with("label:") || what.starts_with("id:") ||
-                       what.find("exists") != std::string::npos;
+                       what.starts_with("path:") || what.starts_with("bucket:") ||
+                       what.starts_with("clients:") || what.find("exists") != std::string::npos;
     return error(field ? (what.find("exists") != std::string::npos ? 409 : 400) : 503, what);
   };
   json request;
@@ -290,9 +328,58 @@ std::pair<unsigned, nlohmann::json> tenant_admin::handle_http(const std::string&
                                                       : 503,
                  problem);
   }
+  if (target == "/v1/exports" && method == "GET") {
+    auto r = read();
+    if (auto* e = std::get_if<std::string>(&r)) return error(503, *e);
+    json out = json::array();
+    for (const auto& [path, e] : std::get<catalog>(r).nfs_exports)
+      out.push_back(json::parse(encode(e)));
+    return {200, json{{"exports", out}}};
+  }
+  if (target == "/v1/exports" && method == "POST") {
+    nfs_export_entry e;
+    // Every field is checked for its type, and named when it is wrong.
+    auto take = [&](const char* field, auto& into, auto is_type) -> std::string {
+      if (!request.contains(field)) return {};
+      if (!is_type(request[field])) return std::string(field) + ": wrong type";
+      into = request[field].get<std::decay_t<decltype(into)>>();
+      return {};
+    };
+    auto is_string = [](const json& j) { return j.is_string(); };
+    auto is_bool = [](const json& j) { return j.is_boolean(); };
+    auto is_id = [](const json& j) {
+      return j.is_number_unsigned() && j.get<std::uint64_t>() <= 0xFFFFFFFFu;
+    };
+    auto is_list = [](const json& j) {
+      return j.is_array() &&
+             std::all_of(j.begin(), j.end(), [](const json& x) { return x.is_string(); });
+    };
+    if (!request.contains("path")) return error(400, "path: required, a string");
+    if (!request.contains("bucket")) return error(400, "bucket: required, a string");
+    for (const auto& problem :
+         {take("path", e.path, is_string), take("bucket", e.bucket, is_string),
+          take("read_only", e.read_only, is_bool), take("root_squash", e.root_squash, is_bool),
+          take("anon_uid", e.anon_uid, is_id), take("anon_gid", e.anon_gid, is_id),
+          take("clients", e.clients, is_list), take("allow_auth_none", e.allow_auth_none, is_bool)})
+      if (!problem.empty()) return error(400, problem);
+    auto r = create_export(std::move(e));
+    if (auto* failure = std::get_if<std::string>(&r)) return refused(*failure);
+    return {201, json::parse(encode(std::get<nfs_export_entry>(r)))};
+  }
+  if (target.starts_with("/v1/exports/") && method == "DELETE") {
+    const auto decoded = s3::percent_decode(target.substr(11), false);
+    if (!decoded) return error(400, "path: bad percent-encoding");
+    const std::string path = *decoded;
+    const auto problem = delete_export(path);
+    if (problem.empty()) return {200, json{{"deleted", path}}};
+    return error(problem.starts_with("no export") ? 404
+                 : problem.starts_with("path:")   ? 400
+                                                  : 503,
+                 problem);
+  }
   return error(404,
-               "tenant and key endpoints: /v1/tenants (GET, POST) /v1/keys (GET, POST) "
-               "/v1/keys/<id> (DELETE)");
+               "tenant, key and export endpoints: /v1/tenants (GET, POST) /v1/keys (GET, POST) "
+               "/v1/keys/<id> (DELETE) /v1/exports (GET, POST) /v1/exports/<path> (DELETE)");
 }
 
 }  // namespace cairn::runtime

@@ -57,6 +57,14 @@ class tenant_admin {
   /// Removes an access key: S3 requests signed with it fail once gateway
   /// caches expire (s3::secret_cache_ttl).
   std::string delete_access_key(const std::string& id);
+  /// A new NFS export in the catalog (every node's gateway serves it within
+  /// its cache time, 2 s): the path is free and well formed, the bucket is
+  /// ready, the client rules parse, and no export has the same handle tag.
+  std::variant<nfs_export_entry, std::string> create_export(nfs_export_entry e);
+  /// Removes an export made by create_export; clients holding its handles
+  /// get NFS3ERR_STALE.
+  std::string delete_export(const std::string& path);
+
   /// The plaintext secret of a stored key (cairn dev reprints its own key).
   std::optional<std::string> reveal_secret(const access_key_entry& key);
 
@@ -70,6 +78,10 @@ class tenant_admin {
   ///   GET  /v1/keys[?tenant=N]              access keys (never secrets)
   ///   POST /v1/keys {"tenant", "label"?}    201 id and secret (shown once)
   ///   DELETE /v1/keys/<id>                  200
+  ///   GET  /v1/exports                      NFS exports made here (not cairn.toml's)
+  ///   POST /v1/exports {"path", "bucket", "read_only"?, "root_squash"?,
+  ///        "anon_uid"?, "anon_gid"?, "clients"?, "allow_auth_none"?}  201
+  ///   DELETE /v1/exports/<path>             200
   /// Returns the HTTP status and the JSON body; errors are {"error": ...}
   /// naming the field at fault.
   std::pair<unsigned, nlohmann::json> handle_http(const std::string& method,
@@ -81,6 +93,8 @@ class tenant_admin {
   /// 0 ok, else the shard's reply code (255: no answer).
   std::uint8_t cas_absent(const std::string& key, const std::string& value);
   std::uint8_t put(const std::string& key, const std::string& value);
+  /// Deletes a catalog entry; "" or why not (`missing` if there is none).
+  std::string delete_entry(const std::string& key, const std::string& missing);
 
   caf::actor_system& sys_;
   std::function<caf::actor()> system_shard_;

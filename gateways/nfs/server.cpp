@@ -41,6 +41,8 @@ constexpr std::uint32_t nfs_program = 100003;
 constexpr std::uint32_t protocol_version = 3;
 constexpr auto reply_timeout = std::chrono::seconds(30);
 constexpr std::int64_t bucket_cache_ttl_ns = 2'000'000'000;
+constexpr std::int64_t export_cache_ttl_ns = 2'000'000'000;  // catalog exports, read again
+constexpr std::uint64_t catalog_exports_max = 4096;
 constexpr std::size_t mounts_max = 4096;      // DUMP's list, bounded
 constexpr std::size_t dir_page_max = 4096;    // entries read per READDIR call
 constexpr std::size_t read_cache_chunks = 2;  // decoded chunks a session keeps
@@ -103,6 +105,7 @@ client_rule parse_rule(const std::string& text, const std::string& where) {
 
 struct served_export {
   export_config cfg;
+  bool from_catalog = false;  // made by `cairn admin export`, not cairn.toml
   std::vector<client_rule> rules;
   std::uint32_t tag = 0;  // in every handle minted for it (handles.h)
   bool allows(const asio::ip::address& a) const {
@@ -112,6 +115,9 @@ struct served_export {
     return false;
   }
 };
+
+using export_ptr = std::shared_ptr<const served_export>;
+using export_list = std::shared_ptr<const std::vector<export_ptr>>;
 
 /// The attributes of an inode, copied out of the replica's state.
 struct node_attrs {
@@ -190,7 +196,12 @@ struct nfs_server::impl {
   nfs_config config;
   gateway::node_backend backend;
   handle_codec handles;
-  std::vector<served_export> exports;
+  /// cairn.toml's exports; with the catalog's (`cairn admin export`),
+  /// read again every export_cache_ttl_ns, they make `exports`.
+  std::vector<export_ptr> configured;
+  export_list exports;                    // under mutex
+  std::int64_t exports_expire_ns = 0;     // under mutex
+  std::set<std::string> export_warnings;  // under mutex: each logged once
   std::unique_ptr<gateway::tcp_listener> listener;
   std::atomic<std::size_t> sessions{0};
   std::mutex mutex;
@@ -206,7 +217,7 @@ struct nfs_server::impl {
   struct pending_file {
     std::mutex mutex;
     dirty_file dirty;
-    const served_export* exp = nullptr;
+    export_ptr exp;
     runtime::bucket_entry bucket;
     std::chrono::steady_clock::time_point last_write;
     std::int64_t last_write_ns = 0;
@@ -233,14 +244,15 @@ struct nfs_server::impl {
         throw std::runtime_error(where + ".path: '" + e.path +
                                  "' must start with '/' (at most 1024 bytes)");
       if (e.bucket.empty()) throw std::runtime_error(where + ".bucket: missing");
-      served_export s{e, {}, export_tag(e.path)};
-      for (const auto& other : exports)
-        if (other.tag == s.tag)
+      served_export s{e, false, {}, export_tag(e.path)};
+      for (const auto& other : configured)
+        if (other->tag == s.tag)
           throw std::runtime_error(where + ".path: '" + e.path + "' has the handle tag of '" +
-                                   other.cfg.path + "': rename one of them");
+                                   other->cfg.path + "': rename one of them");
       for (const auto& c : e.clients) s.rules.push_back(parse_rule(c, where + ".clients"));
-      exports.push_back(std::move(s));
+      configured.push_back(std::make_shared<const served_export>(std::move(s)));
     }
+    exports = std::make_shared<const std::vector<export_ptr>>(configured);
   }
 };
 
@@ -277,12 +289,12 @@ class session {
         }
         if (st == record_reader::state::need_more) break;
         // S3-8's lesson: this call's actor requests go through an actor
-        // that lives for this call only.
-        caf::scoped_actor per_call{server_.sys};
-        auto* const session_actor = self_;
-        self_ = per_call.ptr();
+        // that lives for this call only, made when the call first needs
+        // one (self()): NULL, and calls refused early, spawn none.
+        self_ = nullptr;
         const std::string reply = handle(record);
-        self_ = session_actor;
+        per_call_.reset();
+        self_ = nullptr;
         if (reply.empty()) continue;
         asio::write(*socket_, asio::buffer(reply), ec);
         if (ec) return;
@@ -347,7 +359,8 @@ class session {
     if (!system) return std::nullopt;
     std::optional<runtime::bucket_entry> out;
     const auto key = runtime::bucket_key(name);
-    self_->request(system, reply_timeout, shard::get_atom::value, key)
+    self()
+        ->request(system, reply_timeout, shard::get_atom::value, key)
         .receive(
             [&](std::uint8_t code, const std::string& value) {
               if (code != 0) return;
@@ -364,10 +377,76 @@ class session {
     return out;
   }
 
+  /// The exports served now: cairn.toml's, then the catalog's (read again
+  /// when older than export_cache_ttl_ns; kept as they were if the
+  /// catalog cannot be read). A catalog export whose path or handle tag
+  /// another export has is skipped, with one warning.
+  export_list exports() {
+    const auto now = server_.backend.clock();
+    {
+      std::lock_guard lock(server_.mutex);
+      if (now < server_.exports_expire_ns) return server_.exports;
+      server_.exports_expire_ns = now + export_cache_ttl_ns;  // one session reads; others go on
+    }
+    std::optional<runtime::catalog> cat;
+    if (auto system = server_.backend.system_shard())
+      self()
+          ->request(system, reply_timeout, shard::scan_atom::value,
+                    std::string(runtime::nfs_export_prefix), catalog_exports_max)
+          .receive(
+              [&](std::vector<std::string>& flat) {
+                std::vector<std::pair<std::string, std::string>> kv;
+                for (std::size_t i = 0; i + 1 < flat.size(); i += 2)
+                  kv.emplace_back(std::move(flat[i]), std::move(flat[i + 1]));
+                cat = runtime::catalog::parse(kv);
+              },
+              [](caf::error&) {});
+    std::lock_guard lock(server_.mutex);
+    if (!cat) return server_.exports;
+    auto next = std::make_shared<std::vector<export_ptr>>(server_.configured);
+    auto warn = [&](const std::string& what) {
+      if (server_.export_warnings.insert(what).second) spdlog::warn("nfs: {}", what);
+    };
+    for (const auto& [path, entry] : cat->nfs_exports) {
+      if (entry.state != runtime::entry_state::ready) continue;
+      // The served export of the last read if unchanged: handles and
+      // write-back entries keep pointing at it.
+      export_ptr same;
+      for (const auto& e : *server_.exports)
+        if (e->from_catalog && e->cfg.path == path) same = e;
+      export_config c{entry.path,     entry.bucket,   entry.read_only, entry.root_squash,
+                      entry.anon_uid, entry.anon_gid, entry.clients,   entry.allow_auth_none};
+      if (!same || same->cfg.bucket != c.bucket || same->cfg.read_only != c.read_only ||
+          same->cfg.root_squash != c.root_squash || same->cfg.anon_uid != c.anon_uid ||
+          same->cfg.anon_gid != c.anon_gid || same->cfg.clients != c.clients ||
+          same->cfg.allow_auth_none != c.allow_auth_none) {
+        served_export s{c, true, {}, export_tag(path)};
+        try {
+          for (const auto& rule : c.clients) s.rules.push_back(parse_rule(rule, "clients"));
+        } catch (const std::exception& e) {
+          warn("catalog export " + path + " skipped: " + e.what());
+          continue;
+        }
+        same = std::make_shared<const served_export>(std::move(s));
+      }
+      const auto clash = std::find_if(next->begin(), next->end(), [&](const export_ptr& e) {
+        return e->cfg.path == path || e->tag == same->tag;
+      });
+      if (clash != next->end()) {
+        warn("catalog export " + path + " skipped: export " + (*clash)->cfg.path +
+             " has its path or handle tag");
+        continue;
+      }
+      next->push_back(std::move(same));
+    }
+    server_.exports = std::move(next);
+    return server_.exports;
+  }
+
   // --- handles ------------------------------------------------------------------------
 
   struct target {
-    const served_export* exp = nullptr;
+    export_ptr exp;
     runtime::bucket_entry bucket;
     std::uint64_t inode = 0;
     caller who;
@@ -377,16 +456,16 @@ class session {
   nfsstat3 resolve(const rpc_call& call, const nfs_fh3& fh, target& out) {
     const auto t = server_.handles.verify(fh_view(fh));
     if (!t) return NFS3ERR_BADHANDLE;
-    for (const auto& e : server_.exports) {
-      if (e.tag != t->export_tag) continue;
-      const auto b = bucket_named(e.cfg.bucket);
+    for (const auto& e : *exports()) {
+      if (e->tag != t->export_tag) continue;
+      const auto b = bucket_named(e->cfg.bucket);
       if (!b || b->bucket != t->bucket) continue;
-      if (!e.allows(peer_)) return NFS3ERR_STALE;
-      if (call.flavor != auth_flavor_sys && !e.cfg.allow_auth_none) return NFS3ERR_ACCES;
-      out.exp = &e;
+      if (!e->allows(peer_)) return NFS3ERR_STALE;
+      if (call.flavor != auth_flavor_sys && !e->cfg.allow_auth_none) return NFS3ERR_ACCES;
+      out.exp = e;
       out.bucket = *b;
       out.inode = t->inode;
-      out.who = caller_of(call, e);
+      out.who = caller_of(call, *e);
       return NFS3_OK;
     }
     return NFS3ERR_STALE;
@@ -401,7 +480,7 @@ class session {
   /// Runs `query` on the bucket's shard after a linearizable read; false
   /// if the shard did not answer.
   bool read(const target& t, std::function<void(const shard::namespace_state&)> query) {
-    return gateway::read_namespace(self_, server_.backend.shard_actor(t.bucket.shard),
+    return gateway::read_namespace(self(), server_.backend.shard_actor(t.bucket.shard),
                                    std::move(query), reply_timeout);
   }
 
@@ -462,13 +541,13 @@ class session {
   /// The export `path` is in, and the directories below the export's root
   /// it names ("/cairn/a/b": export /cairn, {"a", "b"}), as knfsd and
   /// ganesha let clients mount a subdirectory of an export.
-  const served_export* export_at(std::string_view path, std::vector<std::string>& below) const {
-    const served_export* best = nullptr;
-    for (const auto& e : server_.exports) {
-      const std::string_view p = e.cfg.path;
+  export_ptr export_at(std::string_view path, std::vector<std::string>& below) {
+    export_ptr best;
+    for (const auto& e : *exports()) {
+      const std::string_view p = e->cfg.path;
       if (!path.starts_with(p) || (path.size() > p.size() && path[p.size()] != '/' && p != "/"))
         continue;
-      if (!best || p.size() > best->cfg.path.size()) best = &e;
+      if (!best || p.size() > best->cfg.path.size()) best = e;
     }
     below.clear();
     if (!best) return nullptr;
@@ -515,7 +594,7 @@ class session {
         if (!args(call, path)) return reply_error(call.xid, accept_status::garbage_args);
         mountres3 res{};
         std::vector<std::string> below;
-        const auto* e = export_at(path.value(), below);
+        const auto e = export_at(path.value(), below);
         int flavors[2] = {AUTH_SYS, AUTH_NONE};
         std::string root;
         std::optional<runtime::bucket_entry> b;
@@ -568,10 +647,11 @@ class session {
         return reply_void(call.xid);
       }
       case 5: {  // EXPORT
-        std::vector<exportnode> nodes(server_.exports.size());
-        std::vector<std::vector<groupnode>> groups(server_.exports.size());
+        const auto list_now = exports();
+        std::vector<exportnode> nodes(list_now->size());
+        std::vector<std::vector<groupnode>> groups(list_now->size());
         for (std::size_t i = 0; i < nodes.size(); ++i) {
-          const auto& e = server_.exports[i].cfg;
+          const auto& e = (*list_now)[i]->cfg;
           groups[i].resize(e.clients.size());
           for (std::size_t g = 0; g < e.clients.size(); ++g) {
             groups[i][g].gr_name = const_cast<char*>(e.clients[g].c_str());
@@ -581,7 +661,7 @@ class session {
           nodes[i].ex_groups = groups[i].empty() ? nullptr : &groups[i][0];
           nodes[i].ex_next = i + 1 < nodes.size() ? &nodes[i + 1] : nullptr;
         }
-        exports list = nodes.empty() ? nullptr : &nodes[0];
+        ::exports list = nodes.empty() ? nullptr : &nodes[0];
         return reply_success(call.xid, xdr_exports, list);
       }
       default:
@@ -594,9 +674,9 @@ class session {
   std::string nfs(const rpc_call& call) {
     if (call.procedure == 0) return reply_void(call.xid);
     if (call.procedure > 21) return reply_error(call.xid, accept_status::proc_unavail);
-    if (call.flavor != auth_flavor_sys &&
-        std::none_of(server_.exports.begin(), server_.exports.end(),
-                     [](const served_export& e) { return e.cfg.allow_auth_none; }))
+    const auto list_now = call.flavor != auth_flavor_sys ? exports() : nullptr;
+    if (list_now && std::none_of(list_now->begin(), list_now->end(),
+                                 [](const export_ptr& e) { return e->cfg.allow_auth_none; }))
       return reply_auth_error(call.xid, auth_status::tooweak);
     switch (call.procedure) {
       case 1:
@@ -669,7 +749,7 @@ class session {
 
   std::optional<shard::ns_result> propose(const target& t, shard::ns_command c) {
     c.now_ns = server_.backend.clock();
-    return gateway::propose_namespace(self_, server_.backend.shard_actor(t.bucket.shard), c,
+    return gateway::propose_namespace(self(), server_.backend.shard_actor(t.bucket.shard), c,
                                       reply_timeout);
   }
 
@@ -1137,7 +1217,7 @@ class session {
   keys::key_grant_ptr grant(std::uint64_t tenant, std::uint64_t epoch) {
     auto& cached = grants_[{tenant, epoch}];
     if (cached) return cached;
-    self_
+    self()
         ->request(server_.backend.key_manager, reply_timeout, keys::grant_atom::value, tenant,
                   epoch)
         .receive(
@@ -1161,7 +1241,7 @@ class session {
       const auto pending = std::move(ahead_.pending);
       r = pipeline.finish_read(ahead_.actor->ptr(), *pending);
     } else {
-      r = pipeline.read(self_, *g, ref);
+      r = pipeline.read(self(), *g, ref);
     }
     auto* plain = std::get_if<std::vector<std::uint8_t>>(&r);
     if (!plain) {
@@ -1439,7 +1519,7 @@ class session {
         gateway::chunk_pipeline pipeline(server_.backend.devices(), o);
         for (std::uint64_t at_off = from; at_off < produce_to;) {
           const std::uint64_t end = std::min(produce_to, (at_off / slot_bytes + 1) * slot_bytes);
-          auto r = pipeline.write(self_, *g, {u8 + (at_off - from), end - at_off}, at_off);
+          auto r = pipeline.write(self(), *g, {u8 + (at_off - from), end - at_off}, at_off);
           auto* ref = std::get_if<shard::chunk_ref>(&r);
           if (!ref) {
             spdlog::error("nfs: writing a chunk failed: {}",
@@ -1496,7 +1576,10 @@ class session {
   /// Commits a file's dirty bytes: every slot (`everything`) or only the
   /// slots wholly dirty, which need no read. Its mutex is held. What fails
   /// to commit stays dirty, except for a file that is gone (STALE).
-  nfsstat3 flush(const target& t, pending_file& p, bool everything) {
+  /// `first_before`: set to the file's committed attributes as the first
+  /// commit read them.
+  nfsstat3 flush(const target& t, pending_file& p, bool everything,
+                 std::optional<node_attrs>* first_before = nullptr) {
     std::vector<std::pair<std::uint64_t, std::uint64_t>> runs;
     if (everything) {
       runs = p.dirty.slot_runs(slot_bytes);
@@ -1514,8 +1597,9 @@ class session {
       server_.pending_bytes -= held - p.dirty.bytes();
       std::vector<patch> patches;
       for (const auto& [offset, bytes] : extents) patches.push_back({offset, bytes});
-      std::optional<node_attrs> ignored;
-      const auto s = write_patches(t, patches, std::nullopt, ignored, false);
+      std::optional<node_attrs> seen;
+      const auto s = write_patches(t, patches, std::nullopt, seen, false);
+      if (first_before && !*first_before) *first_before = seen;
       if (s == NFS3ERR_STALE) continue;  // removed: its dirty bytes go with it
       if (s != NFS3_OK) {
         const auto before = p.dirty.bytes();
@@ -1529,12 +1613,21 @@ class session {
 
   /// Commits everything `t`'s file holds (COMMIT, SETATTR of the size, a
   /// stable WRITE).
-  nfsstat3 flush_file(const target& t) {
+  /// `before`: set to the attributes a client saw before (the committed
+  /// ones as the commit read them, with the dirty bytes' size and time).
+  nfsstat3 flush_file(const target& t, std::optional<node_attrs>* before = nullptr) {
     const auto p = pending_of(t, t.inode, false);
     if (!p) return NFS3_OK;
     std::lock_guard lock(p->mutex);
     if (p->retired) return NFS3_OK;
-    const auto s = flush(t, *p, true);
+    const auto dirty_end = p->dirty.end();
+    const auto written_ns = p->last_write_ns;
+    const auto s = flush(t, *p, true, before);
+    if (before && *before) {
+      (*before)->size = std::max((*before)->size, dirty_end);
+      (*before)->mtime_ns = std::max((*before)->mtime_ns, written_ns);
+      (*before)->ctime_ns = std::max((*before)->ctime_ns, written_ns);
+    }
     retire_if_clean(t, p);
     return s;
   }
@@ -1653,16 +1746,16 @@ class session {
     target t;
     std::optional<node_attrs> before, after;
     auto s = resolve(call, a.value().file, t);
-    if (s == NFS3_OK) {
-      node_attrs at;
-      s = attrs(t, t.inode, at);
-      if (s == NFS3_OK) before = at;
-    }
     // The whole file is committed, whatever range was asked (RFC 1813
     // allows more): after this its bytes are the object S3 reads.
-    const bool dirty = s == NFS3_OK && pending_of(t, t.inode, false);
-    if (dirty) s = flush_file(t);
-    if (before) after = dirty ? attrs_now(t, t.inode) : before;  // nothing to commit: as read
+    if (s == NFS3_OK && pending_of(t, t.inode, false)) {
+      s = flush_file(t, &before);  // its first read gives the attributes before
+      if (s == NFS3_OK || before) after = attrs_now(t, t.inode);
+    } else if (s == NFS3_OK) {
+      node_attrs at;
+      s = attrs(t, t.inode, at);  // nothing to commit: one read, before = after
+      if (s == NFS3_OK) before = after = at;
+    }
     COMMIT3res res{};
     res.status = s;
     if (s == NFS3_OK) {
@@ -1877,7 +1970,14 @@ class session {
     return reply_success(call.xid, xdr_PATHCONF3res, res);
   }
 
+  /// The actor this call's requests go through: the one given (the
+  /// flusher's round), else one made for the call.
+  caf::blocking_actor* self() {
+    if (!self_) self_ = per_call_.emplace(server_.sys).ptr();
+    return self_;
+  }
   caf::blocking_actor* self_;
+  std::optional<caf::scoped_actor> per_call_;
   nfs_server::impl& server_;
   gateway::tcp_listener::socket_ptr socket_;
   asio::ip::address peer_;
@@ -1920,6 +2020,15 @@ void flusher_actor(caf::blocking_actor*, nfs_server::impl* server) {
 }
 
 }  // namespace
+
+std::string client_rule_problem(const std::string& rule) {
+  try {
+    parse_rule(rule, "clients");
+    return {};
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
 
 nfs_server::nfs_server(caf::actor_system& sys, nfs_config config, gateway::node_backend backend,
                        std::span<const std::uint8_t> cluster_key)

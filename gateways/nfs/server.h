@@ -66,6 +66,10 @@ struct nfs_config {
   std::size_t record_bytes_max = (1u << 20) + 4096;
 };
 
+/// Why `rule` cannot be one of an export's client rules ("" if it can): an
+/// IPv4 or IPv6 address, optionally with a prefix length ("10.0.0.0/8").
+std::string client_rule_problem(const std::string& rule);
+
 /// What the gateway tells clients about transfer sizes (FSINFO).
 inline constexpr std::uint32_t nfs_transfer_bytes_max = 1u << 20;
 

@@ -39,7 +39,7 @@ work=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/cairn-nfs-compare.XXXXXX")
 cairn_pid="" ganesha_pid="" rpcbind_started=""
 cleanup() {
   [[ -n $cairn_pid ]] && kill "$cairn_pid" 2>/dev/null && wait "$cairn_pid" 2>/dev/null || true
-  [[ -n $ganesha_pid ]] && kill "$ganesha_pid" 2>/dev/null || true
+  if [[ -n $ganesha_pid ]]; then kill "$ganesha_pid" 2>/dev/null; wait "$ganesha_pid" 2>/dev/null; fi
   [[ -n $rpcbind_started ]] && pkill -x rpcbind || true
   rm -rf "$work"
 }

@@ -85,3 +85,35 @@ TEST(Catalog, AccessKeysHaveTheirFormats) {
 
 }  // namespace
 }  // namespace cairn::runtime
+
+namespace cairn::runtime {
+namespace {
+
+TEST(Catalog, NfsExportsRoundTripAndBadPathsAreRefused) {
+  for (const char* ok : {"/", "/data", "/a/b.c/d-e"}) EXPECT_EQ(export_path_problem(ok), "") << ok;
+  for (const char* bad : {"", "data", "/data/", "//data", "/a//b", "/a/./b", "/a/..", "/."})
+    EXPECT_NE(export_path_problem(bad), "") << bad;
+  EXPECT_NE(export_path_problem("/" + std::string(1024, 'x')), "");
+
+  nfs_export_entry e;
+  e.path = "/projects/ml";
+  e.bucket = "datasets";
+  e.read_only = true;
+  e.root_squash = false;
+  e.anon_uid = 1000;
+  e.anon_gid = 1001;
+  e.clients = {"10.0.0.0/8", "::1"};
+  e.allow_auth_none = true;
+  e.created_ns = 42;
+  std::vector<std::string> problems;
+  const auto c = catalog::parse({{nfs_export_key(e.path), encode(e)},
+                                 {nfs_export_key("/other"), encode(e)},  // path != key
+                                 {nfs_export_key("/x"), R"({"path":"/x","state":"ready"})"}},
+                                &problems);
+  ASSERT_EQ(c.nfs_exports.size(), 1u);
+  EXPECT_EQ(c.nfs_exports.at("/projects/ml"), e);
+  EXPECT_EQ(problems.size(), 2u);
+}
+
+}  // namespace
+}  // namespace cairn::runtime

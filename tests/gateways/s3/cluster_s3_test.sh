@@ -225,7 +225,7 @@ rm -f "$work/big.down"
 ok
 
 # --- 7b. NFS on every node, exports from cairn.toml ---------------------------------------
-step "7b. NFS: the 64 MiB object read through node 2; a file written through node 3 read by S3 through node 1; read-only and client rules"
+step "7b. NFS: the 64 MiB object read through node 2; a file written through node 3 read by S3 through node 1; read-only and client rules; an export added with cairn admin export"
 if command -v nfs-cp >/dev/null; then
   nfs-cp "$(nfsurl 2 /cluster/aws/big.bin)" "$work/big.nfs" >/dev/null 2>"$work/nfs.err" ||
     fail "nfs-cp through node 2: $(cat "$work/nfs.err")"
@@ -249,6 +249,17 @@ if command -v nfs-cp >/dev/null; then
   "$aws" --endpoint-url "$(s3url 1)" s3 rm --only-show-errors s3://cluster/aws/from-nfs.bin \
     >"$work/aws.out" 2>&1 || fail "S3 DELETE of the file written over NFS: $(tail -3 "$work/aws.out")"
   rm -f "$work/from-nfs" "$work/from-nfs.s3" "$work/big.nfs"
+  # An export made through node 1's admin API (a catalog entry) is served
+  # by node 3 within the gateways' 2 s cache, and removed through node 2.
+  "$cairn" admin export add /cluster-admin --bucket cluster --no-root-squash --endpoint "$(admin 1)" \
+    >"$work/export.out" 2>&1 || fail "cairn admin export add: $(cat "$work/export.out")"
+  for _ in $(seq 1 50); do nfs-ls "$(nfsurl 3 /cluster-admin/aws)" >/dev/null 2>&1 && break; sleep 0.2; done
+  nfs-ls "$(nfsurl 3 /cluster-admin/aws)" 2>/dev/null | grep -q ' big.bin$' ||
+    fail "node 3 does not serve the export added through node 1"
+  "$cairn" admin export remove /cluster-admin --endpoint "$(admin 2)" >"$work/export.out" 2>&1 ||
+    fail "cairn admin export remove: $(cat "$work/export.out")"
+  for _ in $(seq 1 50); do nfs-ls "$(nfsurl 3 /cluster-admin)" >/dev/null 2>&1 || break; sleep 0.2; done
+  if nfs-ls "$(nfsurl 3 /cluster-admin)" >/dev/null 2>&1; then fail "node 3 still serves a removed export"; fi
 else
   log "skipped: nfs-cp not installed (libnfs-utils)"
 fi
