@@ -172,6 +172,38 @@ sha256_digest sha256(std::span<const std::uint8_t> message) {
 
 // --- HMAC-SHA256 -----------------------------------------------------------------------
 
+void hmac_sha256_key::context_deleter::operator()(evp_mac_ctx_st* context) const {
+  EVP_MAC_CTX_free(context);
+}
+
+hmac_sha256_key::hmac_sha256_key(std::span<const std::uint8_t> key)
+    : keyed_(EVP_MAC_CTX_new(hmac_algorithm())) {
+  if (!keyed_) throw_openssl_failure("EVP_MAC_CTX_new");
+  char digest_name[] = "SHA256";  // OSSL_PARAM wants a mutable pointer; never written
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+      OSSL_PARAM_construct_end()};
+  static constexpr std::uint8_t no_key = 0;
+  check_openssl(EVP_MAC_init(keyed_.get(), key.empty() ? &no_key : key.data(), key.size(), params),
+                "EVP_MAC_init(HMAC)");
+}
+
+hmac_sha256_key::hmac_sha256_key(hmac_sha256_key&&) noexcept = default;
+hmac_sha256_key& hmac_sha256_key::operator=(hmac_sha256_key&&) noexcept = default;
+hmac_sha256_key::~hmac_sha256_key() = default;
+
+sha256_digest hmac_sha256_key::digest(std::span<const std::uint8_t> message) const {
+  mac_ctx_ptr ctx(EVP_MAC_CTX_dup(keyed_.get()));
+  if (!ctx) throw_openssl_failure("EVP_MAC_CTX_dup");
+  if (!message.empty())
+    check_openssl(EVP_MAC_update(ctx.get(), message.data(), message.size()), "EVP_MAC_update");
+  sha256_digest out{};
+  std::size_t length = 0;
+  check_openssl(EVP_MAC_final(ctx.get(), out.data(), &length, out.size()), "EVP_MAC_final");
+  CAIRN_ASSERT(length == out.size());
+  return out;
+}
+
 sha256_digest hmac_sha256(std::span<const std::uint8_t> key,
                           std::span<const std::uint8_t> message) {
   return hmac_sha256(key, {message});

