@@ -121,15 +121,18 @@ TEST(ChunkCache, RoundTripsThroughL1AndL2AndAcrossARestart) {
   EXPECT_EQ(cache.stats().l1.entries, 2u);  // promoted
 }
 
+/// Puts `c` into a cache over `dir` that is then closed (a past mount).
+void keep_in_a_closed_cache(const temp_dir& dir, const keys::key_grant& g, const test_chunk& c) {
+  chunk_cache cache(cache_mode::organic, {1 << 20, 1 << 20},
+                    directory_cache_files(dir.path.string()));
+  cache.put(g, c.ref, c.plain);
+}
+
 TEST(ChunkCache, ACorruptFileIsAMissAndIsDeleted) {
   const auto g = test_grant();
   temp_dir dir;
   const auto a = make_chunk(g, 1);
-  {
-    chunk_cache cache(cache_mode::organic, {1 << 20, 1 << 20},
-                      directory_cache_files(dir.path.string()));
-    cache.put(g, a.ref, a.plain);
-  }
+  keep_in_a_closed_cache(dir, g, a);
   const auto file = dir.path / chunk_cache::file_name(a.ref.id);
   auto bytes = slurp(file);
   bytes[bytes.size() / 2] ^= 0x01;
@@ -151,11 +154,7 @@ TEST(ChunkCache, AFileIsOpenedAgainstTheCallersReferenceNotItsHeader) {
   const auto g = test_grant();
   temp_dir dir;
   const auto a = make_chunk(g, 1);
-  {
-    chunk_cache cache(cache_mode::organic, {1 << 20, 1 << 20},
-                      directory_cache_files(dir.path.string()));
-    cache.put(g, a.ref, a.plain);
-  }
+  keep_in_a_closed_cache(dir, g, a);
   chunk_cache cache(cache_mode::organic, {1 << 20, 1 << 20},
                     directory_cache_files(dir.path.string()));
   auto shorter = a.ref;
