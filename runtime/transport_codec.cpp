@@ -3,6 +3,7 @@
 
 #include <kj/exception.h>
 
+#include "runtime/chunk_frames.h"
 #include "schema/capnp_frames.h"
 #include "schema/transport.capnp.h"
 
@@ -21,6 +22,61 @@ node_address get_address(schema::NodeAddress::Reader r) {
 }
 
 }  // namespace
+
+std::string with_length_prefix(capnp::MessageBuilder& mb) {
+  const std::string flat = schema::to_flat_bytes(mb);
+  std::string out(frame_prefix_bytes, '\0');
+  const auto n = static_cast<std::uint32_t>(flat.size());
+  out[0] = static_cast<char>(n >> 24);
+  out[1] = static_cast<char>(n >> 16);
+  out[2] = static_cast<char>(n >> 8);
+  out[3] = static_cast<char>(n);
+  out += flat;
+  return out;
+}
+
+void write_chunk_request(schema::ChunkRequest::Builder r, const chunk_request& c) {
+  r.setId(c.id);
+  r.setDevice(c.device);
+  r.setOp(static_cast<std::uint8_t>(c.op));
+  r.setKey(schema::as_data(c.key));
+  r.setEpoch(c.epoch);
+  r.setPayload(schema::as_data(c.payload));
+  r.setLimit(c.limit);
+}
+
+void write_chunk_reply(schema::ChunkReply::Builder r, const chunk_reply& c) {
+  r.setId(c.id);
+  r.setDevice(c.device);
+  r.setStatus(c.status);
+  r.setPayload(schema::as_data(c.payload));
+  r.setEpoch(c.epoch);
+}
+
+chunk_request read_chunk_request(schema::ChunkRequest::Reader r) {
+  if (r.getOp() > chunk_op_max)
+    throw kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
+                        kj::str("unknown chunk operation ", r.getOp()));
+  chunk_request c;
+  c.id = r.getId();
+  c.device = r.getDevice();
+  c.op = static_cast<chunk_op>(r.getOp());
+  c.key = schema::to_std_string(r.getKey());
+  c.epoch = r.getEpoch();
+  c.payload = schema::to_std_string(r.getPayload());
+  c.limit = r.getLimit();
+  return c;
+}
+
+chunk_reply read_chunk_reply(schema::ChunkReply::Reader r) {
+  chunk_reply c;
+  c.id = r.getId();
+  c.device = r.getDevice();
+  c.status = r.getStatus();
+  c.payload = schema::to_std_string(r.getPayload());
+  c.epoch = r.getEpoch();
+  return c;
+}
 
 std::size_t shard_message_wire_bytes(const shard_message& m) {
   // Pointer + struct words + data rounded up to words.
@@ -55,34 +111,14 @@ std::string encode_frame(const transport_frame& f) {
           for (unsigned i = 0; i < body.nodes.size(); ++i) set_address(nodes[i], body.nodes[i]);
           if (!body.cluster_key.empty()) r.setClusterKey(schema::as_data(body.cluster_key));
         } else if constexpr (std::is_same_v<T, chunk_request>) {
-          auto r = root.initChunkRequest();
-          r.setId(body.id);
-          r.setDevice(body.device);
-          r.setOp(static_cast<std::uint8_t>(body.op));
-          r.setKey(schema::as_data(body.key));
-          r.setEpoch(body.epoch);
-          r.setPayload(schema::as_data(body.payload));
-          r.setLimit(body.limit);
+          write_chunk_request(root.initChunkRequest(), body);
         } else {
           static_assert(std::is_same_v<T, chunk_reply>);
-          auto r = root.initChunkReply();
-          r.setId(body.id);
-          r.setDevice(body.device);
-          r.setStatus(body.status);
-          r.setPayload(schema::as_data(body.payload));
-          r.setEpoch(body.epoch);
+          write_chunk_reply(root.initChunkReply(), body);
         }
       },
       f.body);
-  std::string flat = schema::to_flat_bytes(mb);
-  std::string out(frame_prefix_bytes, '\0');
-  const auto n = static_cast<std::uint32_t>(flat.size());
-  out[0] = static_cast<char>(n >> 24);
-  out[1] = static_cast<char>(n >> 16);
-  out[2] = static_cast<char>(n >> 8);
-  out[3] = static_cast<char>(n);
-  out += flat;
-  return out;
+  return with_length_prefix(mb);
 }
 
 std::uint32_t decode_frame_length(const unsigned char p[frame_prefix_bytes]) {
@@ -92,77 +128,52 @@ std::uint32_t decode_frame_length(const unsigned char p[frame_prefix_bytes]) {
 
 std::variant<transport_frame, frame_error> decode_frame(const std::string& body,
                                                         std::size_t bytes_max) {
-  schema::flat_frame frame;
-  std::string why;
-  try {
-    if (!frame.open(body, bytes_max, why)) return frame_error{why};
-    auto root = frame.reader->getRoot<schema::Frame>();
-    if (root.getVersion() != transport_version)
-      return frame_error{"unsupported transport version " + std::to_string(root.getVersion())};
-    transport_frame f;
-    f.from = root.getFrom();
-    switch (root.which()) {
-      case schema::Frame::RAFT: {
-        raft_batch b;
-        auto list = root.getRaft();
-        b.messages.reserve(list.size());
-        for (auto m : list)
-          b.messages.push_back(shard_message{m.getShard(), schema::to_std_string(m.getFrame())});
-        f.body = std::move(b);
-        break;
-      }
-      case schema::Frame::PING:
-        f.body = ping{root.getPing()};
-        break;
-      case schema::Frame::PONG:
-        f.body = pong{root.getPong()};
-        break;
-      case schema::Frame::JOIN:
-        f.body = join_request{get_address(root.getJoin().getNode())};
-        break;
-      case schema::Frame::JOIN_REPLY: {
-        auto r = root.getJoinReply();
-        join_reply jr;
-        jr.accepted = r.getAccepted();
-        jr.reason = r.getReason().cStr();
-        for (auto n : r.getNodes()) jr.nodes.push_back(get_address(n));
-        jr.cluster_key = schema::to_std_string(r.getClusterKey());
-        f.body = std::move(jr);
-        break;
-      }
-      case schema::Frame::CHUNK_REQUEST: {
-        auto r = root.getChunkRequest();
-        if (r.getOp() > chunk_op_max)
-          return frame_error{"unknown chunk operation " + std::to_string(r.getOp())};
-        chunk_request c;
-        c.id = r.getId();
-        c.device = r.getDevice();
-        c.op = static_cast<chunk_op>(r.getOp());
-        c.key = schema::to_std_string(r.getKey());
-        c.epoch = r.getEpoch();
-        c.payload = schema::to_std_string(r.getPayload());
-        c.limit = r.getLimit();
-        f.body = std::move(c);
-        break;
-      }
-      case schema::Frame::CHUNK_REPLY: {
-        auto r = root.getChunkReply();
-        chunk_reply c;
-        c.id = r.getId();
-        c.device = r.getDevice();
-        c.status = r.getStatus();
-        c.payload = schema::to_std_string(r.getPayload());
-        c.epoch = r.getEpoch();
-        f.body = std::move(c);
-        break;
-      }
-      default:
-        return frame_error{"unknown frame kind"};
-    }
-    return f;
-  } catch (const kj::Exception& e) {
-    return frame_error{std::string("malformed frame: ") + e.getDescription().cStr()};
-  }
+  return decode_versioned<schema::Frame, transport_frame>(
+      body, bytes_max, transport_version, "transport",
+      [](schema::Frame::Reader root) -> std::variant<transport_frame, frame_error> {
+        transport_frame f;
+        f.from = root.getFrom();
+        switch (root.which()) {
+          case schema::Frame::RAFT: {
+            raft_batch b;
+            auto list = root.getRaft();
+            b.messages.reserve(list.size());
+            for (auto m : list)
+              b.messages.push_back(
+                  shard_message{m.getShard(), schema::to_std_string(m.getFrame())});
+            f.body = std::move(b);
+            break;
+          }
+          case schema::Frame::PING:
+            f.body = ping{root.getPing()};
+            break;
+          case schema::Frame::PONG:
+            f.body = pong{root.getPong()};
+            break;
+          case schema::Frame::JOIN:
+            f.body = join_request{get_address(root.getJoin().getNode())};
+            break;
+          case schema::Frame::JOIN_REPLY: {
+            auto r = root.getJoinReply();
+            join_reply jr;
+            jr.accepted = r.getAccepted();
+            jr.reason = r.getReason().cStr();
+            for (auto n : r.getNodes()) jr.nodes.push_back(get_address(n));
+            jr.cluster_key = schema::to_std_string(r.getClusterKey());
+            f.body = std::move(jr);
+            break;
+          }
+          case schema::Frame::CHUNK_REQUEST:
+            f.body = read_chunk_request(root.getChunkRequest());
+            break;
+          case schema::Frame::CHUNK_REPLY:
+            f.body = read_chunk_reply(root.getChunkReply());
+            break;
+          default:
+            return frame_error{"unknown frame kind"};
+        }
+        return f;
+      });
 }
 
 }  // namespace cairn::runtime

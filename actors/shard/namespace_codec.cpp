@@ -164,6 +164,53 @@ upload_part read_part(schema::UploadPart::Reader r) {
   return p;
 }
 
+/// One inode (a snapshot's, or a client reply's without its entries).
+void write_inode(schema::Inode::Builder o, const inode& n, bool with_entries) {
+  o.setId(n.id.value);
+  o.setKind(static_cast<std::uint8_t>(n.kind));
+  o.setParent(n.parent.value);
+  o.setMode(n.mode);
+  o.setUid(n.uid);
+  o.setGid(n.gid);
+  o.setAtimeNs(n.atime_ns);
+  o.setMtimeNs(n.mtime_ns);
+  o.setCtimeNs(n.ctime_ns);
+  o.setExplicitDir(n.explicit_dir);
+  if (with_entries) {
+    auto entries = o.initEntries(static_cast<unsigned>(n.entries.size()));
+    unsigned ei = 0;
+    for (const auto& [lk, child] : n.entries) {
+      entries[ei].setListKey(as_data(lk));
+      entries[ei].setInode(child.value);
+      ++ei;
+    }
+  }
+  o.setHasCurrent(n.current.has_value());
+  if (n.current) write_version(o.initCurrent(), *n.current);
+  o.setTarget(as_data(n.target));
+}
+
+std::optional<inode> read_inode(schema::Inode::Reader o) {
+  inode n;
+  n.id = inode_id{o.getId()};
+  if (o.getKind() < 1 || o.getKind() > 3) return std::nullopt;
+  n.kind = static_cast<inode_kind>(o.getKind());
+  n.parent = inode_id{o.getParent()};
+  n.mode = o.getMode();
+  n.uid = o.getUid();
+  n.gid = o.getGid();
+  n.atime_ns = o.getAtimeNs();
+  n.mtime_ns = o.getMtimeNs();
+  n.ctime_ns = o.getCtimeNs();
+  n.explicit_dir = o.getExplicitDir();
+  for (auto e : o.getEntries())
+    if (!n.entries.emplace(text(e.getListKey(), name_bytes_max + 1), inode_id{e.getInode()}).second)
+      return std::nullopt;
+  if (o.getHasCurrent()) n.current = read_version(o.getCurrent());
+  n.target = text(o.getTarget(), key_bytes_max);
+  return n;
+}
+
 /// Opens an untrusted flat frame and reads its root with `f`; nullopt-like
 /// failure for anything malformed.
 template <class Root, class F>
@@ -529,27 +576,7 @@ std::string snapshot_namespace(const namespace_state& state) {
     auto inodes = b.initInodes(static_cast<unsigned>(tree.inodes.size()));
     unsigned ii = 0;
     for (const auto& [iid, n] : tree.inodes) {
-      auto o = inodes[ii++];
-      o.setId(iid.value);
-      o.setKind(static_cast<std::uint8_t>(n.kind));
-      o.setParent(n.parent.value);
-      o.setMode(n.mode);
-      o.setUid(n.uid);
-      o.setGid(n.gid);
-      o.setAtimeNs(n.atime_ns);
-      o.setMtimeNs(n.mtime_ns);
-      o.setCtimeNs(n.ctime_ns);
-      o.setExplicitDir(n.explicit_dir);
-      auto entries = o.initEntries(static_cast<unsigned>(n.entries.size()));
-      unsigned ei = 0;
-      for (const auto& [lk, child] : n.entries) {
-        entries[ei].setListKey(as_data(lk));
-        entries[ei].setInode(child.value);
-        ++ei;
-      }
-      o.setHasCurrent(n.current.has_value());
-      if (n.current) write_version(o.initCurrent(), *n.current);
-      o.setTarget(as_data(n.target));
+      write_inode(inodes[ii++], n, true);
     }
     auto uploads = b.initUploads(static_cast<unsigned>(tree.uploads.size()));
     unsigned ui = 0;
@@ -577,6 +604,17 @@ std::string snapshot_namespace(const namespace_state& state) {
   return schema::to_flat_bytes(mb);
 }
 
+std::string encode_inode(const inode& n) {
+  capnp::MallocMessageBuilder mb;
+  write_inode(mb.initRoot<schema::Inode>(), n, false);
+  return schema::to_flat_bytes(mb);
+}
+
+std::optional<inode> decode_inode(const std::string& bytes) {
+  return read_flat<schema::Inode>(bytes, ns_command_bytes_max,
+                                  [](schema::Inode::Reader r) { return read_inode(r); });
+}
+
 bool restore_namespace(namespace_state& state, const std::string& bytes) {
   auto restored = read_flat<schema::NsSnapshot>(
       bytes, ns_snapshot_bytes_max,
@@ -589,26 +627,10 @@ bool restore_namespace(namespace_state& state, const std::string& bytes) {
           auto& tree = it->second;
           tree.next_inode = b.getNextInode();
           for (auto o : b.getInodes()) {
-            inode n;
-            n.id = inode_id{o.getId()};
-            if (o.getKind() < 1 || o.getKind() > 3) return std::nullopt;
-            n.kind = static_cast<inode_kind>(o.getKind());
-            n.parent = inode_id{o.getParent()};
-            n.mode = o.getMode();
-            n.uid = o.getUid();
-            n.gid = o.getGid();
-            n.atime_ns = o.getAtimeNs();
-            n.mtime_ns = o.getMtimeNs();
-            n.ctime_ns = o.getCtimeNs();
-            n.explicit_dir = o.getExplicitDir();
-            for (auto e : o.getEntries())
-              if (!n.entries
-                       .emplace(text(e.getListKey(), name_bytes_max + 1), inode_id{e.getInode()})
-                       .second)
-                return std::nullopt;
-            if (o.getHasCurrent()) n.current = read_version(o.getCurrent());
-            n.target = text(o.getTarget(), key_bytes_max);
-            if (!tree.inodes.emplace(n.id, std::move(n)).second) return std::nullopt;
+            auto n = read_inode(o);
+            if (!n) return std::nullopt;
+            const auto id = n->id;
+            if (!tree.inodes.emplace(id, std::move(*n)).second) return std::nullopt;
           }
           for (auto o : b.getUploads()) {
             multipart_upload u;

@@ -72,6 +72,12 @@ ns_result apply_ns_command(namespace_state& state, const ns_command& c);
 std::string encode_ns_result(const ns_result& r);
 std::optional<ns_result> decode_ns_result(const std::string& bytes);
 
+/// One inode without its directory entries (the client protocol's
+/// attributes, version and target: runtime/client_codec.h); decode_inode
+/// takes untrusted bytes (NC2).
+std::string encode_inode(const inode& n);
+std::optional<inode> decode_inode(const std::string& bytes);
+
 std::string snapshot_namespace(const namespace_state& state);
 /// Replaces `state` with the snapshot's; false (state untouched) if the
 /// bytes are not a well-formed snapshot (NC3).

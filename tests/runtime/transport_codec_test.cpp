@@ -71,7 +71,7 @@ TEST(TransportCodec, RejectsBadInput) {
     }
   }
   ASSERT_TRUE(patched);
-  EXPECT_EQ(error_of(bad_op, 1 << 20), "unknown chunk operation 42");
+  EXPECT_EQ(error_of(bad_op, 1 << 20), "malformed frame: unknown chunk operation 42");
 }
 
 TEST(TransportCodec, RandomBytesNeverCrash) {
