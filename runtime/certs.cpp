@@ -695,6 +695,31 @@ boost::asio::ssl::context make_node_tls_context(const tls_paths& paths) {
   return context;
 }
 
+boost::asio::ssl::context make_client_listener_tls_context(const tls_paths& paths) {
+  auto context = make_node_tls_context(paths);
+  context.set_verify_mode(boost::asio::ssl::verify_none);
+  return context;
+}
+
+boost::asio::ssl::context make_client_tls_context(const std::filesystem::path& ca_cert) {
+  ERR_clear_error();
+  const std::string ca_where = "the CA certificate " + ca_cert.string();
+  std::vector<x509_ptr> ca_certificates =
+      parse_certificates(read_pem_file(ca_cert, "the CA certificate"), ca_where);
+  x509_store_ptr trust_anchors(X509_STORE_new());
+  if (!trust_anchors) throw_openssl_failure("cannot allocate a certificate store");
+  for (const x509_ptr& ca : ca_certificates)
+    check_openssl(X509_STORE_add_cert(trust_anchors.get(), ca.get()), "cannot trust " + ca_where);
+  boost::asio::ssl::context context(boost::asio::ssl::context::tlsv13_client);
+  SSL_CTX* native = context.native_handle();
+  check_openssl(SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION), "cannot require TLS 1.3");
+  check_openssl(SSL_CTX_set_max_proto_version(native, TLS1_3_VERSION), "cannot require TLS 1.3");
+  SSL_CTX_set_cert_store(native, trust_anchors.release());
+  context.set_verify_mode(boost::asio::ssl::verify_peer);
+  SSL_CTX_set_verify_depth(native, verify_chain_depth_max);
+  return context;
+}
+
 std::optional<std::uint64_t> peer_node_id(
     boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& stream) {
   SSL* ssl = stream.native_handle();

@@ -90,6 +90,17 @@ struct tls_paths {
 /// certificate, or a certificate the CA did not issue (or that has expired).
 boost::asio::ssl::context make_node_tls_context(const tls_paths& paths);
 
+/// The context of a node's client listener (ADR 0009 §2): as the node's
+/// own (TLS 1.3, this node's certificate), but it asks clients for no
+/// certificate; clients prove themselves with an access key instead.
+boost::asio::ssl::context make_client_listener_tls_context(const tls_paths& paths);
+
+/// A client's context (`cairn mount`): TLS 1.3 only, the cluster CA in
+/// `ca_cert` as the only trust anchor, verify_peer, no certificate of its
+/// own. The caller then checks that the peer names a node id
+/// (peer_node_id). Throws std::runtime_error naming the file.
+boost::asio::ssl::context make_client_tls_context(const std::filesystem::path& ca_cert);
+
 /// The node id of the peer at the other end of `stream`, whose handshake
 /// has completed: taken from the certificate the peer presented, if it was
 /// verified against the CA. nullopt before a successful handshake, or if

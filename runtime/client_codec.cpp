@@ -2,6 +2,9 @@
 #include "runtime/client_codec.h"
 
 #include <kj/exception.h>
+#include <openssl/crypto.h>
+
+#include "actors/keys/crypto.h"
 
 #include "runtime/chunk_frames.h"
 #include "schema/capnp_frames.h"
@@ -203,6 +206,21 @@ client_reply read_reply(schema::Reply::Reader r) {
 }
 
 }  // namespace
+
+std::string client_proof(std::span<const std::uint8_t> secret, std::string_view nonce,
+                         std::string_view exporter) {
+  std::string message(client_proof_label);
+  message += nonce;
+  message += exporter;
+  const auto digest = keys::hmac_sha256(
+      secret, std::span(reinterpret_cast<const std::uint8_t*>(message.data()), message.size()));
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
+bool client_proof_matches(std::string_view expected, std::string_view given) {
+  return expected.size() == given.size() &&
+         CRYPTO_memcmp(expected.data(), given.data(), expected.size()) == 0;
+}
 
 std::string encode_client_frame(const client_frame& f) {
   capnp::MallocMessageBuilder mb;

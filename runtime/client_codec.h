@@ -18,7 +18,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -135,6 +137,13 @@ struct client_frame {
                chunk_request, chunk_reply>
       body;
 };
+
+/// The client's proof of its access key (ADR 0009 §2): HMAC-SHA256 under
+/// the secret of client_proof_label | nonce | the TLS exporter value.
+std::string client_proof(std::span<const std::uint8_t> secret, std::string_view nonce,
+                         std::string_view exporter);
+/// Compares a proof with the expected one in constant time.
+bool client_proof_matches(std::string_view expected, std::string_view given);
 
 /// The frame with its length prefix, ready to write.
 std::string encode_client_frame(const client_frame& f);

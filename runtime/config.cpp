@@ -71,6 +71,7 @@ const std::vector<option>& options() {
       {"s3_listen", S([](node_config & c) -> auto& { return c.s3_listen; })},
       {"s3_domain", S([](node_config & c) -> auto& { return c.s3_domain; })},
       {"nfs_listen", S([](node_config & c) -> auto& { return c.nfs_listen; })},
+      {"client_listen", S([](node_config & c) -> auto& { return c.client_listen; })},
       {"gc_grace_ms", U([](node_config & c) -> auto& { return c.gc_grace_ms; })},
       {"peers", L([](node_config & c) -> auto& { return c.peers; })},
       {"bootstrap", B([](node_config & c) -> auto& { return c.bootstrap; })},
@@ -345,6 +346,9 @@ void validate(const node_config& cfg) {
   check_address("admin_listen", cfg.admin_listen, false);
   for (std::size_t i = 0; i < cfg.peers.size(); ++i)
     check_address("peers[" + std::to_string(i) + "]", cfg.peers[i], false);
+  // client_listen needs tls.* too, except under `cairn dev`, which makes
+  // its own (the node checks that when it starts the listener).
+  check_address("client_listen", cfg.client_listen, true);
   if (!cfg.listen.empty()) {
     if (cfg.tls.ca_cert.empty())
       throw config_error("tls.ca_cert", "is required when the node listens for peers");

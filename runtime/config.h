@@ -96,6 +96,9 @@ struct node_config {
   /// The NFS gateway's listen address (MOUNT and NFS v3 on one port);
   /// empty: no NFS gateway. `cairn dev` exports its default bucket.
   std::string nfs_listen;
+  /// The client listener's address (`cairn mount`, ADR 0009); empty: none.
+  /// Needs tls.* (`cairn dev` makes its own CA and certificate).
+  std::string client_listen;
   /// The buckets the NFS gateway exports (TOML only: an array of tables).
   std::vector<nfs_export_settings> nfs_exports;
   /// The chunk collector deletes a chunk once it has been garbage this long.

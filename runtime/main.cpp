@@ -75,6 +75,10 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
     std::printf("nfs-url: nfs://127.0.0.1/cairn?version=3&nfsport=%u&mountport=%u\n", nfs_port,
                 nfs_port);
   }
+  if (const auto client_port = n.client_port(); client_port != 0) {
+    std::printf("client-endpoint: 127.0.0.1:%u\n", client_port);
+    std::printf("client-ca: %s\n", n.client_ca().c_str());
+  }
   if (mode.dev) {
     std::printf("\nA single-node cluster (Raft groups of one, LMDB log) is running. Try:\n");
     std::printf("  curl -X PUT --data-binary world %s/v1/kv/hello\n", admin.c_str());
@@ -130,6 +134,7 @@ int main(int argc, char** argv) {
   std::uint16_t dev_admin_port = 9090;
   std::uint16_t dev_s3_port = 9000;
   std::uint16_t dev_nfs_port = 2049;
+  std::uint16_t dev_client_port = 9400;
   auto* dev_cmd = app.add_subcommand("dev", "run an embedded single-node cluster on localhost");
   dev_cmd->add_option("--data", dev.data_dir, "data directory")->capture_default_str();
   dev_cmd->add_option("--admin-port", dev_admin_port, "admin HTTP port (0 = any)")
@@ -137,6 +142,8 @@ int main(int argc, char** argv) {
   dev_cmd->add_option("--s3-port", dev_s3_port, "S3 port (0 = any)")->capture_default_str();
   dev_cmd->add_option("--nfs-port", dev_nfs_port, "NFS and MOUNT v3 port (0 = any)")
       ->capture_default_str();
+  dev_cmd->add_option("--client-port", dev_client_port,
+                      "client listener port for cairn mount (0 = any)");
   dev_cmd
       ->add_option("--device-mb", dev.chunk.device_mb,
                    "size of each chunk device file created under <data>/devices (MiB)")
@@ -262,6 +269,7 @@ int main(int argc, char** argv) {
       dev.s3_listen = "127.0.0.1:" + std::to_string(dev_s3_port);
       dev.s3_domain = "localhost";
       dev.nfs_listen = "127.0.0.1:" + std::to_string(dev_nfs_port);
+      dev.client_listen = "127.0.0.1:" + std::to_string(dev_client_port);
       dev.bootstrap = true;
       return run_node(std::move(dev), cairn::runtime::node_mode{true});
     }

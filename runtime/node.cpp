@@ -40,6 +40,7 @@
 #include "runtime/certs.h"
 #include "runtime/chunk_collector.h"
 #include "runtime/chunk_service.h"
+#include "runtime/client_listener.h"
 #include "runtime/cluster_map.h"
 #include "runtime/event_log.h"
 #include "runtime/lmdb_disk.h"
@@ -268,6 +269,8 @@ struct node::impl {
   std::unique_ptr<chunk_service> chunks;
   std::unique_ptr<s3::s3_server> s3;
   std::unique_ptr<nfs::nfs_server> nfs;
+  std::unique_ptr<asio::ssl::context> client_tls;
+  std::unique_ptr<client_listener> clients;
   std::unique_ptr<tenant_admin> tenants;
   caf::actor collector;
   std::shared_ptr<collector_stats> gc_stats = std::make_shared<collector_stats>();
@@ -942,6 +945,32 @@ struct node::impl {
     const auto key = chunks->cluster_key();
     nfs = std::make_unique<nfs::nfs_server>(*sys, std::move(nc), gateway_backend(), key.bytes());
     nfs->start();
+  }
+
+  /// The listener for `cairn mount` clients (ADR 0009). `cairn dev` makes
+  /// a CA and a certificate for itself under <data>/tls the first time.
+  void start_client_listener() {
+    if (mode.dev && cfg.tls.ca_cert.empty()) {
+      const auto dir = std::filesystem::path(cfg.data_dir) / "tls";
+      if (!std::filesystem::exists(dir / "ca.pem")) {
+        generate_cluster_ca(dir, "cairn-dev");
+        generate_node_certificate(dir, dir, cfg.node_id, {"127.0.0.1", "localhost"});
+      }
+      cfg.tls.ca_cert = (dir / "ca.pem").string();
+      cfg.tls.cert = (dir / "node.pem").string();
+      cfg.tls.key = (dir / "node.key").string();
+    }
+    for (const auto& [field, value] : {std::pair{"tls.ca_cert", &cfg.tls.ca_cert},
+                                       {"tls.cert", &cfg.tls.cert},
+                                       {"tls.key", &cfg.tls.key}})
+      if (value->empty())
+        throw config_error(field, "is required when the node listens for clients (client_listen)");
+    client_tls = std::make_unique<asio::ssl::context>(
+        make_client_listener_tls_context(tls_paths{cfg.tls.ca_cert, cfg.tls.cert, cfg.tls.key}));
+    const auto at = parse_host_port(cfg.client_listen);
+    if (!at) throw std::runtime_error("client_listen: " + cfg.client_listen + " is not host:port");
+    clients = std::make_unique<client_listener>(*sys, *client_tls, gateway_backend(), cfg.node_id);
+    clients->start(at->host, at->port);
   }
 
   /// This node's chunk devices as the gateway and the collector address them.
@@ -1682,6 +1711,7 @@ void node::start() {
   d.controller = std::thread([&d] { d.run_controller(); });
   if (!d.cfg.s3_listen.empty()) d.start_s3();
   if (!d.cfg.nfs_listen.empty()) d.start_nfs();
+  if (!d.cfg.client_listen.empty()) d.start_client_listener();
   if (d.chunks) d.start_collector();
 }
 
@@ -1691,6 +1721,14 @@ std::string node::admin_endpoint() const {
 
 std::string node::s3_endpoint() const {
   return impl_->s3 ? "http://127.0.0.1:" + std::to_string(impl_->s3->port()) : std::string();
+}
+
+std::uint16_t node::client_port() const {
+  return impl_->clients ? impl_->clients->port() : 0;
+}
+
+std::string node::client_ca() const {
+  return impl_->clients ? impl_->cfg.tls.ca_cert : std::string();
 }
 
 std::uint16_t node::nfs_port() const {
@@ -1730,6 +1768,7 @@ void node::stop() {
   if (d.http_thread.joinable()) d.http_thread.join();
   if (d.net) d.net->stop();
   if (d.remote) d.remote->stop();
+  if (d.clients) d.clients->stop();
   if (d.nfs) d.nfs->stop();
   if (d.s3) d.s3->stop();
   if (d.collector) {
@@ -1751,6 +1790,7 @@ void node::stop() {
   d.sys->await_all_actors_done();
   // Everything holding actor handles goes before the actor system: a
   // detached actor's thread waits until its last handle is released.
+  d.clients.reset();
   d.nfs.reset();
   d.s3.reset();
   d.remote.reset();

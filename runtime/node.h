@@ -42,6 +42,10 @@ class node {
   /// "cairn"; (access key id, secret). Throws std::runtime_error naming
   /// what failed. Empty without an S3 gateway.
   std::pair<std::string, std::string> s3_credentials() const;
+  /// The client listener's port (`cairn mount`), or 0 when it does not
+  /// run, and the CA file clients must trust.
+  std::uint16_t client_port() const;
+  std::string client_ca() const;
   /// The transport's bound port (0 without a transport).
   std::uint16_t transport_port() const;
   void stop();

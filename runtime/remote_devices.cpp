@@ -21,9 +21,8 @@ struct proxy_state {
     chunk_op op;
     caf::response_promise promise;
   };
-  std::uint64_t node = 0;
   std::uint64_t device = 0;
-  transport* net = nullptr;
+  chunk_sender send;
   remote_devices_options options;
   std::uint64_t next_id = 1;
   std::map<std::uint64_t, pending> in_flight;
@@ -50,7 +49,7 @@ caf::response_promise ask(proxy_ptr self, chunk_request req) {
   req.device = st.device;
   const auto id = req.id;
   const auto op = req.op;
-  if (!st.net->send_chunk_request(st.node, std::move(req))) {
+  if (!st.send(std::move(req))) {
     rp.deliver(unreachable());
     return rp;
   }
@@ -73,11 +72,10 @@ void answer(proxy_state::pending& p, std::uint8_t status, std::string& payload,
   }
 }
 
-caf::behavior remote_device_proxy(proxy_ptr self, std::uint64_t node, std::uint64_t device,
-                                  transport* net, remote_devices_options options) {
-  self->state.node = node;
+caf::behavior remote_device_proxy(proxy_ptr self, std::uint64_t device, chunk_sender send,
+                                  remote_devices_options options) {
   self->state.device = device;
-  self->state.net = net;
+  self->state.send = std::move(send);
   self->state.options = options;
   auto fail_all = [self] {
     for (auto& [id, p] : self->state.in_flight) p.promise.deliver(unreachable());
@@ -140,83 +138,110 @@ caf::behavior remote_device_proxy(proxy_ptr self, std::uint64_t node, std::uint6
   };
 }
 
-/// The answering side: hands requests to local device actors and their
-/// answers back to the asker (one actor per node; it never blocks).
+/// The answering side of the node transport: hands requests to local
+/// device actors and their answers back to the asker (one actor per node;
+/// it never blocks).
 caf::behavior chunk_bridge(caf::event_based_actor* self, transport* net,
                            std::function<caf::actor(std::uint64_t)> local_device,
                            std::chrono::milliseconds timeout) {
-  auto send_back = [net](std::uint64_t to, chunk_reply reply) {
-    // Refused (queue full, peer gone): the asker times out or fails on
-    // peer-down (RD1).
-    net->send_chunk_reply(to, std::move(reply));
-  };
   return {
       [=](serve_atom, std::uint64_t from, std::uint64_t id, std::uint64_t device, std::uint8_t op,
           std::string& key, std::uint64_t epoch, std::string& payload, std::uint32_t limit) {
-        chunk_reply base;
-        base.id = id;
-        base.device = device;
-        auto target = local_device(device);
-        if (!target) {  // RD3
-          base.status = static_cast<std::uint8_t>(chunk::device_status::io_error);
-          return send_back(from, std::move(base));
-        }
-        auto failed = [=](caf::error&) {
-          chunk_reply r = base;
-          r.status = static_cast<std::uint8_t>(chunk::device_status::io_error);
-          send_back(from, std::move(r));
-        };
-        auto status_only = [=](std::uint8_t status) {
-          chunk_reply r = base;
-          r.status = status;
-          send_back(from, std::move(r));
-        };
-        switch (static_cast<chunk_op>(op)) {
-          case chunk_op::put:
-            self->request(target, timeout, chunk::put_atom::value, std::move(key), epoch,
-                          std::move(payload))
-                .then(status_only, failed);
-            break;
-          case chunk_op::get:
-            self->request(target, timeout, chunk::get_atom::value, std::move(key))
-                .then(
-                    [=](std::uint8_t status, std::string& data, std::uint64_t e) {
-                      chunk_reply r = base;
-                      r.status = status;
-                      r.payload = std::move(data);
-                      r.epoch = e;
-                      send_back(from, std::move(r));
-                    },
-                    failed);
-            break;
-          case chunk_op::remove:
-            self->request(target, timeout, chunk::delete_atom::value, std::move(key))
-                .then(status_only, failed);
-            break;
-          case chunk_op::restore:
-            self->request(target, timeout, chunk::restore_atom::value, std::move(key))
-                .then(status_only, failed);
-            break;
-          case chunk_op::stat:
-            self->request(target, timeout, chunk::stat_atom::value, std::move(key))
-                .then(status_only, failed);
-            break;
-          case chunk_op::list:
-            self->request(target, timeout, chunk::list_atom::value, std::move(key), limit)
-                .then(
-                    [=](std::string& entries) {
-                      chunk_reply r = base;
-                      r.payload = std::move(entries);
-                      send_back(from, std::move(r));
-                    },
-                    failed);
-            break;
-        }
+        chunk_request r;
+        r.id = id;
+        r.device = device;
+        r.op = static_cast<chunk_op>(op);
+        r.key = std::move(key);
+        r.epoch = epoch;
+        r.payload = std::move(payload);
+        r.limit = limit;
+        // Refused (queue full, peer gone): the asker times out or fails on
+        // peer-down (RD1).
+        serve_chunk_request(
+            self, local_device(device), std::move(r),
+            [net, from](chunk_reply reply) { net->send_chunk_reply(from, std::move(reply)); },
+            timeout);
       },
   };
 }
 
 }  // namespace
+
+caf::actor spawn_device_proxy(caf::actor_system& sys, std::uint64_t device, chunk_sender send,
+                              remote_devices_options options) {
+  return sys.spawn(remote_device_proxy, device, std::move(send), options);
+}
+
+void deliver_chunk_reply(const caf::actor& proxy, chunk_reply&& r) {
+  caf::anon_send(proxy, reply_atom::value, r.id, r.status, std::move(r.payload), r.epoch);
+}
+
+void fail_pending_chunk_requests(const caf::actor& proxy) {
+  caf::anon_send(proxy, peer_down_atom::value);
+}
+
+void serve_chunk_request(caf::event_based_actor* self, const caf::actor& target, chunk_request&& r,
+                         std::function<void(chunk_reply)> send_back,
+                         std::chrono::milliseconds timeout) {
+  chunk_reply base;
+  base.id = r.id;
+  base.device = r.device;
+  if (!target) {  // RD3
+    base.status = static_cast<std::uint8_t>(chunk::device_status::io_error);
+    return send_back(std::move(base));
+  }
+  auto failed = [=](caf::error&) {
+    chunk_reply out = base;
+    out.status = static_cast<std::uint8_t>(chunk::device_status::io_error);
+    send_back(std::move(out));
+  };
+  auto status_only = [=](std::uint8_t status) {
+    chunk_reply out = base;
+    out.status = status;
+    send_back(std::move(out));
+  };
+  switch (r.op) {
+    case chunk_op::put:
+      self->request(target, timeout, chunk::put_atom::value, std::move(r.key), r.epoch,
+                    std::move(r.payload))
+          .then(status_only, failed);
+      break;
+    case chunk_op::get:
+      self->request(target, timeout, chunk::get_atom::value, std::move(r.key))
+          .then(
+              [=](std::uint8_t status, std::string& data, std::uint64_t e) {
+                chunk_reply out = base;
+                out.status = status;
+                out.payload = std::move(data);
+                out.epoch = e;
+                send_back(std::move(out));
+              },
+              failed);
+      break;
+    case chunk_op::remove:
+      self->request(target, timeout, chunk::delete_atom::value, std::move(r.key))
+          .then(status_only, failed);
+      break;
+    case chunk_op::restore:
+      self->request(target, timeout, chunk::restore_atom::value, std::move(r.key))
+          .then(status_only, failed);
+      break;
+    case chunk_op::stat:
+      self->request(target, timeout, chunk::stat_atom::value, std::move(r.key))
+          .then(status_only, failed);
+      break;
+    case chunk_op::list:
+      self->request(target, timeout, chunk::list_atom::value, std::move(r.key), r.limit)
+          .then(
+              [=](std::string& entries) {
+                chunk_reply out = base;
+                out.payload = std::move(entries);
+                send_back(std::move(out));
+              },
+              failed);
+      break;
+  }
+}
 
 remote_devices::remote_devices(caf::actor_system& sys, transport& net,
                                std::function<caf::actor(std::uint64_t)> local_device,
@@ -235,7 +260,10 @@ caf::actor remote_devices::proxy(std::uint64_t node, std::uint64_t device) {
   auto it = proxies_.find(device);
   if (it != proxies_.end() && it->second.node == node) return it->second.actor;
   if (it != proxies_.end()) caf::anon_send_exit(it->second.actor, caf::exit_reason::user_shutdown);
-  auto actor = sys_.spawn(remote_device_proxy, node, device, &net_, options_);
+  auto actor = spawn_device_proxy(
+      sys_, device,
+      [net = &net_, node](chunk_request r) { return net->send_chunk_request(node, std::move(r)); },
+      options_);
   proxies_[device] = proxy_entry{node, actor};
   return actor;
 }
@@ -254,13 +282,13 @@ void remote_devices::on_reply(std::uint64_t from, chunk_reply&& r) {
     if (it == proxies_.end() || it->second.node != from) return;
     target = it->second.actor;
   }
-  caf::anon_send(target, reply_atom::value, r.id, r.status, std::move(r.payload), r.epoch);
+  deliver_chunk_reply(target, std::move(r));
 }
 
 void remote_devices::on_peer_down(std::uint64_t node) {
   std::lock_guard lock(mutex_);
   for (auto& [device, p] : proxies_)
-    if (p.node == node) caf::anon_send(p.actor, peer_down_atom::value);
+    if (p.node == node) fail_pending_chunk_requests(p.actor);
 }
 
 void remote_devices::stop() {

@@ -45,6 +45,29 @@ struct remote_devices_options {
   std::size_t pending_max = 1024;
 };
 
+/// Hands a request to some connection (the node transport, a client
+/// connection): false if it refuses now (not connected, queue full), so the
+/// proxy fails that request at once (N5).
+using chunk_sender = std::function<bool(chunk_request)>;
+
+/// A proxy for one device reached through `send`: it speaks the device
+/// actor's protocol, keeps RD1-RD2, and learns answers from
+/// deliver_chunk_reply and a lost connection from
+/// fail_pending_chunk_requests. Used by remote_devices and by the FUSE
+/// client (gateways/fuse/cluster_client.h).
+caf::actor spawn_device_proxy(caf::actor_system& sys, std::uint64_t device, chunk_sender send,
+                              remote_devices_options options = {});
+void deliver_chunk_reply(const caf::actor& proxy, chunk_reply&& reply);
+void fail_pending_chunk_requests(const caf::actor& proxy);
+
+/// The answering side of one request: asks `device` (a device actor, or
+/// null: io_error, RD3) from the event-based actor `self` and calls
+/// `send_back` exactly once with the answer or an io_error. Used by the
+/// node transport's bridge and by the client listener.
+void serve_chunk_request(caf::event_based_actor* self, const caf::actor& device,
+                         chunk_request&& request, std::function<void(chunk_reply)> send_back,
+                         std::chrono::milliseconds timeout);
+
 class remote_devices {
  public:
   /// `local_device` finds this node's device actor by id (null: none).
