@@ -227,94 +227,87 @@ void resolve_bucket(session_ptr self, std::uint64_t id, const std::string& name)
           });
 }
 
-/// A query's answer travels back from the replica's thread as one string:
-/// a status byte, then the encoded body.
-constexpr char found = 0, absent = 1;
+/// What a namespace query leaves for the session: the reply's body, or
+/// why the thing asked for is absent. Written on the replica's thread
+/// before the replica answers, read here after the answer arrives (the
+/// message between them orders the two).
+struct query_outcome {
+  client_reply reply;
+  std::optional<std::string> absent;
+};
+using namespace_lookup =
+    std::function<void(const shard::namespace_state&, const shard::bucket_id&, query_outcome&)>;
 
 void query_namespace(session_ptr self, std::uint64_t id, std::uint64_t shard_id,
-                     std::function<std::string(const shard::namespace_state&)> query,
-                     std::function<void(client_reply&, std::string&&)> fill) {
+                     std::uint64_t bucket, namespace_lookup lookup) {
   auto shard = self->state.backend.shard_actor(shard_id);
   if (!shard)
     return answer(self, status_reply(id, client_status::unavailable,
                                      "shard " + std::to_string(shard_id) + " is not here"));
-  auto q = std::make_shared<const shard::replica::namespace_query>(std::move(query));
+  auto outcome = std::make_shared<query_outcome>();
+  auto q = std::make_shared<const shard::replica::namespace_query>(
+      [outcome, bucket, lookup = std::move(lookup)](const shard::namespace_state& ns) {
+        lookup(ns, shard::bucket_id{bucket}, *outcome);
+        return std::string();
+      });
   self->request(shard, self->state.timeout, shard::ns_read_atom::value,
                 shard::namespace_query_ptr{q})
       .then(
           [=](std::uint8_t code, std::string& value) {
-            if (code != 0 || value.empty())
+            if (code != 0)
               return answer(self, status_reply(id, client_status::unavailable,
                                                "the shard did not answer: " + value));
-            if (value[0] == absent)
-              return answer(self, status_reply(id, client_status::not_found, value.substr(1)));
-            client_reply r = status_reply(id, client_status::ok, "");
-            fill(r, value.substr(1));
-            answer(self, std::move(r));
+            if (outcome->absent)
+              return answer(self, status_reply(id, client_status::not_found, *outcome->absent));
+            outcome->reply.id = id;
+            answer(self, std::move(outcome->reply));
           },
           [=](caf::error& e) {
             answer(self, status_reply(id, client_status::unavailable, caf::to_string(e)));
           });
 }
 
-std::string absent_because(std::string why) {
-  return std::string(1, absent) + why;
+/// The directory `dir`, or null with the outcome marked absent.
+const shard::inode* directory_of(const shard::namespace_state& ns, shard::bucket_id b,
+                                 std::uint64_t dir, query_outcome& out) {
+  const auto* d = ns.inode_of(b, shard::inode_id{dir});
+  if (d && d->kind == shard::inode_kind::directory) return d;
+  out.absent = "no directory " + std::to_string(dir);
+  return nullptr;
 }
 
 void serve_inode(session_ptr self, std::uint64_t id, const inode_query& q) {
-  query_namespace(
-      self, id, q.shard,
-      [q](const shard::namespace_state& ns) {
-        const auto* n = ns.inode_of(shard::bucket_id{q.bucket}, shard::inode_id{q.inode});
-        if (!n) return absent_because("no inode " + std::to_string(q.inode));
-        return std::string(1, found) + shard::encode_inode(*n);
-      },
-      [](client_reply& r, std::string&& v) { r.body = inode_answer{std::move(v)}; });
+  query_namespace(self, id, q.shard, q.bucket, [q](const auto& ns, auto b, query_outcome& out) {
+    if (const auto* n = ns.inode_of(b, shard::inode_id{q.inode}))
+      out.reply.body = inode_answer{shard::encode_inode(*n)};
+    else
+      out.absent = "no inode " + std::to_string(q.inode);
+  });
 }
 
 void serve_lookup(session_ptr self, std::uint64_t id, const lookup_query& q) {
-  query_namespace(
-      self, id, q.shard,
-      [q](const shard::namespace_state& ns) {
-        const shard::bucket_id b{q.bucket};
-        const auto* dir = ns.inode_of(b, shard::inode_id{q.dir});
-        if (!dir || dir->kind != shard::inode_kind::directory)
-          return absent_because("no directory " + std::to_string(q.dir));
-        const auto* n = ns.lookup(b, shard::inode_id{q.dir}, q.name);
-        if (!n) return absent_because("no entry " + q.name);
-        return std::string(1, found) + shard::encode_inode(*n);
-      },
-      [](client_reply& r, std::string&& v) { r.body = inode_answer{std::move(v)}; });
+  query_namespace(self, id, q.shard, q.bucket, [q](const auto& ns, auto b, query_outcome& out) {
+    if (!directory_of(ns, b, q.dir, out)) return;
+    if (const auto* n = ns.lookup(b, shard::inode_id{q.dir}, q.name))
+      out.reply.body = inode_answer{shard::encode_inode(*n)};
+    else
+      out.absent = "no entry " + q.name;
+  });
 }
 
 void serve_readdir(session_ptr self, std::uint64_t id, const readdir_query& q) {
-  query_namespace(
-      self, id, q.shard,
-      [q](const shard::namespace_state& ns) {
-        const shard::bucket_id b{q.bucket};
-        const auto* dir = ns.inode_of(b, shard::inode_id{q.dir});
-        if (!dir || dir->kind != shard::inode_kind::directory)
-          return absent_because("no directory " + std::to_string(q.dir));
-        // The page is encoded here, on the replica's thread, as the reply's
-        // body: a client frame holding only the readdir answer.
-        readdir_answer page;
-        const auto max = std::clamp<std::uint32_t>(q.max, 1, client_readdir_max);
-        auto it = dir->entries.upper_bound(q.after);
-        for (; it != dir->entries.end() && page.entries.size() < max; ++it) {
-          const auto* child = ns.inode_of(b, it->second);
-          if (!child) continue;
-          page.entries.push_back({it->first, shard::encode_inode(*child)});
-        }
-        page.more = it != dir->entries.end();
-        client_reply r;
-        r.body = std::move(page);
-        return std::string(1, found) + encode_client_frame(client_frame{std::move(r)});
-      },
-      [](client_reply& r, std::string&& v) {
-        auto decoded = decode_client_frame(v.substr(frame_prefix_bytes), client_frame_bytes_max);
-        if (auto* f = std::get_if<client_frame>(&decoded))
-          r.body = std::move(std::get<readdir_answer>(std::get<client_reply>(f->body).body));
-      });
+  query_namespace(self, id, q.shard, q.bucket, [q](const auto& ns, auto b, query_outcome& out) {
+    const auto* dir = directory_of(ns, b, q.dir, out);
+    if (!dir) return;
+    readdir_answer page;
+    const auto max = std::clamp<std::uint32_t>(q.max, 1, client_readdir_max);
+    auto it = dir->entries.upper_bound(q.after);
+    for (; it != dir->entries.end() && page.entries.size() < max; ++it)
+      if (const auto* child = ns.inode_of(b, it->second))
+        page.entries.push_back({it->first, shard::encode_inode(*child)});
+    page.more = it != dir->entries.end();
+    out.reply.body = std::move(page);
+  });
 }
 
 /// CL3: only the inode-addressed commands, for a bucket resolved here.
