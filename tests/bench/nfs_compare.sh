@@ -47,7 +47,7 @@ trap cleanup EXIT
 
 # --- cairn ---------------------------------------------------------------------------
 device_mb=$(( (file_bytes * 3 / 2 / 6 / 1048576) * 2 + 256 ))  # RS 4+2 over 6 devices, twice over
-"$cairn" dev --data "$work/cairn" --admin-port 0 --s3-port 0 --nfs-port 0 --device-mb "$device_mb" \
+"$cairn" dev --data "$work/cairn" --admin-port 0 --s3-port 0 --nfs-port 0 --client-port 0 --device-mb "$device_mb" \
   >"$work/cairn.out" 2>"$work/cairn.err" &
 cairn_pid=$!
 for _ in $(seq 1 300); do grep -q '^nfs-url: ' "$work/cairn.out" 2>/dev/null && break; sleep 0.1; done

@@ -187,7 +187,7 @@ start_cairn() {  # sets cairn_endpoint, cairn_access, cairn_secret
   device_mb=$((total * 9 / 24 / 1048576 + 256))
   mkdir -p "$work/cairn"
   log "cairn: $cairn_bin dev, six devices of $device_mb MiB in $work/cairn ($(stat -f -c %T "$work"))"
-  "$cairn_bin" dev --data "$work/cairn/data" --admin-port 0 --s3-port 0 --nfs-port 0 --device-mb "$device_mb" \
+  "$cairn_bin" dev --data "$work/cairn/data" --admin-port 0 --s3-port 0 --nfs-port 0 --client-port 0 --device-mb "$device_mb" \
     >"$out/cairn.out" 2>"$out/cairn.err" &
   cairn_pid=$!
   for _ in $(seq 1 600); do

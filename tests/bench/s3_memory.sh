@@ -21,7 +21,7 @@ cleanup() {
 trap cleanup EXIT
 # Devices: the bytes stored (1.5x for RS 4+2) over six devices, plus 10%.
 device_mb=$(((clients * mib * 3 / 2 / 6) * 11 / 10 + 256))
-"$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --nfs-port 0 --device-mb "$device_mb" \
+"$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --nfs-port 0 --client-port 0 --device-mb "$device_mb" \
   >"$work/out" 2>"$work/err" &
 pid=$!
 for _ in $(seq 1 600); do grep -q '^secret-key: ' "$work/out" 2>/dev/null && break; sleep 0.1; done

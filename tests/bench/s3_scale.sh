@@ -28,7 +28,7 @@ trap stop EXIT
 field() { sed -n "s/^$1 *: *\"\{0,1\}\([^,\"]*\).*/\1/p"; }
 for n in $scales; do
   work=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/cairn-s3-scale.XXXXXX")
-  "$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --nfs-port 0 --device-mb 256 >"$work/out" 2>"$work/err" &
+  "$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --nfs-port 0 --client-port 0 --device-mb 256 >"$work/out" 2>"$work/err" &
   pid=$!
   for _ in $(seq 1 600); do grep -q '^secret-key: ' "$work/out" 2>/dev/null && break; sleep 0.1; done
   args=(--endpoint "$(sed -n 's/^s3-endpoint: //p' "$work/out")"

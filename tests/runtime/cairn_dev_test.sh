@@ -18,7 +18,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [[ -f "$work/out" ]] && sed 's/^/  out: /' "$work/out" >&2; [[ -f "$work/err" ]] && tail -20 "$work/err" | sed 's/^/  err: /' >&2; exit 1; }
 
 start() {
-  "$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --nfs-port 0 --device-mb 64 >"$work/out" 2>"$work/err" &
+  "$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --nfs-port 0 --client-port 0 --device-mb 64 >"$work/out" 2>"$work/err" &
   pid=$!
   for _ in $(seq 1 100); do
     grep -q '^admin-endpoint: ' "$work/out" 2>/dev/null && break
@@ -92,6 +92,6 @@ stop
 
 # A master key file others can read is refused, naming the file.
 chmod 644 "$work/data/keys/master.key"
-"$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --nfs-port 0 >"$work/out" 2>"$work/err" && fail "started with an exposed master key"
+"$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --nfs-port 0 --client-port 0 >"$work/out" 2>"$work/err" && fail "started with an exposed master key"
 grep -q "master.key.*chmod 600" "$work/err" || fail "no clear error for the exposed master key: $(cat "$work/err")"
 echo "cairn dev: endpoints, kv, bad input, metrics (promtool), devices, events, repair and restart all ok"

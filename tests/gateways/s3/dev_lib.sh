@@ -28,7 +28,7 @@ dev_kill() {
 dev_start() {
   local cairn=$1 device_mb=$2
   shift 2
-  "$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --nfs-port 0 --device-mb "$device_mb" "$@" \
+  "$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --nfs-port 0 --client-port 0 --device-mb "$device_mb" "$@" \
     >"$work/out" 2>"$work/err" &
   pid=$!
   for _ in $(seq 1 300); do
