@@ -12,14 +12,20 @@
 //   cairn admin shards create [--replicas N] | admin nodes remove ID
 //   cairn admin devices | events [--after N] | repair [start [--wait]]
 //       the operator's view of a running cluster, through any node.
+//   cairn mount MOUNTPOINT --endpoint HOST:PORT --ca CA.pem [--credentials FILE] [--bucket B]
+//       a bucket as a directory through FUSE (docs/fuse.md), until SIGTERM.
 //   cairn version
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 
+#include "gateways/fuse/fuse_mount.h"
 #include "runtime/admin_cli.h"
 #include "runtime/certs.h"
 #include "runtime/config.h"
@@ -75,9 +81,24 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
     std::printf("nfs-url: nfs://127.0.0.1/cairn?version=3&nfsport=%u&mountport=%u\n", nfs_port,
                 nfs_port);
   }
+  std::string mount_line;
   if (const auto client_port = n.client_port(); client_port != 0) {
     std::printf("client-endpoint: 127.0.0.1:%u\n", client_port);
     std::printf("client-ca: %s\n", n.client_ca().c_str());
+    if (mode.dev && !credentials.first.empty()) {
+      // The dev key as an AWS-style credentials file, for `cairn mount`.
+      const auto file = cfg.data_dir + "/credentials";
+      const std::string text = "[default]\naws_access_key_id = " + credentials.first +
+                               "\naws_secret_access_key = " + credentials.second + "\n";
+      const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        std::fprintf(stderr, "cairn dev: cannot write %s\n", file.c_str());
+      if (fd >= 0) ::close(fd);
+      std::printf("credentials: %s\n", file.c_str());
+      mount_line = "cairn mount /mnt/cairn --endpoint 127.0.0.1:" + std::to_string(client_port) +
+                   " --ca " + n.client_ca() + " --credentials " + file;
+      std::printf("mount: %s\n", mount_line.c_str());
+    }
   }
   if (mode.dev) {
     std::printf("\nA single-node cluster (Raft groups of one, LMDB log) is running. Try:\n");
@@ -100,6 +121,8 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
           "  nfs-ls 'nfs://127.0.0.1/cairn?version=3&nfsport=%u&mountport=%u'   # NFS v3 "
           "(libnfs-utils)\n",
           nfs_port, nfs_port);
+    if (!mount_line.empty())
+      std::printf("  mkdir -p /mnt/cairn && %s &   # FUSE (as root)\n", mount_line.c_str());
     std::printf("Stop with Ctrl-C.\n");
   }
   std::fflush(stdout);
@@ -245,6 +268,31 @@ int main(int argc, char** argv) {
     sub->add_flag("--json", admin.json, "print the raw JSON");
   }
 
+  // --- mount
+  cairn::fuse::mount_config mount;
+  auto* mount_cmd = app.add_subcommand("mount", "mount a bucket as a directory (FUSE)");
+  mount_cmd->add_option("mountpoint", mount.mountpoint, "an empty directory")->required();
+  mount_cmd->add_option("--endpoint", mount.endpoint, "a node's client endpoint (host:port)")
+      ->required();
+  mount_cmd->add_option("--ca", mount.ca, "the cluster CA's certificate (PEM)")->required();
+  mount_cmd->add_option("--credentials", mount.credentials,
+                        "AWS-style credentials file (default: AWS_ACCESS_KEY_ID and "
+                        "AWS_SECRET_ACCESS_KEY)");
+  mount_cmd->add_option("--profile", mount.profile, "the credentials file's profile")
+      ->capture_default_str();
+  mount_cmd->add_option("--bucket", mount.bucket, "the bucket mounted")->capture_default_str();
+  mount_cmd->add_option("--cache-dir", mount.cache_dir,
+                        "L2 cache directory (default /var/tmp/cairn-cache-UID/BUCKET)");
+  mount_cmd->add_option("--cache-mode", mount.cache_mode, "organic, pinned or bypass")
+      ->capture_default_str();
+  mount_cmd->add_option("--cache-l1-max", mount.cache_l1_max, "memory cache bound (e.g. 512MiB)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  mount_cmd->add_option("--cache-l2-max", mount.cache_l2_max, "disk cache bound (e.g. 100GiB)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  mount_cmd->add_flag("--allow-other", mount.allow_other, "let other users use the mount");
+
   auto* version_cmd = app.add_subcommand("version", "print the version");
   CLI11_PARSE(app, argc, argv);
 
@@ -273,6 +321,7 @@ int main(int argc, char** argv) {
       dev.bootstrap = true;
       return run_node(std::move(dev), cairn::runtime::node_mode{true});
     }
+    if (mount_cmd->parsed()) return cairn::fuse::run_mount(mount);
     if (cert_ca->parsed()) {
       cairn::runtime::generate_cluster_ca(ca_out, ca_name);
       std::printf("wrote %s/ca.pem and %s/ca.key (keep ca.key secret)\n", ca_out.c_str(),

@@ -49,6 +49,8 @@ std::string_view to_string(client_status s) {
 
 namespace {
 
+constexpr const char* closed_by_client = "closed by the client";
+
 client_reply unavailable(std::uint64_t id, std::string why) {
   client_reply r;
   r.id = id;
@@ -214,7 +216,10 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
     {
       std::lock_guard lock(mutex);
       if (gen != generation || !stream) return;
-      spdlog::warn("cairn client: connection to {} lost: {}", options.endpoint, why);
+      if (why == closed_by_client)
+        spdlog::debug("cairn client: connection to {} closed", options.endpoint);
+      else
+        spdlog::warn("cairn client: connection to {} lost: {}", options.endpoint, why);
       boost::system::error_code ec;
       stream->lowest_layer().close(ec);
       stream.reset();
@@ -329,7 +334,7 @@ void cluster_client::disconnect() {
   }
   std::promise<void> done;
   asio::post(impl_->io, [i = impl_, gen, &done] {
-    i->lost(gen, "closed by the client");
+    i->lost(gen, closed_by_client);
     done.set_value();
   });
   done.get_future().wait();

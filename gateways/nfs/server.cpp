@@ -23,6 +23,7 @@
 
 #include "actors/keys/crypto.h"
 #include "actors/shard/shard_actor.h"
+#include "gateways/common/file_data.h"
 #include "gateways/common/listener.h"
 #include "gateways/nfs/handles.h"
 #include "gateways/nfs/rpc.h"
@@ -1360,32 +1361,15 @@ class session {
   /// (a sparse file's holes, past the end) they are zeros.
   bool copy_range(const target& t, const shard::object_version& v, std::uint64_t first,
                   std::uint64_t last, std::string& out) {
-    out.clear();
-    if (first >= last) return true;
-    out.assign(last - first, '\0');
-    std::uint64_t filled = 0;
-    auto take = [&](std::span<const std::uint8_t> plain, std::uint64_t at) {
-      const auto from = std::max(first, at), to = std::min(last, at + plain.size());
-      if (from < to) {
-        std::memcpy(out.data() + (from - first), plain.data() + (from - at), to - from);
-        filled += to - from;
-      }
-    };
-    if (!v.inline_sealed.empty()) {
-      const auto epoch = gateway::inline_epoch(v.inline_sealed);
-      const auto g = epoch ? grant(t.bucket.tenant, *epoch) : nullptr;
-      const auto plain = g ? gateway::open_inline(*g, v.inline_sealed) : std::nullopt;
-      if (!plain) return false;
-      take(*plain, 0);
-      return true;
-    }
-    for (const auto& ref : v.chunks) {
-      if (ref.offset + ref.length <= first || ref.offset >= last) continue;
+    gateway::chunk_source source;
+    source.chunk = [&](const shard::chunk_ref& ref) {
+      // The session's cache owns the bytes; they stay while this call runs.
       const auto* plain = chunk(t, ref);
-      if (!plain || plain->size() < ref.length) return false;
-      take(std::span<const std::uint8_t>(*plain).first(ref.length), ref.offset);
-    }
-    return true;
+      return std::shared_ptr<const std::vector<std::uint8_t>>(
+          std::shared_ptr<const std::vector<std::uint8_t>>{}, plain);
+    };
+    source.grant = [&](std::uint64_t epoch) { return grant(t.bucket.tenant, epoch); };
+    return gateway::copy_range(v, first, last, out, source);
   }
 
   // --- WRITE, COMMIT, and SETATTR of the size ---------------------------------------------
