@@ -292,6 +292,7 @@ int main(int argc, char** argv) {
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
   mount_cmd->add_flag("--allow-other", mount.allow_other, "let other users use the mount");
+  mount_cmd->add_flag("--read-only", mount.read_only, "mount read-only");
 
   auto* version_cmd = app.add_subcommand("version", "print the version");
   CLI11_PARSE(app, argc, argv);

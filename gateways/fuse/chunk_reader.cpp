@@ -70,10 +70,10 @@ chunk_reader::plaintext chunk_reader::fetch(caf::blocking_actor* self, const sha
   plaintext result;
   bool from_cache = false, degraded = false, fetched = false;
   if (const auto g = grants_(ref.key_epoch)) {
-    if (!pin || cache_.pinned(ref)) {
-      result = cache_.get(*g, ref);
-      from_cache = result != nullptr;
-    }
+    result = cache_.get(*g, ref);
+    from_cache = result != nullptr;
+    if (result && pin && !cache_.pinned(ref))
+      cache_.put(*g, ref, result, true);  // already cached: pinned where it is
     if (!result) {
       gateway::pipeline_options o;
       o.device_timeout = options_.device_timeout;

@@ -12,6 +12,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <linux/fs.h>  // RENAME_NOREPLACE
+
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -137,8 +139,117 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
 }
 
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  fs_of(req).release(fi->fh);
-  fuse_reply_err(req, 0);
+  // The kernel does not pass this answer on (close has had flush's).
+  fuse_reply_err(req, fs_of(req).release(fi->fh));
+}
+
+caller caller_of(fuse_req_t req) {
+  const auto* ctx = fuse_req_ctx(req);
+  return {static_cast<std::uint32_t>(ctx->uid), static_cast<std::uint32_t>(ctx->gid)};
+}
+
+void reply_entry(fuse_req_t req, int err, const struct stat& st) {
+  if (err) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  fuse_entry_param e{};
+  e.attr = st;
+  e.ino = st.st_ino;
+  e.attr_timeout = e.entry_timeout = attr_seconds;
+  fuse_reply_entry(req, &e);
+}
+
+void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  struct stat st {};
+  reply_entry(req, fs_of(req).mkdir(parent, name, mode, caller_of(req), st), st);
+}
+
+void op_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  struct stat st {};
+  reply_entry(req, fs_of(req).symlink(link, parent, name, caller_of(req), st), st);
+}
+
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  fuse_reply_err(req, fs_of(req).unlink(parent, name));
+}
+
+void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  fuse_reply_err(req, fs_of(req).rmdir(parent, name));
+}
+
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
+               const char* new_name, unsigned int flags) {
+  if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE)) {
+    fuse_reply_err(req, EINVAL);  // RENAME_EXCHANGE, RENAME_WHITEOUT
+    return;
+  }
+  fuse_reply_err(
+      req, fs_of(req).rename(parent, name, new_parent, new_name, (flags & RENAME_NOREPLACE) != 0));
+}
+
+void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
+  // The namespace has one entry per inode until hard links come (ADR 0009
+  // increment 7): link(2)'s answer for a file system without them.
+  fuse_reply_err(req, EPERM);
+}
+
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
+  attr_change c;
+  if (to_set & FUSE_SET_ATTR_MODE) c.mode = attr->st_mode;
+  if (to_set & FUSE_SET_ATTR_UID) c.uid = attr->st_uid;
+  if (to_set & FUSE_SET_ATTR_GID) c.gid = attr->st_gid;
+  if (to_set & FUSE_SET_ATTR_SIZE) c.size = static_cast<std::uint64_t>(attr->st_size);
+  const auto ns = [](const timespec& t) {
+    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+  };
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+    c.atime_ns = ns(now);
+  else if (to_set & FUSE_SET_ATTR_ATIME)
+    c.atime_ns = ns(attr->st_atim);
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+    c.mtime_ns = ns(now);
+  else if (to_set & FUSE_SET_ATTR_MTIME)
+    c.mtime_ns = ns(attr->st_mtim);
+  struct stat st {};
+  if (const int err = fs_of(req).setattr(ino, c, st))
+    fuse_reply_err(req, err);
+  else
+    fuse_reply_attr(req, &st, attr_seconds);
+}
+
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+               fuse_file_info* fi) {
+  struct stat st {};
+  std::uint64_t h = 0;
+  if (const int err = fs_of(req).create(parent, name, mode, fi->flags, caller_of(req), st, h)) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  fi->fh = h;
+  fuse_entry_param e{};
+  e.attr = st;
+  e.ino = st.st_ino;
+  e.attr_timeout = e.entry_timeout = attr_seconds;
+  if (fuse_reply_create(req, &e, fi) != 0) fs_of(req).release(h);  // the caller is gone
+}
+
+void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off,
+              fuse_file_info* fi) {
+  if (const int err = fs_of(req).write(fi->fh, off, {buf, size}))
+    fuse_reply_err(req, err);
+  else
+    fuse_reply_write(req, size);
+}
+
+void op_flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  fuse_reply_err(req, fs_of(req).flush(fi->fh));
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
+  fuse_reply_err(req, fs_of(req).flush(fi->fh));
 }
 
 void op_statfs(fuse_req_t req, fuse_ino_t) {
@@ -163,6 +274,17 @@ fuse_lowlevel_ops operations() {
   ops.read = op_read;
   ops.release = op_release;
   ops.statfs = op_statfs;
+  ops.mkdir = op_mkdir;
+  ops.symlink = op_symlink;
+  ops.unlink = op_unlink;
+  ops.rmdir = op_rmdir;
+  ops.rename = op_rename;
+  ops.link = op_link;
+  ops.setattr = op_setattr;
+  ops.create = op_create;
+  ops.write = op_write;
+  ops.flush = op_flush;
+  ops.fsync = op_fsync;
   return ops;
 }
 
@@ -209,13 +331,14 @@ int run_mount(const mount_config& config) {
                       directory_cache_files(cache_dir));
     mount_fs_options fo;
     fo.bucket = config.bucket;
+    fo.read_only = config.read_only;
     mount_fs fs(sys, client, cache, fo);
     fs.start();
 
-    std::vector<std::string> argv_text{"cairn-mount", "-o",
-                                       "ro,default_permissions,fsname=cairn:" + config.bucket +
-                                           ",subtype=cairn" +
-                                           (config.allow_other ? ",allow_other" : "")};
+    std::vector<std::string> argv_text{
+        "cairn-mount", "-o",
+        std::string(config.read_only ? "ro," : "") + "default_permissions,fsname=cairn:" +
+            config.bucket + ",subtype=cairn" + (config.allow_other ? ",allow_other" : "")};
     std::vector<char*> argv;
     for (auto& a : argv_text) argv.push_back(a.data());
     fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
@@ -246,6 +369,9 @@ int run_mount(const mount_config& config) {
     fuse_session_unmount(se);
     fuse_remove_signal_handlers(se);
     fuse_session_destroy(se);
+    // Files still open at the unmount (a signal) keep dirty bytes: commit.
+    if (const auto failed = fs.flush_all())
+      spdlog::error("mount: {} files could not be committed at the unmount", failed);
     spdlog::info("mount: {} unmounted", config.mountpoint);
     std::printf("unmounted: %s\n", config.mountpoint.c_str());
     std::fflush(stdout);

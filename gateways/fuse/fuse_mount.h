@@ -24,6 +24,7 @@ struct mount_config {
   std::uint64_t cache_l1_max = 512ull << 20;
   std::uint64_t cache_l2_max = 8ull << 30;
   bool allow_other = false;
+  bool read_only = false;
   unsigned threads_max = 16;  // FUSE worker threads
 };
 

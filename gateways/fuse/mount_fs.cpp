@@ -10,6 +10,7 @@
 
 #include "actors/shard/namespace_codec.h"
 #include "gateways/common/file_data.h"
+#include "gateways/common/write_back.h"
 
 namespace cairn::fuse {
 
@@ -27,6 +28,59 @@ int errno_of(client_status s) {
       return EIO;
     case client_status::invalid:
       return EINVAL;
+  }
+  return EIO;
+}
+
+int errno_of(const shard::ns_result& r) {
+  using S = shard::ns_status;
+  switch (r.status) {
+    case S::ok:
+      return 0;
+    case S::no_such_key:
+    case S::no_such_inode:
+    case S::no_such_bucket:
+      return ENOENT;
+    case S::invalid_key:
+      return r.problem == shard::key_problem::component_too_long ? ENAMETOOLONG
+             : r.problem == shard::key_problem::dot_component    ? EEXIST
+                                                                 : EINVAL;
+    case S::entry_exists:
+    case S::path_conflict:
+      return EEXIST;
+    case S::not_a_directory:
+      return ENOTDIR;
+    case S::is_a_directory:
+      return EISDIR;
+    case S::directory_not_empty:
+      return ENOTEMPTY;
+    case S::invalid_argument:
+      return EINVAL;
+    default:
+      return EIO;
+  }
+}
+
+int errno_of(const gateway::write_outcome& w) {
+  using kind = gateway::write_outcome::kind;
+  switch (w.what) {
+    case kind::ok:
+      return 0;
+    case kind::gone:
+      return ENOENT;
+    case kind::is_directory:
+      return EISDIR;
+    case kind::not_a_file:
+      return EINVAL;
+    case kind::too_big:
+      return EFBIG;
+    case kind::refused:
+      return EACCES;
+    case kind::rejected:
+      return w.result ? errno_of(*w.result) : EIO;
+    case kind::unavailable:
+    case kind::io:
+      return EIO;
   }
   return EIO;
 }
@@ -58,13 +112,57 @@ void stat_of(const shard::inode& n, struct stat& out) {
   out.st_ctim = ts(n.ctime_ns);
 }
 
-struct mount_fs::open_file {
+/// What the mount knows of a file some handle has open: its committed
+/// version (refreshed at open and after each commit, MF1) and its dirty
+/// bytes (MF4-MF6). Shared by the file's handles.
+struct mount_fs::file_state {
   std::uint64_t ino = 0;
-  shard::object_version version;  // as opened (MF1)
+  std::mutex mutex;
+  shard::object_version version;
+  gateway::dirty_file dirty;
+  std::int64_t dirty_mtime_ns = 0;  // when the last dirty byte was written
+  unsigned handles = 0;
+};
+
+struct mount_fs::open_file {
+  std::shared_ptr<file_state> state;
+  bool writable = false;
   std::mutex mutex;
   std::uint64_t last_end = 0;  // where the last read ended (sequential detection)
   chunk_reader::plaintext last_chunk;
   shard::chunk_hash last_id{};
+};
+
+/// The mount's bucket as gateway::file_store, for one operation: the
+/// namespace through the cluster client, chunks through the chunk reader
+/// and the device proxies.
+class mount_fs::store final : public gateway::file_store {
+ public:
+  explicit store(mount_fs& fs) : fs_(fs), self_(fs.sys_) {}
+  lookup read_inode(std::uint64_t inode, shard::inode& out) override {
+    const auto e = fs_.inode_of(inode, out);
+    return e == 0 ? lookup::found : e == ENOENT ? lookup::gone : lookup::unavailable;
+  }
+  keys::key_grant_ptr grant(std::uint64_t epoch) override { return fs_.grant(epoch); }
+  gateway::chunk_source source() override {
+    gateway::chunk_source c;
+    c.chunk = [this](const shard::chunk_ref& ref) { return fs_.reader_->get(ref); };
+    c.grant = [this](std::uint64_t epoch) { return fs_.grant(epoch); };
+    return c;
+  }
+  std::shared_ptr<const gateway::device_directory> devices() override { return fs_.devices(); }
+  std::uint64_t shard() const override { return fs_.shard_; }
+  std::uint64_t bucket() const override { return fs_.bucket_; }
+  std::optional<shard::ns_result> propose(shard::ns_command c) override {
+    shard::ns_result r;
+    if (fs_.command(std::move(c), r) != 0) return std::nullopt;
+    return r;
+  }
+  caf::blocking_actor* self() override { return self_.ptr(); }
+
+ private:
+  mount_fs& fs_;
+  caf::scoped_actor self_;
 };
 
 struct mount_fs::open_dir {
@@ -148,6 +246,19 @@ int mount_fs::getattr(std::uint64_t ino, struct stat& out) {
   shard::inode n;
   if (const int e = inode_of(ino, n)) return e;
   stat_of(n, out);
+  // This mount's dirty bytes count (MF6).
+  if (const auto st = state_of(ino, false)) {
+    std::lock_guard lock(st->mutex);
+    if (!st->dirty.empty()) {
+      out.st_size = std::max<off_t>(out.st_size, static_cast<off_t>(st->dirty.end()));
+      out.st_blocks = (out.st_size + 511) / 512;
+      if (st->dirty_mtime_ns > n.mtime_ns) {
+        out.st_mtim.tv_sec = st->dirty_mtime_ns / 1'000'000'000;
+        out.st_mtim.tv_nsec = st->dirty_mtime_ns % 1'000'000'000;
+        out.st_ctim = out.st_mtim;
+      }
+    }
+  }
   return 0;
 }
 
@@ -252,32 +363,213 @@ void mount_fs::releasedir(std::uint64_t handle) {
   dirs_.erase(handle);
 }
 
+namespace {
+
+std::int64_t wall_clock_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool valid_name(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
+         name.find('\0') == std::string_view::npos;
+}
+
+}  // namespace
+
+int mount_fs::command(shard::ns_command c, shard::ns_result& out) {
+  const auto r = client_.call(command_query{shard_, shard::encode_ns_command(c)});
+  if (r.status != client_status::ok) return errno_of(r.status);
+  auto result = shard::decode_ns_result(std::get<command_answer>(r.body).result);
+  if (!result) return EIO;
+  out = std::move(*result);
+  return 0;
+}
+
+int mount_fs::make(std::uint64_t parent, std::string_view name, shard::inode_kind kind,
+                   std::uint32_t mode, std::string_view target, const caller& who,
+                   shard::create_how how, struct stat& out) {
+  if (options_.read_only) return EROFS;
+  if (name.size() > shard::name_bytes_max) return ENAMETOOLONG;
+  if (!valid_name(name)) return EINVAL;
+  shard::make_node_command m;
+  m.bucket = shard::bucket_id{bucket_};
+  m.dir = shard::inode_id{parent};
+  m.name = std::string(name);
+  m.kind = kind;
+  m.mode = mode & 07777;
+  m.uid = who.uid;
+  m.gid = who.gid;
+  m.target = std::string(target);
+  m.how = how;
+  shard::ns_command c;
+  c.body = std::move(m);
+  shard::ns_result r;
+  if (const int e = command(std::move(c), r)) return e;
+  if (const int e = errno_of(r)) return e;
+  return getattr(r.inode.value, out);
+}
+
+int mount_fs::mkdir(std::uint64_t parent, std::string_view name, std::uint32_t mode,
+                    const caller& who, struct stat& out) {
+  return make(parent, name, shard::inode_kind::directory, mode, {}, who, shard::create_how::guarded,
+              out);
+}
+
+int mount_fs::symlink(std::string_view target, std::uint64_t parent, std::string_view name,
+                      const caller& who, struct stat& out) {
+  if (target.empty() || target.size() > shard::key_bytes_max) return ENAMETOOLONG;
+  return make(parent, name, shard::inode_kind::symlink, 0777, target, who,
+              shard::create_how::guarded, out);
+}
+
+int mount_fs::unlink(std::uint64_t parent, std::string_view name) {
+  if (options_.read_only) return EROFS;
+  if (name.size() > shard::name_bytes_max) return ENAMETOOLONG;
+  shard::ns_command c;
+  c.body = shard::remove_node_command{shard::bucket_id{bucket_}, shard::inode_id{parent},
+                                      std::string(name), false, 0};
+  shard::ns_result r;
+  if (const int e = command(std::move(c), r)) return e;
+  return errno_of(r);
+}
+
+int mount_fs::rmdir(std::uint64_t parent, std::string_view name) {
+  if (options_.read_only) return EROFS;
+  if (name.size() > shard::name_bytes_max) return ENAMETOOLONG;
+  if (name == ".") return EINVAL;
+  if (name == "..") return ENOTEMPTY;
+  shard::ns_command c;
+  c.body = shard::remove_node_command{shard::bucket_id{bucket_}, shard::inode_id{parent},
+                                      std::string(name), true, 0};
+  shard::ns_result r;
+  if (const int e = command(std::move(c), r)) return e;
+  return errno_of(r);
+}
+
+int mount_fs::rename(std::uint64_t parent, std::string_view name, std::uint64_t new_parent,
+                     std::string_view new_name, bool no_replace) {
+  if (options_.read_only) return EROFS;
+  if (name.size() > shard::name_bytes_max || new_name.size() > shard::name_bytes_max)
+    return ENAMETOOLONG;
+  if (!valid_name(new_name)) return EINVAL;
+  if (no_replace) {
+    // Not atomic with the rename: another client may create the name in
+    // between (docs/fuse.md).
+    struct stat st {};
+    const int e = lookup(new_parent, new_name, st);
+    if (e == 0) return EEXIST;
+    if (e != ENOENT) return e;
+  }
+  shard::ns_command c;
+  c.body = shard::rename_node_command{shard::bucket_id{bucket_}, shard::inode_id{parent},
+                                      std::string(name),         shard::inode_id{new_parent},
+                                      std::string(new_name),     0};
+  shard::ns_result r;
+  if (const int e = command(std::move(c), r)) return e;
+  return errno_of(r);
+}
+
+std::shared_ptr<mount_fs::file_state> mount_fs::state_of(std::uint64_t ino, bool create) {
+  std::lock_guard lock(mutex_);
+  if (const auto it = states_.find(ino); it != states_.end()) return it->second;
+  if (!create) return nullptr;
+  auto st = std::make_shared<file_state>();
+  st->ino = ino;
+  states_.emplace(ino, st);
+  return st;
+}
+
+void mount_fs::forget_if_idle(std::uint64_t ino) {
+  // Called with the state's mutex not held: the state goes when no handle
+  // has the file open and it holds no dirty bytes.
+  const auto st = state_of(ino, false);
+  if (!st) return;
+  std::lock_guard s_lock(st->mutex);
+  std::lock_guard lock(mutex_);
+  if (st->handles == 0 && st->dirty.empty()) states_.erase(ino);
+}
+
+std::shared_ptr<mount_fs::open_file> mount_fs::file_of(std::uint64_t handle) {
+  std::lock_guard lock(mutex_);
+  const auto it = files_.find(handle);
+  return it == files_.end() ? nullptr : it->second;
+}
+
+int mount_fs::commit(file_state& st, bool everything) {
+  if (st.dirty.empty()) return 0;
+  const auto held = st.dirty.bytes();
+  store s(*this);
+  const auto w = gateway::commit_dirty(s, st.ino, st.dirty, everything);
+  dirty_bytes_ -= held - st.dirty.bytes();
+  using kind = gateway::write_outcome::kind;
+  if (w.what == kind::gone) return 0;  // removed: its bytes went with it (FD3)
+  if (held != st.dirty.bytes()) {
+    // Something was committed: the version this mount reads from moves on.
+    shard::inode n;
+    if (inode_of(st.ino, n) == 0 && n.current) st.version = std::move(*n.current);
+  }
+  if (w.what == kind::ok) {
+    ++commits_;
+    return 0;
+  }
+  ++commit_failures_;
+  spdlog::warn("mount: committing inode {} failed ({} dirty bytes kept)", st.ino, st.dirty.bytes());
+  return errno_of(w);
+}
+
+int mount_fs::create(std::uint64_t parent, std::string_view name, std::uint32_t mode, int flags,
+                     const caller& who, struct stat& out, std::uint64_t& handle) {
+  const auto how = (flags & O_EXCL) ? shard::create_how::guarded : shard::create_how::unchecked;
+  if (const int e = make(parent, name, shard::inode_kind::file, mode, {}, who, how, out)) return e;
+  if (S_ISDIR(out.st_mode)) return EISDIR;
+  if (!S_ISREG(out.st_mode)) return EEXIST;
+  return open(out.st_ino, flags, handle);
+}
+
 int mount_fs::open(std::uint64_t ino, int flags, std::uint64_t& handle) {
+  const bool writable = (flags & O_ACCMODE) != O_RDONLY;
+  if ((writable || (flags & O_TRUNC)) && options_.read_only) return EROFS;
   shard::inode n;
   if (const int e = inode_of(ino, n)) return e;
   if (n.kind == shard::inode_kind::directory) return EISDIR;
   if (n.kind != shard::inode_kind::file) return EINVAL;
-  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) return EROFS;
   auto f = std::make_shared<open_file>();
-  f->ino = ino;
-  if (n.current) f->version = std::move(*n.current);
+  f->writable = writable;
+  f->state = state_of(ino, true);
+  {
+    std::lock_guard lock(f->state->mutex);
+    ++f->state->handles;
+    f->state->version = n.current.value_or(shard::object_version{});  // close-to-open (MF1)
+  }
+  if (flags & O_TRUNC) {
+    attr_change to_zero;
+    to_zero.size = 0;
+    struct stat ignored {};
+    if (const int e = setattr(ino, to_zero, ignored)) {
+      std::lock_guard lock(f->state->mutex);
+      --f->state->handles;
+      return e;
+    }
+  }
   handle = remember(f, false);
   return 0;
 }
 
 int mount_fs::read(std::uint64_t handle, off_t offset, std::size_t size, std::string& out) {
-  std::shared_ptr<open_file> f;
-  {
-    std::lock_guard lock(mutex_);
-    const auto it = files_.find(handle);
-    if (it == files_.end()) return EBADF;
-    f = it->second;
-  }
+  const auto f = file_of(handle);
+  if (!f) return EBADF;
   if (offset < 0) return EINVAL;
-  const auto& v = f->version;
+  auto& st = *f->state;
+  // The committed version and the dirty bytes, read under the file's lock
+  // so no commit falls between them (MF6).
+  std::unique_lock s_lock(st.mutex);
+  const auto v = st.version;
+  const std::uint64_t size_now = std::max(v.size, st.dirty.end());
   const std::uint64_t first = static_cast<std::uint64_t>(offset);
   const std::uint64_t last =
-      first >= v.size ? first : std::min<std::uint64_t>(v.size, first + size);
+      first >= size_now ? first : std::min<std::uint64_t>(size_now, first + size);
   bool sequential = false;
   {
     std::lock_guard lock(f->mutex);
@@ -297,7 +589,11 @@ int mount_fs::read(std::uint64_t handle, off_t offset, std::size_t size, std::st
     return plain;
   };
   source.grant = [this](std::uint64_t epoch) { return grant(epoch); };
-  if (!gateway::copy_range(v, first, last, out, source)) return EIO;
+  const std::uint64_t committed_last = std::min(last, v.size);
+  if (!gateway::copy_range(v, first, std::max(first, committed_last), out, source)) return EIO;
+  out.resize(last - first, '\0');  // past the committed end: dirty bytes or a hole
+  st.dirty.overlay(first, out);
+  s_lock.unlock();
   if (sequential && last > 0) {
     // The next chunks after this read go on the wire now, in parallel.
     unsigned queued = 0;
@@ -310,9 +606,153 @@ int mount_fs::read(std::uint64_t handle, off_t offset, std::size_t size, std::st
   return 0;
 }
 
-void mount_fs::release(std::uint64_t handle) {
-  std::lock_guard lock(mutex_);
-  files_.erase(handle);
+int mount_fs::write(std::uint64_t handle, off_t offset, std::string_view data) {
+  const auto f = file_of(handle);
+  if (!f) return EBADF;
+  if (!f->writable) return EBADF;
+  if (offset < 0) return EINVAL;
+  const auto end = static_cast<std::uint64_t>(offset) + data.size();
+  if (end > shard::chunks_per_version_max * gateway::file_slot_bytes) return EFBIG;
+  auto& st = *f->state;
+  std::lock_guard lock(st.mutex);
+  // MF4: over a bound, commit this file first; a write that still does
+  // not fit fails.
+  if (st.dirty.bytes() + data.size() > options_.dirty_file_bytes_max ||
+      dirty_bytes_ + data.size() > options_.dirty_bytes_max) {
+    if (const int e = commit(st, true)) return e;
+    if (dirty_bytes_ + data.size() > options_.dirty_bytes_max) return EIO;
+  }
+  const auto held = st.dirty.bytes();
+  st.dirty.write(static_cast<std::uint64_t>(offset), data);
+  dirty_bytes_ += st.dirty.bytes() - held;
+  st.dirty_mtime_ns = wall_clock_ns();
+  // Full slots go now (they need no read); a failure is reported by the
+  // flush or fsync that follows, the bytes stay dirty (MF5).
+  (void)commit(st, false);
+  return 0;
+}
+
+int mount_fs::flush(std::uint64_t handle) {
+  const auto f = file_of(handle);
+  if (!f) return EBADF;
+  std::lock_guard lock(f->state->mutex);
+  return commit(*f->state, true);
+}
+
+int mount_fs::release(std::uint64_t handle) {
+  std::shared_ptr<open_file> f;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = files_.find(handle);
+    if (it == files_.end()) return EBADF;
+    f = it->second;
+    files_.erase(it);
+  }
+  int e = 0;
+  {
+    std::lock_guard lock(f->state->mutex);
+    --f->state->handles;
+    e = commit(*f->state, true);
+  }
+  forget_if_idle(f->state->ino);
+  return e;
+}
+
+std::size_t mount_fs::flush_all() {
+  std::vector<std::shared_ptr<file_state>> all;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [ino, st] : states_) all.push_back(st);
+  }
+  std::size_t failed = 0;
+  for (const auto& st : all) {
+    std::lock_guard lock(st->mutex);
+    if (commit(*st, true) != 0) ++failed;
+  }
+  return failed;
+}
+
+int mount_fs::setattr(std::uint64_t ino, const attr_change& change, struct stat& out) {
+  if (options_.read_only) return EROFS;
+  if (change.size) {
+    if (*change.size > shard::chunks_per_version_max * gateway::file_slot_bytes) return EFBIG;
+    // The dirty bytes first, then the size: one order for every writer.
+    const auto st = state_of(ino, false);
+    std::unique_lock<std::mutex> lock;
+    if (st) {
+      lock = std::unique_lock(st->mutex);
+      if (const int e = commit(*st, true)) return e;
+    }
+    store s(*this);
+    const auto w = gateway::write_patches(s, ino, {}, *change.size);
+    if (const int e = errno_of(w)) return e;
+    if (st) {
+      shard::inode n;
+      if (inode_of(ino, n) == 0) st->version = n.current.value_or(shard::object_version{});
+    }
+  }
+  if (change.mode || change.uid || change.gid || change.atime_ns || change.mtime_ns) {
+    shard::set_attributes_command a;
+    a.bucket = shard::bucket_id{bucket_};
+    a.inode = shard::inode_id{ino};
+    if (change.mode) a.mode = *change.mode & 07777;
+    a.uid = change.uid;
+    a.gid = change.gid;
+    a.atime_ns = change.atime_ns;
+    a.mtime_ns = change.mtime_ns;
+    shard::ns_command c;
+    c.body = std::move(a);
+    shard::ns_result r;
+    if (const int e = command(std::move(c), r)) return e;
+    if (const int e = errno_of(r)) return e;
+  }
+  return getattr(ino, out);
+}
+
+int mount_fs::resolve(std::string_view path, shard::inode& out) {
+  if (const int e = inode_of(shard::root_inode.value, out)) return e;
+  while (!path.empty()) {
+    const auto slash = path.find('/');
+    const auto name = path.substr(0, slash);
+    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
+    if (name.empty() || name == ".") continue;
+    if (out.kind != shard::inode_kind::directory) return ENOTDIR;
+    if (name.size() > shard::name_bytes_max) return ENAMETOOLONG;
+    const auto r = client_.call(lookup_query{shard_, bucket_, out.id.value, std::string(name)});
+    if (r.status != client_status::ok) return errno_of(r.status);
+    auto n = shard::decode_inode(std::get<inode_answer>(r.body).inode);
+    if (!n) return EIO;
+    out = std::move(*n);
+  }
+  return 0;
+}
+
+int mount_fs::walk_files(const shard::inode& from,
+                         const std::function<bool(const shard::inode&)>& each) {
+  if (from.kind == shard::inode_kind::file) return each(from) ? 0 : ECANCELED;
+  if (from.kind != shard::inode_kind::directory) return 0;
+  std::vector<std::uint64_t> dirs{from.id.value};  // a stack: depth first
+  while (!dirs.empty()) {
+    const auto dir = dirs.back();
+    dirs.pop_back();
+    std::string after;
+    for (;;) {
+      const auto r = client_.call(readdir_query{shard_, bucket_, dir, after, client_readdir_max});
+      if (r.status != client_status::ok) return errno_of(r.status);
+      const auto& page = std::get<readdir_answer>(r.body);
+      for (const auto& e : page.entries) {
+        auto n = shard::decode_inode(e.inode);
+        if (!n) return EIO;
+        after = e.list_key;
+        if (n->kind == shard::inode_kind::directory)
+          dirs.push_back(n->id.value);
+        else if (n->kind == shard::inode_kind::file && !each(*n))
+          return ECANCELED;
+      }
+      if (!page.more || page.entries.empty()) break;
+    }
+  }
+  return 0;
 }
 
 mount_stats mount_fs::stats() const {
@@ -322,6 +762,9 @@ mount_stats mount_fs::stats() const {
   std::lock_guard lock(mutex_);
   s.open_files = files_.size();
   s.open_dirs = dirs_.size();
+  s.dirty_bytes = dirty_bytes_;
+  s.commits = commits_;
+  s.commit_failures = commit_failures_;
   return s;
 }
 

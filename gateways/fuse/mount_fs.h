@@ -14,18 +14,29 @@
 //
 // Invariants:
 //  MF1. A read answers the bytes of the version the file had when it was
-//       opened (close-to-open consistency), or EIO; never other bytes
-//       (FD1, CR3).
+//       opened or when this mount last committed to it (close-to-open
+//       consistency), or EIO; never other bytes (FD1, CR3).
 //  MF2. Every operation returns: a node that does not answer within the
 //       client's timeout makes it EIO (CC-1), never a hung caller.
 //  MF3. A directory handle lists each entry of the directory once, in
 //       name order, with stable offsets: offset n resumes after the n-th
 //       entry it returned ("." and ".." are 1 and 2).
+//  MF4. Bounded write-back: a file holds at most dirty_file_bytes_max
+//       dirty bytes and the mount dirty_bytes_max; a write that would pass
+//       either commits first, and fails with EIO if that commit fails.
+//       Full 4 MiB slots are committed as they fill.
+//  MF5. flush (close) and fsync answer 0 only when every byte written
+//       through the file before them is committed: its chunks acknowledged
+//       by their devices (CP2) and write_range applied (FD2). Otherwise
+//       they answer EIO and the bytes stay dirty (FD3).
+//  MF6. Reads and getattr see this mount's dirty bytes over the committed
+//       ones (a file's size is the larger of the two).
 #pragma once
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <atomic>
 #include <caf/all.hpp>
 #include <chrono>
 #include <cstdint>
@@ -33,9 +44,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "actors/shard/namespace_codec.h"
+#include "gateways/common/file_data.h"
 #include "gateways/fuse/chunk_cache.h"
 #include "gateways/fuse/chunk_reader.h"
 #include "gateways/fuse/cluster_client.h"
@@ -44,10 +58,15 @@ namespace cairn::fuse {
 
 struct mount_fs_options {
   std::string bucket = "cairn";
+  bool read_only = false;
   /// Chunks read ahead of a sequential reader.
   unsigned read_ahead_chunks = 4;
   /// How long the device directory is used before it is asked again.
   std::chrono::milliseconds devices_refresh{5'000};
+  /// Write-back bounds (MF4): dirty bytes held for one file, and for the
+  /// whole mount; past them a write commits first.
+  std::uint64_t dirty_file_bytes_max = 16ull << 20;
+  std::uint64_t dirty_bytes_max = 256ull << 20;
   chunk_reader_options reader;
 };
 
@@ -55,6 +74,19 @@ struct mount_stats {
   chunk_reader_stats reader;
   chunk_cache_stats cache;
   std::uint64_t open_files = 0, open_dirs = 0;
+  std::uint64_t dirty_bytes = 0, commits = 0, commit_failures = 0;
+};
+
+/// Who asks (FUSE's request context): new inodes are theirs.
+struct caller {
+  std::uint32_t uid = 0, gid = 0;
+};
+
+/// What setattr changes (FUSE_SET_ATTR_*).
+struct attr_change {
+  std::optional<std::uint32_t> mode, uid, gid;
+  std::optional<std::uint64_t> size;
+  std::optional<std::int64_t> atime_ns, mtime_ns;
 };
 
 class mount_fs {
@@ -71,8 +103,19 @@ class mount_fs {
 
   int lookup(std::uint64_t parent, std::string_view name, struct stat& out);
   int getattr(std::uint64_t ino, struct stat& out);
+  int setattr(std::uint64_t ino, const attr_change& change, struct stat& out);
   int readlink(std::uint64_t ino, std::string& target);
   int statfs(struct statvfs& out);
+
+  int mkdir(std::uint64_t parent, std::string_view name, std::uint32_t mode, const caller& who,
+            struct stat& out);
+  int symlink(std::string_view target, std::uint64_t parent, std::string_view name,
+              const caller& who, struct stat& out);
+  int unlink(std::uint64_t parent, std::string_view name);
+  int rmdir(std::uint64_t parent, std::string_view name);
+  /// `no_replace`: RENAME_NOREPLACE.
+  int rename(std::uint64_t parent, std::string_view name, std::uint64_t new_parent,
+             std::string_view new_name, bool no_replace);
 
   int opendir(std::uint64_t ino, std::uint64_t& handle);
   /// Entries after `offset`; `add` takes one (name, attributes, its
@@ -81,22 +124,49 @@ class mount_fs {
   int readdir(std::uint64_t handle, off_t offset, const entry_sink& add);
   void releasedir(std::uint64_t handle);
 
+  /// Creates (O_EXCL: only if new) and opens a file.
+  int create(std::uint64_t parent, std::string_view name, std::uint32_t mode, int flags,
+             const caller& who, struct stat& out, std::uint64_t& handle);
   int open(std::uint64_t ino, int flags, std::uint64_t& handle);
   int read(std::uint64_t handle, off_t offset, std::size_t size, std::string& out);
-  void release(std::uint64_t handle);
+  int write(std::uint64_t handle, off_t offset, std::string_view data);
+  /// close(2) (flush) and fsync(2): everything the file holds is committed
+  /// and durable when this answers 0 (MF5).
+  int flush(std::uint64_t handle);
+  int release(std::uint64_t handle);
+  /// Commits every file's dirty bytes (at unmount); the files that failed.
+  std::size_t flush_all();
 
   mount_stats stats() const;
-  /// Reads a whole file's chunks into the cache, pinned (`cairn stage`).
   chunk_reader& reader() { return *reader_; }
+  const chunk_cache& cache() const { return cache_; }
+  chunk_cache& cache() { return cache_; }
+
+  /// The inode at `path` ("a/b/c", relative to the mount's root; "" is the
+  /// root), following no symlinks.
+  int resolve(std::string_view path, shard::inode& out);
+  /// Every file under `ino` (itself if it is a file), with its current
+  /// version, depth first; `each` answers false to stop.
+  int walk_files(const shard::inode& from, const std::function<bool(const shard::inode&)>& each);
 
   struct open_file;
   struct open_dir;
+  struct file_state;
+  class store;
 
  private:
   int inode_of(std::uint64_t ino, shard::inode& out);
+  int command(shard::ns_command c, shard::ns_result& out);
+  int make(std::uint64_t parent, std::string_view name, shard::inode_kind kind, std::uint32_t mode,
+           std::string_view target, const caller& who, shard::create_how how, struct stat& out);
   keys::key_grant_ptr grant(std::uint64_t epoch);
   std::shared_ptr<const gateway::device_directory> devices();
   std::uint64_t remember(std::shared_ptr<void> handle, bool dir);
+  std::shared_ptr<open_file> file_of(std::uint64_t handle);
+  std::shared_ptr<file_state> state_of(std::uint64_t ino, bool create);
+  /// Commits a file's dirty bytes (its mutex held): all, or full slots.
+  int commit(file_state& st, bool everything);
+  void forget_if_idle(std::uint64_t ino);
 
   caf::actor_system& sys_;
   cluster_client& client_;
@@ -105,15 +175,22 @@ class mount_fs {
   std::uint64_t shard_ = 0, bucket_ = 0;
   std::unique_ptr<chunk_reader> reader_;
 
-  mutable std::mutex mutex_;
+  mutable std::mutex mutex_;  // a file_state's mutex is taken before this, never after
   std::map<std::uint64_t, keys::key_grant_ptr> grants_;
   std::shared_ptr<const gateway::device_directory> devices_;
   std::chrono::steady_clock::time_point devices_at_;
   std::map<std::uint64_t, std::shared_ptr<open_file>> files_;
   std::map<std::uint64_t, std::shared_ptr<open_dir>> dirs_;
+  std::map<std::uint64_t, std::shared_ptr<file_state>> states_;  // by inode
   std::uint64_t next_handle_ = 1;
+  std::atomic<std::uint64_t> dirty_bytes_{0};
+  std::atomic<std::uint64_t> commits_{0}, commit_failures_{0};
 };
 
+/// An errno for a namespace status (ENOENT, EEXIST, ENOTEMPTY, ...).
+int errno_of(const shard::ns_result& r);
+/// An errno for what a write did (EIO, EFBIG, ...).
+int errno_of(const gateway::write_outcome& w);
 /// An errno for a client status (ENOENT, EACCES, EIO, EINVAL).
 int errno_of(runtime::client_status s);
 /// A struct stat for an inode.

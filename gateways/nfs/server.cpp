@@ -25,9 +25,9 @@
 #include "actors/shard/shard_actor.h"
 #include "gateways/common/file_data.h"
 #include "gateways/common/listener.h"
+#include "gateways/common/write_back.h"
 #include "gateways/nfs/handles.h"
 #include "gateways/nfs/rpc.h"
-#include "gateways/nfs/write_back.h"
 #include "runtime/catalog.h"
 
 namespace cairn::nfs {
@@ -217,7 +217,7 @@ struct nfs_server::impl {
   /// the map and is not written to again.
   struct pending_file {
     std::mutex mutex;
-    dirty_file dirty;
+    gateway::dirty_file dirty;
     export_ptr exp;
     runtime::bucket_entry bucket;
     std::chrono::steady_clock::time_point last_write;
@@ -1374,160 +1374,107 @@ class session {
 
   // --- WRITE, COMMIT, and SETATTR of the size ---------------------------------------------
 
-  /// What a chunk slot is: files written here are cut into chunks at
-  /// multiples of this, so a write rewrites only the slots it touches.
-  static constexpr std::uint64_t slot_bytes = gateway::chunk_bytes_default;
-  static constexpr int write_attempts = 5;
+  static constexpr std::uint64_t slot_bytes = gateway::file_slot_bytes;
 
-  /// An ETag for a version written through NFS: not an MD5 of the bytes
-  /// (the gateway patches chunks, it never sees the whole object), so it
-  /// carries a part count as multipart ETags do, which S3 clients do not
-  /// take for an MD5.
-  static std::string etag_after(const shard::write_range_command& w) {
-    keys::sha256_hasher h;
-    auto put = [&](const void* p, std::size_t n) {
-      h.update({static_cast<const std::uint8_t*>(p), n});
-    };
-    put(w.expected_etag.data(), w.expected_etag.size());
-    for (const auto x : {w.from, w.to, w.size}) put(&x, sizeof x);
-    for (const auto& c : w.chunks) put(c.id.data(), c.id.size());
-    put(w.inline_sealed.data(), w.inline_sealed.size());
-    const auto d = h.finish();
-    static const char* hex = "0123456789abcdef";
-    std::string e = "\"";
-    for (std::size_t i = 0; i < 16; ++i) {
-      e += hex[d[i] >> 4];
-      e += hex[d[i] & 15];
-    }
-    return e + "-1\"";
-  }
-
-  void orphan(const target& t, std::vector<shard::chunk_ref> chunks) {
-    if (chunks.empty()) return;
-    shard::report_orphans_command o;
-    o.chunks = std::move(chunks);
-    shard::ns_command c;
-    c.body = std::move(o);
-    propose(t, std::move(c));
-  }
-
-  /// Bytes to write at an offset.
-  struct patch {
-    std::uint64_t offset = 0;
-    std::string_view bytes;
-  };
-
-  /// Writes `patches` (sorted, disjoint) into file `t.inode`, or, with
-  /// `new_size` and no patches, sets its size (truncating or extending),
-  /// durably: the chunk slots they touch are read where the patches do not
-  /// cover them, patched, written through the chunk pipeline, and one
-  /// write_range command commits them. Retried when another writer changed
-  /// the file in between. `check_access`: the caller's rights are checked
-  /// on the read the write patches (a flush of accepted WRITEs skips it,
-  /// as a chmod after write() does not fail the write-back).
-  nfsstat3 write_patches(const target& t, std::span<const patch> patches,
-                         std::optional<std::uint64_t> new_size, std::optional<node_attrs>& before,
-                         bool check_access) {
-    if (patches.empty() && !new_size) return NFS3_OK;
-    for (int attempt = 0; attempt < write_attempts; ++attempt) {
-      std::optional<node_attrs> at;
-      std::optional<shard::object_version> version;
-      if (!read(t, [&](const shard::namespace_state& ns) {
+  /// One target's bucket as gateway::file_store: namespace reads and
+  /// proposals through the shard actor, chunks through this session.
+  class target_store final : public gateway::file_store {
+   public:
+    target_store(session& s, const target& t) : s_(s), t_(t) {}
+    lookup read_inode(std::uint64_t inode, shard::inode& out) override {
+      bool found = false;
+      if (!s_.read(t_, [&](const shard::namespace_state& ns) {
             if (const auto* n =
-                    ns.inode_of(shard::bucket_id{t.bucket.bucket}, shard::inode_id{t.inode})) {
-              at = attrs_of(*n);
-              if (n->current) version = *n->current;
+                    ns.inode_of(shard::bucket_id{t_.bucket.bucket}, shard::inode_id{inode})) {
+              found = true;
+              if (n->kind == shard::inode_kind::directory) {  // its entries are not needed
+                out.id = n->id;
+                out.kind = n->kind;
+              } else {
+                out = *n;
+              }
             }
           }))
-        return NFS3ERR_JUKEBOX;
-      if (!at) return NFS3ERR_STALE;
-      if (attempt == 0) before = at;
-      if (at->kind == shard::inode_kind::directory) return NFS3ERR_ISDIR;
-      if (at->kind != shard::inode_kind::file) return NFS3ERR_INVAL;
-      if (check_access && t.exp->cfg.read_only) return NFS3ERR_ROFS;
-      if (check_access && !(access_bits(*at, t.who, false) & ACCESS3_MODIFY)) return NFS3ERR_ACCES;
-      const shard::object_version v = version.value_or(shard::object_version{});
-      const std::uint64_t old_size = v.size;
-      const std::uint64_t first = patches.empty() ? 0 : patches.front().offset;
-      const std::uint64_t last =
-          patches.empty() ? 0 : patches.back().offset + patches.back().bytes.size();
-      const std::uint64_t size = new_size ? *new_size : std::max(old_size, last);
-      if (size > shard::chunks_per_version_max * slot_bytes) return NFS3ERR_FBIG;
-      const auto g = grant(t.bucket.tenant, 0);
-      if (!g) return NFS3ERR_JUKEBOX;
-      shard::write_range_command w;
-      w.inode = shard::inode_id{t.inode};
-      w.expected_etag = v.etag;
-      w.size = size;
-      // The bytes to produce: [from, to) of the new file, and the old
-      // chunks that range must cover whole.
-      std::uint64_t from = 0, to = 0;
-      const bool small = size <= gateway::inline_bytes_max;
-      if (small || !v.inline_sealed.empty()) {
-        from = 0;
-        to = size;  // small: all of it inline; inline growing past it: all of it as chunks
-      } else {
-        const std::uint64_t a = new_size ? std::min(size, old_size) : first;
-        const std::uint64_t b = new_size ? std::max(size, old_size) : last;
-        from = a;
-        to = b;
-        for (const auto& ref : v.chunks)
-          if (ref.offset < b && ref.offset + ref.length > a) {
-            from = std::min(from, ref.offset);
-            to = std::max(to, ref.offset + ref.length);
-          }
-        if (new_size && size > old_size) from = to = old_size;  // extending: a hole, no bytes
-      }
-      const std::uint64_t produce_to = std::min(to, size);
-      // The old bytes are read only where the patches leave a gap.
-      const std::uint64_t old_to = std::min(produce_to, old_size);
-      std::uint64_t covered = from;
-      for (const auto& p : patches) {
-        if (p.offset > covered) break;
-        covered = std::max(covered, p.offset + p.bytes.size());
-      }
-      std::string bytes;
-      if (covered < old_to && !copy_range(t, v, from, old_to, bytes)) return NFS3ERR_IO;
-      bytes.resize(produce_to > from ? produce_to - from : 0, '\0');
-      for (const auto& p : patches) {
-        if (p.offset >= produce_to || p.offset < from) continue;
-        const auto n = std::min<std::uint64_t>(p.bytes.size(), produce_to - p.offset);
-        std::memcpy(bytes.data() + (p.offset - from), p.bytes.data(), n);
-      }
-      const auto* u8 = reinterpret_cast<const std::uint8_t*>(bytes.data());
-      if (small) {
-        w.inline_sealed = gateway::seal_inline(*g, {u8, bytes.size()});
-      } else {
-        gateway::pipeline_options o;
-        o.dedup_scope = t.bucket.shard;
-        gateway::chunk_pipeline pipeline(server_.backend.devices(), o);
-        for (std::uint64_t at_off = from; at_off < produce_to;) {
-          const std::uint64_t end = std::min(produce_to, (at_off / slot_bytes + 1) * slot_bytes);
-          auto r = pipeline.write(self(), *g, {u8 + (at_off - from), end - at_off}, at_off);
-          auto* ref = std::get_if<shard::chunk_ref>(&r);
-          if (!ref) {
-            spdlog::error("nfs: writing a chunk failed: {}",
-                          std::get<gateway::pipeline_error>(r).detail);
-            orphan(t, std::move(w.chunks));
-            return NFS3ERR_IO;
-          }
-          w.chunks.push_back(std::move(*ref));
-          at_off = end;
-        }
-        w.from = from;
-        w.to = to;
-      }
-      w.etag = etag_after(w);
-      const auto written = w.chunks;
-      const auto r = propose(t, std::move(w));
-      if (r && r->status == shard::ns_status::precondition_failed) {
-        orphan(t, written);
-        continue;  // another writer came first: read again
-      }
-      if (!r || r->status != shard::ns_status::ok) orphan(t, written);
-      return status_of(r);
+        return lookup::unavailable;
+      return found ? lookup::found : lookup::gone;
     }
-    return NFS3ERR_JUKEBOX;
+    keys::key_grant_ptr grant(std::uint64_t epoch) override {
+      return s_.grant(t_.bucket.tenant, epoch);
+    }
+    gateway::chunk_source source() override {
+      gateway::chunk_source c;
+      c.chunk = [this](const shard::chunk_ref& ref) {
+        // The session's cache owns the bytes; they stay while the call runs.
+        return std::shared_ptr<const std::vector<std::uint8_t>>(
+            std::shared_ptr<const std::vector<std::uint8_t>>{}, s_.chunk(t_, ref));
+      };
+      c.grant = [this](std::uint64_t epoch) { return grant(epoch); };
+      return c;
+    }
+    std::shared_ptr<const gateway::device_directory> devices() override {
+      return s_.server_.backend.devices();
+    }
+    std::uint64_t shard() const override { return t_.bucket.shard; }
+    std::uint64_t bucket() const override { return t_.bucket.bucket; }
+    std::optional<shard::ns_result> propose(shard::ns_command c) override {
+      return s_.propose(t_, std::move(c));
+    }
+    caf::blocking_actor* self() override { return s_.self(); }
+
+   private:
+    session& s_;
+    const target& t_;
+  };
+
+  /// An NFS status for what a write did.
+  static nfsstat3 status_of(const gateway::write_outcome& w, nfsstat3 refusal) {
+    using kind = gateway::write_outcome::kind;
+    switch (w.what) {
+      case kind::ok:
+        return NFS3_OK;
+      case kind::gone:
+        return NFS3ERR_STALE;
+      case kind::is_directory:
+        return NFS3ERR_ISDIR;
+      case kind::not_a_file:
+        return NFS3ERR_INVAL;
+      case kind::too_big:
+        return NFS3ERR_FBIG;
+      case kind::refused:
+        return refusal;
+      case kind::unavailable:
+        return NFS3ERR_JUKEBOX;
+      case kind::io:
+        return NFS3ERR_IO;
+      case kind::rejected:
+        return status_of(w.result);
+    }
+    return NFS3ERR_SERVERFAULT;
+  }
+
+  /// Writes `patches` (sorted, disjoint) into file `t.inode`, or, with
+  /// `new_size` and no patches, sets its size, durably
+  /// (gateway::write_patches). `check_access`: the export's read-only flag
+  /// and the caller's rights are checked on the inode the write patches (a
+  /// flush of accepted WRITEs skips it, as a chmod after write() does not
+  /// fail the write-back).
+  nfsstat3 write_patches(const target& t, std::span<const gateway::file_patch> patches,
+                         std::optional<std::uint64_t> new_size, std::optional<node_attrs>& before,
+                         bool check_access) {
+    nfsstat3 refusal = NFS3_OK;
+    std::function<bool(const shard::inode&)> allowed;
+    if (check_access)
+      allowed = [&](const shard::inode& n) {
+        if (t.exp->cfg.read_only)
+          refusal = NFS3ERR_ROFS;
+        else if (!(access_bits(attrs_of(n), t.who, false) & ACCESS3_MODIFY))
+          refusal = NFS3ERR_ACCES;
+        return refusal == NFS3_OK;
+      };
+    target_store store(*this, t);
+    const auto w = gateway::write_patches(store, t.inode, patches, new_size, allowed);
+    if (w.before) before = attrs_of(*w.before);
+    return status_of(w, refusal);
   }
 
   // --- write-back (NFS5) -------------------------------------------------------------
@@ -1564,35 +1511,13 @@ class session {
   /// commit read them.
   nfsstat3 flush(const target& t, pending_file& p, bool everything,
                  std::optional<node_attrs>* first_before = nullptr) {
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> runs;
-    if (everything) {
-      runs = p.dirty.slot_runs(slot_bytes);
-    } else {
-      for (const auto k : p.dirty.full_slots(slot_bytes)) {
-        if (!runs.empty() && runs.back().second + 1 == k)
-          runs.back().second = k;
-        else
-          runs.emplace_back(k, k);
-      }
-    }
-    for (const auto& [first, last] : runs) {
-      const auto held = p.dirty.bytes();
-      auto extents = p.dirty.take(first * slot_bytes, (last + 1) * slot_bytes);
-      server_.pending_bytes -= held - p.dirty.bytes();
-      std::vector<patch> patches;
-      for (const auto& [offset, bytes] : extents) patches.push_back({offset, bytes});
-      std::optional<node_attrs> seen;
-      const auto s = write_patches(t, patches, std::nullopt, seen, false);
-      if (first_before && !*first_before) *first_before = seen;
-      if (s == NFS3ERR_STALE) continue;  // removed: its dirty bytes go with it
-      if (s != NFS3_OK) {
-        const auto before = p.dirty.bytes();
-        for (const auto& [offset, bytes] : extents) p.dirty.write(offset, bytes);
-        server_.pending_bytes += p.dirty.bytes() - before;
-        return s;
-      }
-    }
-    return NFS3_OK;
+    const auto held = p.dirty.bytes();
+    target_store store(*this, t);
+    const auto w = gateway::commit_dirty(store, t.inode, p.dirty, everything);
+    server_.pending_bytes -= held - p.dirty.bytes();
+    if (first_before && !*first_before && w.before) *first_before = attrs_of(*w.before);
+    if (w.what == gateway::write_outcome::kind::gone) return NFS3_OK;  // removed: dropped
+    return status_of(w, NFS3_OK);
   }
 
   /// Commits everything `t`'s file holds (COMMIT, SETATTR of the size, a

@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# tests/gateways/fuse/mount_test.sh — `cairn mount` (ADR 0009 increment 4:
-# read-only) of a real `cairn dev`, mounted with the kernel's FUSE (root,
-# /dev/fuse) using the command line `cairn dev` prints. A tree written
-# through S3 (Debian's aws CLI) is compared with the mount byte for byte
-# (diff -r: names, kinds, bytes; 1,100 entries in one directory, so
-# listings take two pages; a 64 MiB file of 16 chunks); modes, sizes and
-# statfs; errno for writes (EROFS), missing names (ENOENT), names over 255
-# bytes (ENAMETOOLONG), reading a directory (EISDIR); a change through S3
-# is seen on the next open (close-to-open); four concurrent readers; the
-# L2 cache holds sealed chunks within --cache-l2-max; SIGTERM unmounts and
-# exits 0; a mount whose node is killed answers EIO at once, not a hang.
+# tests/gateways/fuse/mount_test.sh — `cairn mount` (ADR 0009) of a real
+# `cairn dev`, mounted with the kernel's FUSE (root, /dev/fuse) using the
+# command line `cairn dev` prints.
+# Read-only mount: a tree written through S3 (Debian's aws CLI) is
+# compared with the mount byte for byte (diff -r: names, kinds, bytes;
+# 1,100 entries in one directory, so listings take two pages; a 64 MiB
+# file of 16 chunks); modes, sizes and statfs; errno for writes (EROFS),
+# missing names (ENOENT), names over 255 bytes (ENAMETOOLONG), reading a
+# directory (EISDIR); a change through S3 is seen on the next open
+# (close-to-open); four concurrent readers; the L2 cache holds sealed
+# chunks within --cache-l2-max.
+# Read-write mount: pjdfstest-style errno and permission checks
+# (posix_checks.py, as root and as uids 1000/1001); a POSIX workload run
+# on a local directory and on the mount gives the same tree (diff -r,
+# modes, symlinks) and S3 reads every file it wrote byte for byte; four
+# concurrent writers of one file and two readers; a 1 GiB file read back
+# through the mount and through S3; a tree of 10,000 files written by four
+# writers, counted through S3.
+# SIGTERM unmounts and exits 0; a mount whose node is killed answers EIO
+# at once, not a hang.
 #   mount_test.sh CAIRN
 set -euo pipefail
 cairn=${1:?usage: mount_test.sh CAIRN}
@@ -20,6 +29,7 @@ for tool in fusermount3 aws; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is needed (apt-get install fuse3 awscli)"; exit 77; }
 done
 work=$(mktemp -d /tmp/cairn-mount.XXXXXX)
+chmod 711 "$work"  # posix_checks.py's users 1000 and 1001 reach the mount through it
 mnt=$work/mnt
 mount_pid=""
 # shellcheck source=../s3/dev_lib.sh
@@ -32,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-dev_start "$cairn" 256
+dev_start "$cairn" 512  # 6 devices: room for the 1 GiB file (RS 4+2)
 mount_line=$(sed -n 's/^mount: //p' "$work/out")
 [[ "$mount_line" == "cairn mount /mnt/cairn --endpoint 127.0.0.1:"*" --ca "*" --credentials "* ]] ||
   fail "cairn dev printed no usable mount line: '$mount_line'"
@@ -75,7 +85,7 @@ head -c $((64 << 20)) /dev/urandom >"$src/large.bin"      # sixteen
 for i in $(seq -w 1 1100); do echo "$i" >"$src/many/f$i"; done
 s3 s3 sync --quiet "$src" s3://cairn/ || fail "aws s3 sync of the tree"
 
-mount_start m1 --cache-dir "$work/cache" --cache-l2-max 48MiB
+mount_start m1 --read-only --cache-dir "$work/cache" --cache-l2-max 48MiB
 grep -q " $mnt fuse.cairn " /proc/mounts || fail "no fuse.cairn mount at $mnt in /proc/mounts"
 
 # The tree: every name, kind and byte (the empty file too).
@@ -142,6 +152,91 @@ echo "ok   L2: $files sealed chunk files, $bytes bytes within 48 MiB"
 
 mount_stop m1
 echo "ok   SIGTERM unmounts and exits 0"
+
+# --- read-write ---------------------------------------------------------------
+mount_start m3 --allow-other --cache-dir "$work/cache3"
+/usr/bin/python3 "$here/posix_checks.py" "$mnt" || fail "posix_checks.py"
+
+# The same POSIX workload on a local directory and on the mount.
+workload() {
+  local d=$1
+  mkdir -p "$d/a/b/c" "$d/empty-dir"
+  echo "first" >"$d/a/one.txt"
+  echo "appended" >>"$d/a/one.txt"
+  head -c 5000000 "$src/large.bin" >"$d/a/b/five-mb.bin"
+  printf 'PATCH' | dd of="$d/a/b/five-mb.bin" bs=1 seek=4194300 conv=notrunc status=none  # across a slot edge
+  head -c 300000 "$src/big.bin" >"$d/a/b/c/small.bin"
+  truncate -s 100000 "$d/a/b/c/small.bin"
+  truncate -s 9000000 "$d/a/b/c/sparse.bin"
+  cp "$d/a/one.txt" "$d/a/two.txt"
+  mv "$d/a/two.txt" "$d/a/b/renamed.txt"
+  mv "$d/a/b/c" "$d/a/moved-c"
+  ln -s ../one.txt "$d/a/b/link"
+  chmod 600 "$d/a/one.txt"
+  chmod 750 "$d/a/b"
+  touch -d '2001-02-03 04:05:06' "$d/a/b/renamed.txt"
+  mkdir "$d/gone" && echo x >"$d/gone/x" && rm "$d/gone/x" && rmdir "$d/gone"
+  echo "to delete" >"$d/deleted" && rm "$d/deleted"
+}
+workload "$work/mirror"
+workload "$mnt/work"
+diff -r "$work/mirror" "$mnt/work" >"$work/diff" 2>&1 || { head -20 "$work/diff" >&2; fail "the workload's tree differs on the mount"; }
+listing() { (cd "$1" && { find . -mindepth 1 -type f -printf '%P f %s %m\n'; find . -mindepth 1 ! -type f -printf '%P %y %m %l\n'; } | sort); }
+diff <(listing "$work/mirror") <(listing "$mnt/work") >"$work/diff" || { cat "$work/diff" >&2; fail "kinds, sizes, modes or link targets differ"; }
+[[ $(stat -c %Y "$mnt/work/a/b/renamed.txt") == $(stat -c %Y "$work/mirror/a/b/renamed.txt") ]] || fail "touch -d: mtime differs"
+s3 s3 cp --quiet --recursive s3://cairn/work "$work/from-s3" || fail "aws s3 cp of the workload's tree"
+while read -r f; do
+  cmp "$work/mirror/$f" "$work/from-s3/$f" || fail "S3 reads other bytes of $f"
+done < <(cd "$work/mirror" && find . -type f)
+echo "ok   a POSIX workload gives the same tree as a local directory; S3 reads every file it wrote"
+
+# Four writers of one file at once (unaligned quarters), two readers of another.
+quarter=$((3 * 1024 * 1024 + 12345))
+head -c $((4 * quarter)) /dev/urandom >"$work/quarters"
+: >"$mnt/quarters"
+pids=()
+for i in 0 1 2 3; do
+  dd if="$work/quarters" of="$mnt/quarters" bs=$quarter skip=$i seek=$i count=1 conv=notrunc,fsync status=none &
+  pids+=($!)
+done
+for _ in 1 2; do
+  cmp "$src/large.bin" "$mnt/large.bin" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a concurrent writer or reader failed"; done
+cmp "$work/quarters" "$mnt/quarters" || fail "four concurrent writers: the file differs"
+echo "ok   four concurrent writers of one file, two readers of another"
+
+# A 1 GiB file through the mount, read back through the mount and S3.
+head -c $((1 << 30)) /dev/urandom >"$work/gig"
+cp "$work/gig" "$mnt/gig" || fail "cp of 1 GiB to the mount"
+cmp "$work/gig" "$mnt/gig" || fail "the 1 GiB file reads back other bytes through the mount"
+s3 s3 cp --quiet s3://cairn/gig "$work/gig.s3" || fail "aws s3 cp of the 1 GiB file"
+cmp "$work/gig" "$work/gig.s3" || fail "S3 reads other bytes of the 1 GiB file"
+rm -f "$work/gig" "$work/gig.s3" "$mnt/gig"
+echo "ok   1 GiB written through the mount reads back through the mount and S3"
+
+# A tree of 10,000 files, four writers at once.
+pids=()
+for w in 0 1 2 3; do
+  (
+    for d in $(seq 0 24); do
+      mkdir -p "$mnt/tree/w$w/d$d"
+      for f in $(seq 0 99); do echo "$w/$d/$f" >"$mnt/tree/w$w/d$d/f$f"; done
+    done
+  ) &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a writer of the 10,000-file tree failed"; done
+[[ $(find "$mnt/tree" -type f | wc -l) -eq 10000 ]] || fail "the mount shows $(find "$mnt/tree" -type f | wc -l) of 10,000 files"
+# (mkdir makes explicit directories: S3 lists them as "name/" markers)
+s3 s3 ls --recursive s3://cairn/tree/ >"$work/tree-listing"
+[[ $(grep -vc '/$' "$work/tree-listing") -eq 10000 ]] || fail "S3 lists $(grep -vc '/$' "$work/tree-listing") of 10,000 files"
+[[ $(grep -c '/$' "$work/tree-listing") -eq 105 ]] || fail "S3 lists $(grep -c '/$' "$work/tree-listing") of the 105 directories made (tree/ and 104 under it)"
+[[ $(s3 s3 cp s3://cairn/tree/w3/d24/f99 -) == "3/24/99" ]] || fail "S3 reads tree/w3/d24/f99 wrong"
+echo "ok   10,000 files by four writers: all listed through the mount and S3"
+mount_stop m3
+echo "ok   SIGTERM unmounts the read-write mount and exits 0"
 
 # A lost node: callers get EIO at once, not a hung mount; SIGTERM still works.
 mount_start m2 --cache-mode bypass

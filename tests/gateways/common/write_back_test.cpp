@@ -1,7 +1,7 @@
-// tests/gateways/nfs/write_back_test.cpp — the NFS gateway's per-file
-// write-back buffer (gateways/nfs/write_back.h) against a byte-array model:
+// tests/gateways/common/write_back_test.cpp — the file gateways' per-file
+// write-back buffer (gateways/common/write_back.h) against a byte-array model:
 // random writes, takes and overlays keep WB1/WB2 and the model's bytes.
-#include "gateways/nfs/write_back.h"
+#include "gateways/common/write_back.h"
 
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -10,7 +10,7 @@
 #include <optional>
 #include <vector>
 
-namespace cairn::nfs {
+namespace cairn::gateway {
 namespace {
 
 constexpr std::uint64_t file_bytes = 64;
@@ -92,4 +92,4 @@ TEST(DirtyFile, SequentialAppendsStayOneExtent) {
 }
 
 }  // namespace
-}  // namespace cairn::nfs
+}  // namespace cairn::gateway

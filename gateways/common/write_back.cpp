@@ -1,12 +1,12 @@
-// gateways/nfs/write_back.cpp — see write_back.h.
-#include "gateways/nfs/write_back.h"
+// gateways/common/write_back.cpp — see write_back.h.
+#include "gateways/common/write_back.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
-namespace cairn::nfs {
+namespace cairn::gateway {
 
 namespace {
 std::uint64_t end_of(const std::pair<const std::uint64_t, std::string>& e) {
@@ -134,4 +134,4 @@ void dirty_file::check() const {
   }
 }
 
-}  // namespace cairn::nfs
+}  // namespace cairn::gateway

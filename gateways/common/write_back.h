@@ -1,9 +1,11 @@
-// gateways/nfs/write_back.h — the bytes of UNSTABLE WRITEs the NFS gateway
-// holds for one file until it commits them to the namespace (docs/nfs.md
-// "Write-back"). Pure: no I/O, no locks; the server owns one per file with
-// dirty data, under that file's lock.
+// gateways/common/write_back.h — the bytes a file gateway holds for one file
+// until it commits them to the namespace: the NFS gateway's UNSTABLE WRITEs
+// (docs/nfs.md "Write-back") and the FUSE client's writes before close or
+// fsync (docs/fuse.md). Pure: no I/O, no locks; the gateway owns one per
+// file with dirty data, under that file's lock.
 //
-// Owner: nfs_server (gateways/nfs/server.cpp).
+// Owner: nfs_server (gateways/nfs/server.cpp), mount_fs
+// (gateways/fuse/mount_fs.cpp); commit_dirty (file_data.h) commits one.
 //
 // Invariants:
 //  WB1. Extents are disjoint and never adjacent: two writes that touch or
@@ -19,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-namespace cairn::nfs {
+namespace cairn::gateway {
 
 class dirty_file {
  public:
@@ -57,4 +59,4 @@ class dirty_file {
   std::uint64_t bytes_ = 0;
 };
 
-}  // namespace cairn::nfs
+}  // namespace cairn::gateway
