@@ -14,6 +14,8 @@
 //       the operator's view of a running cluster, through any node.
 //   cairn mount MOUNTPOINT --endpoint HOST:PORT --ca CA.pem [--credentials FILE] [--bucket B]
 //       a bucket as a directory through FUSE (docs/fuse.md), until SIGTERM.
+//   cairn stage PATH [--status | --release]   cairn cache --stats PATH [--json]
+//       a mount's dataset staging and client cache.
 //   cairn version
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -25,6 +27,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "gateways/fuse/control.h"
 #include "gateways/fuse/fuse_mount.h"
 #include "runtime/admin_cli.h"
 #include "runtime/certs.h"
@@ -294,6 +297,21 @@ int main(int argc, char** argv) {
   mount_cmd->add_flag("--allow-other", mount.allow_other, "let other users use the mount");
   mount_cmd->add_flag("--read-only", mount.read_only, "mount read-only");
 
+  // --- stage, cache
+  std::string stage_path;
+  bool stage_status = false, stage_release = false, cache_json = false;
+  auto* stage_cmd =
+      app.add_subcommand("stage", "prefetch a dataset in a cairn mount into its cache");
+  stage_cmd->add_option("path", stage_path, "a directory or file inside a cairn mount")->required();
+  stage_cmd->add_flag("--status", stage_status, "show the running or last stage");
+  stage_cmd->add_flag("--release", stage_release, "unpin what was staged (it stays cached)");
+  std::string cache_path;
+  bool cache_stats = false;
+  auto* cache_cmd = app.add_subcommand("cache", "a cairn mount's client cache");
+  cache_cmd->add_flag("--stats", cache_stats, "hits, misses, bytes and bounds of L1 and L2");
+  cache_cmd->add_option("path", cache_path, "the mount (or any path inside it)")->required();
+  cache_cmd->add_flag("--json", cache_json, "as JSON");
+
   auto* version_cmd = app.add_subcommand("version", "print the version");
   CLI11_PARSE(app, argc, argv);
 
@@ -323,6 +341,9 @@ int main(int argc, char** argv) {
       return run_node(std::move(dev), cairn::runtime::node_mode{true});
     }
     if (mount_cmd->parsed()) return cairn::fuse::run_mount(mount);
+    if (stage_cmd->parsed())
+      return cairn::fuse::run_stage_command(stage_path, stage_status, stage_release);
+    if (cache_cmd->parsed()) return cairn::fuse::run_cache_stats_command(cache_path, cache_json);
     if (cert_ca->parsed()) {
       cairn::runtime::generate_cluster_ca(ca_out, ca_name);
       std::printf("wrote %s/ca.pem and %s/ca.key (keep ca.key secret)\n", ca_out.c_str(),

@@ -22,6 +22,7 @@
 
 #include "gateways/fuse/chunk_cache.h"
 #include "gateways/fuse/cluster_client.h"
+#include "gateways/fuse/control.h"
 #include "gateways/fuse/credentials.h"
 #include "gateways/fuse/mount_fs.h"
 
@@ -334,6 +335,9 @@ int run_mount(const mount_config& config) {
     fo.read_only = config.read_only;
     mount_fs fs(sys, client, cache, fo);
     fs.start();
+    stager stage(fs);
+    const auto real_mountpoint = std::filesystem::canonical(config.mountpoint).string();
+    control_server control(fs, stage, control_socket_path(real_mountpoint));
 
     std::vector<std::string> argv_text{
         "cairn-mount", "-o",
@@ -356,9 +360,10 @@ int run_mount(const mount_config& config) {
       throw std::runtime_error("mounting " + config.mountpoint +
                                " failed (is /dev/fuse there, and are you root or in group fuse?)");
     }
-    std::printf("mounted: %s (bucket %s, node %llu, cache %s)\n", config.mountpoint.c_str(),
-                config.bucket.c_str(), static_cast<unsigned long long>(client.node()),
-                cache_dir.c_str());
+    std::printf("mounted: %s (bucket %s, node %llu, cache %s %s, control %s)\n",
+                config.mountpoint.c_str(), config.bucket.c_str(),
+                static_cast<unsigned long long>(client.node()), config.cache_mode.c_str(),
+                cache_dir.c_str(), control_socket_path(real_mountpoint).c_str());
     std::fflush(stdout);
     pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
     fuse_loop_config* loop = fuse_loop_cfg_create();

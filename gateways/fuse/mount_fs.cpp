@@ -118,7 +118,9 @@ void stat_of(const shard::inode& n, struct stat& out) {
 struct mount_fs::file_state {
   std::uint64_t ino = 0;
   std::mutex mutex;
-  shard::object_version version;
+  std::shared_ptr<const shard::object_version> version =
+      std::make_shared<const shard::object_version>();
+  std::uint64_t generation = 0;  // +1 whenever a commit moved `version` on
   gateway::dirty_file dirty;
   std::int64_t dirty_mtime_ns = 0;  // when the last dirty byte was written
   unsigned handles = 0;
@@ -508,10 +510,12 @@ int mount_fs::commit(file_state& st, bool everything) {
   if (held != st.dirty.bytes()) {
     // Something was committed: the version this mount reads from moves on.
     shard::inode n;
-    if (inode_of(st.ino, n) == 0 && n.current) st.version = std::move(*n.current);
+    ++st.generation;
+    if (inode_of(st.ino, n) == 0 && n.current)
+      st.version = std::make_shared<const shard::object_version>(std::move(*n.current));
   }
   if (w.what == kind::ok) {
-    ++commits_;
+    if (held != st.dirty.bytes()) ++commits_;
     return 0;
   }
   ++commit_failures_;
@@ -541,7 +545,8 @@ int mount_fs::open(std::uint64_t ino, int flags, std::uint64_t& handle) {
   {
     std::lock_guard lock(f->state->mutex);
     ++f->state->handles;
-    f->state->version = n.current.value_or(shard::object_version{});  // close-to-open (MF1)
+    f->state->version = std::make_shared<const shard::object_version>(
+        n.current.value_or(shard::object_version{}));  // close-to-open (MF1)
   }
   if (flags & O_TRUNC) {
     attr_change to_zero;
@@ -562,20 +567,7 @@ int mount_fs::read(std::uint64_t handle, off_t offset, std::size_t size, std::st
   if (!f) return EBADF;
   if (offset < 0) return EINVAL;
   auto& st = *f->state;
-  // The committed version and the dirty bytes, read under the file's lock
-  // so no commit falls between them (MF6).
-  std::unique_lock s_lock(st.mutex);
-  const auto v = st.version;
-  const std::uint64_t size_now = std::max(v.size, st.dirty.end());
   const std::uint64_t first = static_cast<std::uint64_t>(offset);
-  const std::uint64_t last =
-      first >= size_now ? first : std::min<std::uint64_t>(size_now, first + size);
-  bool sequential = false;
-  {
-    std::lock_guard lock(f->mutex);
-    sequential = first == 0 || first == f->last_end;
-    f->last_end = last;
-  }
   gateway::chunk_source source;
   source.chunk = [&](const shard::chunk_ref& ref) -> chunk_reader::plaintext {
     {
@@ -589,15 +581,40 @@ int mount_fs::read(std::uint64_t handle, off_t offset, std::size_t size, std::st
     return plain;
   };
   source.grant = [this](std::uint64_t epoch) { return grant(epoch); };
-  const std::uint64_t committed_last = std::min(last, v.size);
-  if (!gateway::copy_range(v, first, std::max(first, committed_last), out, source)) return EIO;
-  out.resize(last - first, '\0');  // past the committed end: dirty bytes or a hole
-  st.dirty.overlay(first, out);
-  s_lock.unlock();
+  // The committed bytes are read without the file's lock (chunks may come
+  // from the devices), then the dirty bytes laid over them under it. A
+  // commit in between moves bytes from the dirty set into a version this
+  // read did not use: then it reads again (MF6).
+  std::shared_ptr<const shard::object_version> v;
+  std::uint64_t last = first;
+  for (int attempt = 0;; ++attempt) {
+    std::uint64_t generation = 0, size_now = 0;
+    {
+      std::lock_guard lock(st.mutex);
+      v = st.version;
+      generation = st.generation;
+      size_now = std::max(v->size, st.dirty.end());
+    }
+    last = first >= size_now ? first : std::min<std::uint64_t>(size_now, first + size);
+    const std::uint64_t committed_last = std::min(last, v->size);
+    if (!gateway::copy_range(*v, first, std::max(first, committed_last), out, source)) return EIO;
+    out.resize(last - first, '\0');  // past the committed end: dirty bytes or a hole
+    std::lock_guard lock(st.mutex);
+    if (st.generation != generation && attempt < 8) continue;
+    if (st.generation != generation) return EIO;  // commits keep overtaking this read
+    st.dirty.overlay(first, out);
+    break;
+  }
+  bool sequential = false;
+  {
+    std::lock_guard lock(f->mutex);
+    sequential = first == 0 || first == f->last_end;
+    f->last_end = last;
+  }
   if (sequential && last > 0) {
     // The next chunks after this read go on the wire now, in parallel.
     unsigned queued = 0;
-    for (const auto& ref : v.chunks) {
+    for (const auto& ref : v->chunks) {
       if (ref.offset < last) continue;
       if (queued++ == options_.read_ahead_chunks) break;
       reader_->prefetch(ref);
@@ -688,7 +705,10 @@ int mount_fs::setattr(std::uint64_t ino, const attr_change& change, struct stat&
     if (const int e = errno_of(w)) return e;
     if (st) {
       shard::inode n;
-      if (inode_of(ino, n) == 0) st->version = n.current.value_or(shard::object_version{});
+      if (inode_of(ino, n) == 0)
+        st->version = std::make_shared<const shard::object_version>(
+            n.current.value_or(shard::object_version{}));
+      ++st->generation;
     }
   }
   if (change.mode || change.uid || change.gid || change.atime_ns || change.mtime_ns) {
