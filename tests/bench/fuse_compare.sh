@@ -92,7 +92,8 @@ for _ in $(seq 1 "$rounds"); do
   drop
   start=$(date +%s.%N)
   for i in $(seq 1 "$files"); do
-    curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" "$endpoint/cairn/ds/f$i" -o /dev/null
+    curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" \
+      -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$endpoint/cairn/ds/f$i" -o /dev/null
   done
   s3get+=("$(echo "$dataset_bytes $start $(date +%s.%N)" | awk '{printf "%.0f", $1 / 1048576 / ($3 - $2)}')")
   local_rate+=("$(read_rate "$work/local")")
