@@ -144,6 +144,11 @@ struct NsCommand {
       mtimeNs @58 :Int64;
       hasGuard @59 :Bool;
       guardCtimeNs @60 :Int64;
+      hasXattr @69 :Bool;          # an extended attribute (FUSE, NS9)
+      xattrName @70 :Data;
+      hasXattrValue @71 :Bool;     # false: remove the name
+      xattrValue @72 :Data;
+      xattrHow @73 :UInt8;         # 0 either, 1 create, 2 replace
     }
     writeRange :group {
       inode @61 :UInt64;
@@ -178,6 +183,7 @@ struct Inode {
   hasCurrent @11 :Bool;
   current @12 :ObjectVersion;
   target @13 :Data;
+  xattrs @14 :List(MetaEntry);   # extended attributes (NS9)
 }
 
 struct Upload {

@@ -115,15 +115,15 @@ std::vector<chunk_ref> read_chunks(capnp::List<schema::ChunkRef>::Reader in) {
   return out;
 }
 
-std::map<std::string, std::string> read_metadata(capnp::List<schema::MetaEntry>::Reader in) {
+std::map<std::string, std::string> read_metadata(capnp::List<schema::MetaEntry>::Reader in,
+                                                 std::size_t bytes_max = user_metadata_bytes_max) {
   std::map<std::string, std::string> out;
   std::size_t bytes = 0;
   for (auto e : in) {
-    auto k = text(e.getName(), user_metadata_bytes_max);
-    auto v = text(e.getValue(), user_metadata_bytes_max);
+    auto k = text(e.getName(), bytes_max);
+    auto v = text(e.getValue(), bytes_max);
     bytes += k.size() + v.size();
-    if (bytes > user_metadata_bytes_max || !out.emplace(std::move(k), std::move(v)).second)
-      throw malformed{};
+    if (bytes > bytes_max || !out.emplace(std::move(k), std::move(v)).second) throw malformed{};
   }
   return out;
 }
@@ -188,6 +188,7 @@ void write_inode(schema::Inode::Builder o, const inode& n, bool with_entries) {
   o.setHasCurrent(n.current.has_value());
   if (n.current) write_version(o.initCurrent(), *n.current);
   o.setTarget(as_data(n.target));
+  write_metadata(o.initXattrs(static_cast<unsigned>(n.xattrs.size())), n.xattrs);
 }
 
 std::optional<inode> read_inode(schema::Inode::Reader o) {
@@ -208,6 +209,7 @@ std::optional<inode> read_inode(schema::Inode::Reader o) {
       return std::nullopt;
   if (o.getHasCurrent()) n.current = read_version(o.getCurrent());
   n.target = text(o.getTarget(), key_bytes_max);
+  n.xattrs = read_metadata(o.getXattrs(), xattrs_bytes_max);
   return n;
 }
 
@@ -344,6 +346,11 @@ std::string encode_ns_command(const ns_command& c) {
           g.setMtimeNs(body.mtime_ns.value_or(0));
           g.setHasGuard(body.guard_ctime_ns.has_value());
           g.setGuardCtimeNs(body.guard_ctime_ns.value_or(0));
+          g.setHasXattr(body.xattr_name.has_value());
+          g.setXattrName(as_data(body.xattr_name.value_or("")));
+          g.setHasXattrValue(body.xattr_value.has_value());
+          g.setXattrValue(as_data(body.xattr_value.value_or("")));
+          g.setXattrHow(static_cast<std::uint8_t>(body.xattr_mode));
         }
       },
       c.body);
@@ -507,6 +514,13 @@ std::optional<ns_command> decode_ns_command(const std::string& bytes) {
             if (g.getSetAtime()) s.atime_ns = g.getAtimeNs();
             if (g.getSetMtime()) s.mtime_ns = g.getMtimeNs();
             if (g.getHasGuard()) s.guard_ctime_ns = g.getGuardCtimeNs();
+            if (g.getHasXattr()) {
+              s.xattr_name = text(g.getXattrName(), xattr_name_bytes_max);
+              if (g.getHasXattrValue()) s.xattr_value = text(g.getXattrValue(), xattrs_bytes_max);
+              if (g.getXattrHow() > static_cast<std::uint8_t>(xattr_how::replace))
+                return std::nullopt;
+              s.xattr_mode = static_cast<xattr_how>(g.getXattrHow());
+            }
             s.now_ns = c.now_ns;
             c.body = std::move(s);
             break;

@@ -579,6 +579,9 @@ ns_result namespace_state::make_node(const make_node_command& c) {
     object_version v;
     v.etag = empty_etag;
     v.mtime_ns = c.now_ns;
+    // What S3 clients that mount buckets (s3fs, goofys) take for a
+    // directory when they find a "name/" object.
+    if (c.kind == inode_kind::directory) v.content_type = "application/x-directory";
     n.current = std::move(v);
     n.explicit_dir = c.kind == inode_kind::directory;
     if (c.kind == inode_kind::file && c.how == create_how::exclusive)
@@ -665,6 +668,26 @@ ns_result namespace_state::set_attributes(const set_attributes_command& c) {
   auto& n = it->second;
   if (c.guard_ctime_ns && *c.guard_ctime_ns != n.ctime_ns)
     return failed(ns_status::not_synchronized);
+  if (c.xattr_name) {  // checked before anything changes (NS6)
+    const auto& name = *c.xattr_name;
+    if (name.empty() || name.size() > xattr_name_bytes_max)
+      return failed(ns_status::invalid_argument);
+    const auto found = n.xattrs.find(name);
+    if (c.xattr_value) {
+      if (found != n.xattrs.end() && c.xattr_mode == xattr_how::create)
+        return failed(ns_status::entry_exists);
+      if (found == n.xattrs.end() && c.xattr_mode == xattr_how::replace)
+        return failed(ns_status::no_such_key);
+      std::size_t bytes = name.size() + c.xattr_value->size();
+      for (const auto& [k, v] : n.xattrs)
+        if (k != name) bytes += k.size() + v.size();
+      if (bytes > xattrs_bytes_max) return failed(ns_status::invalid_argument);  // NS9
+      n.xattrs[name] = *c.xattr_value;
+    } else {
+      if (found == n.xattrs.end()) return failed(ns_status::no_such_key);
+      n.xattrs.erase(found);
+    }
+  }
   if (c.mode) n.mode = *c.mode & 07777;
   if (c.uid) n.uid = *c.uid;
   if (c.gid) n.gid = *c.gid;
@@ -969,6 +992,12 @@ std::string namespace_state::violation() const {
     std::map<inode_id, std::size_t> parents;  // NS1
     for (const auto& [id, n] : tree.inodes) {
       if (!(n.id == id)) return "NS1: inode recorded under another number";
+      std::size_t xattr_bytes = 0;
+      for (const auto& [k, v] : n.xattrs) {
+        if (k.empty() || k.size() > xattr_name_bytes_max) return "NS9: an xattr name's length";
+        xattr_bytes += k.size() + v.size();
+      }
+      if (xattr_bytes > xattrs_bytes_max) return "NS9: xattrs over their bound";
       if (!(id.value < tree.next_inode)) return "NS5: inode number beyond the counter";
       if (n.kind == inode_kind::file && n.current)
         for (const auto& c : n.current->chunks) ++counted[c.id];

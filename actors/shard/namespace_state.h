@@ -36,6 +36,9 @@
 //       chunks being collected are in the queue, and no command that would
 //       reference one of them applies (chunk_collecting): a chunk is never
 //       deleted from the devices while a version names it.
+//  NS9. An inode's extended attributes (FUSE, the user namespace) have
+//       names of 1..xattr_name_bytes_max bytes and take at most
+//       xattrs_bytes_max bytes, names and values together.
 #pragma once
 
 #include <array>
@@ -63,6 +66,8 @@ inline constexpr inode_id root_inode{1};
 inline constexpr std::size_t key_bytes_max = 1024;            // S3's limit
 inline constexpr std::size_t name_bytes_max = 255;            // NAME_MAX (NFS, FUSE)
 inline constexpr std::size_t user_metadata_bytes_max = 2048;  // S3's limit
+inline constexpr std::size_t xattr_name_bytes_max = 255;      // XATTR_NAME_MAX
+inline constexpr std::size_t xattrs_bytes_max = 64 * 1024;    // per inode (NS9)
 inline constexpr std::size_t chunks_per_version_max =
     1 << 18;  // 1 TiB of 4 MiB chunks; bigger objects use bigger chunks
 inline constexpr std::size_t list_keys_max = 1000;           // S3's max-keys ceiling
@@ -126,6 +131,8 @@ struct inode {
   std::optional<object_version> current;
   // symlink
   std::string target;
+  /// Extended attributes, full names ("user.x"), set through FUSE (NS9).
+  std::map<std::string, std::string> xattrs;
 };
 
 /// Why a key cannot be a path (ADR 0005); `none` when it can.
@@ -223,6 +230,10 @@ struct rename_node_command {
   friend bool operator==(const rename_node_command&, const rename_node_command&) = default;
 };
 
+/// setxattr's XATTR_CREATE (entry_exists if the name is set) and
+/// XATTR_REPLACE (no_such_key if it is not).
+enum class xattr_how : std::uint8_t { either = 0, create = 1, replace = 2 };
+
 /// SETATTR without a size (sizes change with the write path).
 struct set_attributes_command {
   bucket_id bucket;
@@ -232,6 +243,11 @@ struct set_attributes_command {
   /// Applies only if the inode's ctime is this (NFS sattrguard3).
   std::optional<std::int64_t> guard_ctime_ns;
   std::int64_t now_ns = 0;
+  /// An extended attribute (FUSE setxattr, removexattr): `xattr_value`
+  /// set under `xattr_name`, or the name removed when there is no value.
+  std::optional<std::string> xattr_name;
+  std::optional<std::string> xattr_value;
+  xattr_how xattr_mode = xattr_how::either;
   friend bool operator==(const set_attributes_command&, const set_attributes_command&) = default;
 };
 

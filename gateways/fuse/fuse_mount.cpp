@@ -261,6 +261,38 @@ void op_statfs(fuse_req_t req, fuse_ino_t) {
     fuse_reply_statfs(req, &st);
 }
 
+/// Answers getxattr and listxattr: the size when asked for it (size 0),
+/// ERANGE when the caller's buffer is too small.
+void reply_xattr(fuse_req_t req, int err, const std::string& bytes, size_t size) {
+  if (err)
+    fuse_reply_err(req, err);
+  else if (size == 0)
+    fuse_reply_xattr(req, bytes.size());
+  else if (bytes.size() > size)
+    fuse_reply_err(req, ERANGE);
+  else
+    fuse_reply_buf(req, bytes.data(), bytes.size());
+}
+
+void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  std::string value;
+  reply_xattr(req, fs_of(req).getxattr(ino, name, value), value, size);
+}
+
+void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  std::string names;
+  reply_xattr(req, fs_of(req).listxattr(ino, names), names, size);
+}
+
+void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+                 int flags) {
+  fuse_reply_err(req, fs_of(req).setxattr(ino, name, {value, size}, flags));
+}
+
+void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  fuse_reply_err(req, fs_of(req).removexattr(ino, name));
+}
+
 fuse_lowlevel_ops operations() {
   fuse_lowlevel_ops ops{};
   ops.init = op_init;
@@ -286,6 +318,10 @@ fuse_lowlevel_ops operations() {
   ops.write = op_write;
   ops.flush = op_flush;
   ops.fsync = op_fsync;
+  ops.getxattr = op_getxattr;
+  ops.listxattr = op_listxattr;
+  ops.setxattr = op_setxattr;
+  ops.removexattr = op_removexattr;
   return ops;
 }
 

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/xattr.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -299,6 +300,77 @@ std::uint64_t mount_fs::remember(std::shared_ptr<void> handle, bool dir) {
   else
     files_.emplace(h, std::static_pointer_cast<open_file>(handle));
   return h;
+}
+
+namespace {
+constexpr std::string_view user_namespace = "user.";
+constexpr std::size_t xattr_value_bytes_max = 64 * 1024;  // XATTR_SIZE_MAX
+bool in_user_namespace(std::string_view name) {
+  return name.size() > user_namespace.size() &&
+         name.substr(0, user_namespace.size()) == user_namespace;
+}
+}  // namespace
+
+int mount_fs::getxattr(std::uint64_t ino, std::string_view name, std::string& value) {
+  if (!in_user_namespace(name)) return ENODATA;
+  shard::inode n;
+  if (const int e = inode_of(ino, n)) return e;
+  const auto it = n.xattrs.find(std::string(name));
+  if (it == n.xattrs.end()) return ENODATA;
+  value = it->second;
+  return 0;
+}
+
+int mount_fs::listxattr(std::uint64_t ino, std::string& names) {
+  shard::inode n;
+  if (const int e = inode_of(ino, n)) return e;
+  names.clear();
+  for (const auto& [k, v] : n.xattrs) {
+    names += k;
+    names += '\0';
+  }
+  return 0;
+}
+
+int mount_fs::change_xattr(std::uint64_t ino, std::string_view name,
+                           std::optional<std::string> value, shard::xattr_how how) {
+  if (options_.read_only) return EROFS;
+  shard::set_attributes_command a;
+  a.bucket = shard::bucket_id{bucket_};
+  a.inode = shard::inode_id{ino};
+  a.xattr_name = std::string(name);
+  a.xattr_value = std::move(value);
+  a.xattr_mode = how;
+  shard::ns_command c;
+  c.body = std::move(a);
+  shard::ns_result r;
+  if (const int e = command(std::move(c), r)) return e;
+  switch (r.status) {
+    case shard::ns_status::no_such_key:
+      return ENODATA;
+    case shard::ns_status::invalid_argument:
+      return ENOSPC;  // the inode's xattrs would pass their bound (NS9)
+    default:
+      return errno_of(r);
+  }
+}
+
+int mount_fs::setxattr(std::uint64_t ino, std::string_view name, std::string_view value,
+                       int flags) {
+  if (!in_user_namespace(name)) return ENOTSUP;
+  if (name.size() > shard::xattr_name_bytes_max) return ERANGE;
+  if (value.size() > xattr_value_bytes_max) return E2BIG;
+  if ((flags & XATTR_CREATE) && (flags & XATTR_REPLACE)) return EINVAL;
+  const auto how = (flags & XATTR_CREATE)    ? shard::xattr_how::create
+                   : (flags & XATTR_REPLACE) ? shard::xattr_how::replace
+                                             : shard::xattr_how::either;
+  return change_xattr(ino, name, std::string(value), how);
+}
+
+int mount_fs::removexattr(std::uint64_t ino, std::string_view name) {
+  if (!in_user_namespace(name)) return ENODATA;
+  if (name.size() > shard::xattr_name_bytes_max) return ERANGE;
+  return change_xattr(ino, name, std::nullopt, shard::xattr_how::either);
 }
 
 int mount_fs::opendir(std::uint64_t ino, std::uint64_t& handle) {

@@ -117,6 +117,17 @@ class mount_fs {
   int rename(std::uint64_t parent, std::string_view name, std::uint64_t new_parent,
              std::string_view new_name, bool no_replace);
 
+  /// Extended attributes: names in the user namespace ("user.x") are
+  /// stored with the inode (NS9); others are not kept (get: ENODATA, set:
+  /// ENOTSUP), so the kernel's security.capability probe before each
+  /// write costs no round trip to a node.
+  int getxattr(std::uint64_t ino, std::string_view name, std::string& value);
+  /// The names, each followed by a NUL byte.
+  int listxattr(std::uint64_t ino, std::string& names);
+  /// `flags`: XATTR_CREATE, XATTR_REPLACE.
+  int setxattr(std::uint64_t ino, std::string_view name, std::string_view value, int flags);
+  int removexattr(std::uint64_t ino, std::string_view name);
+
   int opendir(std::uint64_t ino, std::uint64_t& handle);
   /// Entries after `offset`; `add` takes one (name, attributes, its
   /// offset) and answers false when the kernel's buffer is full.
@@ -157,6 +168,8 @@ class mount_fs {
  private:
   int inode_of(std::uint64_t ino, shard::inode& out);
   int command(shard::ns_command c, shard::ns_result& out);
+  int change_xattr(std::uint64_t ino, std::string_view name, std::optional<std::string> value,
+                   shard::xattr_how how);
   int make(std::uint64_t parent, std::string_view name, shard::inode_kind kind, std::uint32_t mode,
            std::string_view target, const caller& who, shard::create_how how, struct stat& out);
   keys::key_grant_ptr grant(std::uint64_t epoch);

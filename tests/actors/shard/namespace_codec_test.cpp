@@ -115,7 +115,19 @@ std::vector<ns_command> every_kind() {
   sa.now_ns = 1'700'000'000'000'000'015;
   add(sa);
   add(set_attributes_command{
-      bucket, inode_id{12}, {}, {}, {}, {}, {}, {}, 1'700'000'000'000'000'016});
+      bucket, inode_id{12}, {}, {}, {}, {}, {}, {}, 1'700'000'000'000'000'016, {}, {}, {}});
+  set_attributes_command xa;
+  xa.bucket = bucket;
+  xa.inode = inode_id{14};
+  xa.xattr_name = "user.checksum";
+  xa.xattr_value = std::string("\0binary\xff", 8);
+  xa.xattr_mode = xattr_how::create;
+  xa.now_ns = 1'700'000'000'000'000'017;
+  add(xa);
+  xa.xattr_value.reset();  // a removal
+  xa.xattr_mode = xattr_how::either;
+  xa.now_ns = 1'700'000'000'000'000'018;
+  add(xa);
   write_range_command w;
   w.bucket = bucket;
   w.inode = inode_id{13};
@@ -125,12 +137,12 @@ std::vector<ns_command> every_kind() {
   w.chunks = {ref(20, 4 << 20), ref(21, 8 << 20)};
   w.size = 12 << 20;
   w.etag = "\"new-2\"";
-  w.now_ns = 1'700'000'000'000'000'017;
+  w.now_ns = 1'700'000'000'000'000'019;
   add(w);
   write_range_command small_write = w;
   small_write.chunks.clear();
   small_write.inline_sealed = {9, 8, 7};
-  small_write.now_ns = 1'700'000'000'000'000'018;
+  small_write.now_ns = 1'700'000'000'000'000'020;
   add(small_write);
   add(delete_bucket_command{bucket});
   return out;
@@ -214,6 +226,12 @@ TEST(NamespaceCodec, ASnapshotRestoresTheSameAnswersAndFingerprint) {
   // Garbage, one chunk of it being collected (NS8 survives a snapshot).
   s.report_orphans({{ref(200, 0), ref(201, 0)}, 9});
   ASSERT_EQ(s.collect_begin({{ref(200, 0).id}}).granted.size(), 1u);
+  set_attributes_command xa;  // an extended attribute survives too (NS9)
+  xa.bucket = bucket;
+  xa.inode = s.find(bucket, "dir3/sub0/f3")->id;
+  xa.xattr_name = "user.label";
+  xa.xattr_value = "cat";
+  ASSERT_EQ(s.set_attributes(xa).status, ns_status::ok);
   const auto bytes = snapshot_namespace(s);
   namespace_state restored;
   ASSERT_TRUE(restore_namespace(restored, bytes));
@@ -231,6 +249,8 @@ TEST(NamespaceCodec, ASnapshotRestoresTheSameAnswersAndFingerprint) {
   EXPECT_EQ(*restored.upload(bucket, "u-1"), *s.upload(bucket, "u-1"));
   EXPECT_EQ(restored.find(bucket, "dir3/sub0/f3")->id, s.find(bucket, "dir3/sub0/f3")->id)
       << "inode numbers survive a snapshot";
+  EXPECT_EQ(restored.find(bucket, "dir3/sub0/f3")->xattrs,
+            (std::map<std::string, std::string>{{"user.label", "cat"}}));
   // The restored state keeps working: new inodes do not reuse numbers.
   put_object_command p;
   p.bucket = bucket;

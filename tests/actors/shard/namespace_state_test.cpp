@@ -408,6 +408,41 @@ TEST(NamespaceInodes, MakeRemoveRenameAndSetAttributesByInode) {
   EXPECT_EQ(f.ns.inode_of(bucket, first.inode)->mode, 0600u);
   EXPECT_EQ(f.ns.inode_of(bucket, first.inode)->mtime_ns, 5);
 
+  // Extended attributes (NS9): create, replace, remove, and their bound;
+  // a refused change changes nothing (NS6).
+  set_attributes_command xa;
+  xa.bucket = bucket;
+  xa.inode = first.inode;
+  xa.xattr_name = "user.a";
+  xa.xattr_value = "1";
+  xa.xattr_mode = xattr_how::replace;
+  EXPECT_EQ(run(xa).status, ns_status::no_such_key) << "replace of a missing name";
+  xa.xattr_mode = xattr_how::create;
+  EXPECT_EQ(run(xa).status, ns_status::ok);
+  EXPECT_EQ(run(xa).status, ns_status::entry_exists) << "create of a present name";
+  xa.xattr_mode = xattr_how::replace;
+  xa.xattr_value = "2";
+  xa.mode = 0640;
+  EXPECT_EQ(run(xa).status, ns_status::ok);
+  EXPECT_EQ(f.ns.inode_of(bucket, first.inode)->xattrs.at("user.a"), "2");
+  EXPECT_EQ(f.ns.inode_of(bucket, first.inode)->mode, 0640u);
+  xa.xattr_name = "user.big";
+  xa.xattr_value = std::string(xattrs_bytes_max, 'x');
+  xa.xattr_mode = xattr_how::either;
+  xa.mode = 0600;
+  EXPECT_EQ(run(xa).status, ns_status::invalid_argument) << "over the inode's bound";
+  EXPECT_EQ(f.ns.inode_of(bucket, first.inode)->mode, 0640u) << "NS6: nothing changed";
+  EXPECT_EQ(f.ns.inode_of(bucket, first.inode)->xattrs.size(), 1u);
+  xa.mode.reset();
+  xa.xattr_name = std::string(xattr_name_bytes_max + 1, 'n');
+  xa.xattr_value = "v";
+  EXPECT_EQ(run(xa).status, ns_status::invalid_argument) << "a name too long";
+  xa.xattr_name = "user.a";
+  xa.xattr_value.reset();
+  EXPECT_EQ(run(xa).status, ns_status::ok);
+  EXPECT_EQ(run(xa).status, ns_status::no_such_key) << "removed twice";
+  EXPECT_TRUE(f.ns.inode_of(bucket, first.inode)->xattrs.empty());
+
   // A directory rename moves its subtree in one step: S3 sees new keys.
   f.put("d/sub/deep.txt");
   ASSERT_EQ(run(rename_node_command{bucket, root_inode, "d", root_inode, "renamed"}).status,

@@ -159,6 +159,36 @@ os.unlink(p("t"))
 expect_errno("stat of an unlinked file", errno.ENOENT, os.stat, p("t"))
 expect_errno("unlink of a missing file", errno.ENOENT, os.unlink, p("t"))
 
+# Extended attributes: the user namespace is kept; others are not.
+write_file(p("x"), b"x")
+os.setxattr(p("x"), "user.label", b"\x00bin\xff")
+check("setxattr+getxattr", os.getxattr(p("x"), "user.label") == b"\x00bin\xff")
+os.setxattr(p("x"), "user.other", b"")
+check("listxattr", sorted(os.listxattr(p("x"))) == ["user.label", "user.other"],
+      f"{os.listxattr(p('x'))}")
+expect_errno("XATTR_CREATE of a present name", errno.EEXIST, os.setxattr, p("x"), "user.label",
+             b"v", os.XATTR_CREATE)
+expect_errno("XATTR_REPLACE of a missing name", errno.ENODATA, os.setxattr, p("x"), "user.none",
+             b"v", os.XATTR_REPLACE)
+os.setxattr(p("x"), "user.label", b"new", os.XATTR_REPLACE)
+check("XATTR_REPLACE", os.getxattr(p("x"), "user.label") == b"new")
+os.removexattr(p("x"), "user.other")
+check("removexattr", os.listxattr(p("x")) == ["user.label"])
+expect_errno("getxattr of a missing name", errno.ENODATA, os.getxattr, p("x"), "user.other")
+expect_errno("removexattr of a missing name", errno.ENODATA, os.removexattr, p("x"), "user.other")
+expect_errno("setxattr outside the user namespace", errno.EOPNOTSUPP, os.setxattr, p("x"),
+             "trusted.x", b"v")
+expect_errno("a value over 64 KiB", errno.E2BIG, os.setxattr, p("x"), "user.big", b"v" * 65537)
+os.setxattr(p("x"), "user.big", b"v" * 60000)
+expect_errno("xattrs over 64 KiB on one inode", errno.ENOSPC, os.setxattr, p("x"), "user.big2",
+             b"v" * 10000)
+os.mkdir(p("xd"))
+os.setxattr(p("xd"), "user.dir", b"d")
+check("an xattr on a directory", os.getxattr(p("xd"), "user.dir") == b"d")
+os.rename(p("x"), p("x2"))
+check("xattrs move with a rename", os.getxattr(p("x2"), "user.label") == b"new")
+os.chmod(p("x2"), 0o644)
+
 # --- permissions as users 1000 and 1001 -------------------------------------
 os.mkdir(p("shared"), 0o777)
 os.chmod(p("shared"), 0o1777)  # sticky, like /tmp
@@ -187,6 +217,9 @@ def user_1001():
     expect_errno("another user writes a 0644 file", errno.EACCES, os.open, p("shared", "mine"), os.O_WRONLY)
     expect_errno("another user reads a 0600 file", errno.EACCES, os.open, p("shared", "secret"), os.O_RDONLY)
     expect_errno("another user chmods a file", errno.EPERM, os.chmod, p("shared", "mine"), 0o666)
+    expect_errno("another user sets an xattr on a 0644 file", errno.EACCES, os.setxattr,
+                 p("x2"), "user.mine", b"v")
+    check("another user reads an xattr of a 0644 file", os.getxattr(p("x2"), "user.label") == b"new")
     expect_errno("another user lists a 0700 directory", errno.EACCES, os.listdir, p("shared", "mydir"))
     expect_errno("another user unlinks in a sticky directory", errno.EPERM, os.unlink, p("shared", "mine"))
     expect_errno("another user renames in a sticky directory", errno.EPERM, os.rename,
