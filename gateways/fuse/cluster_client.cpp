@@ -18,6 +18,8 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "runtime/certs.h"
@@ -98,6 +100,10 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
   std::uint64_t generation = 0;        // bumped per connection
   std::uint64_t tenant = 0, node = 0;
   std::uint64_t next_id = 1;
+  /// Buckets resolved on this client: resolved again on every new
+  /// connection before it carries calls (the node serves only buckets
+  /// resolved on the connection, CL3).
+  std::set<std::string> resolved_buckets;
   std::map<std::uint64_t, std::promise<client_reply>> pending;
   std::map<std::uint64_t, caf::actor> proxies;  // by device id
 
@@ -158,6 +164,25 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
       auto* w = std::get_if<client_welcome>(&answer.body);
       if (!w) throw std::runtime_error("the node did not answer the hello");
       if (!w->accepted) throw std::runtime_error("the node refused the access key: " + w->reason);
+      std::set<std::string> buckets;
+      {
+        std::lock_guard lock(mutex);
+        buckets = resolved_buckets;
+      }
+      for (const auto& name : buckets) {
+        client_request again;
+        {
+          std::lock_guard lock(mutex);
+          again.id = next_id++;
+        }
+        again.body = bucket_query{name};
+        asio::write(*s, asio::buffer(encode_client_frame(client_frame{again})));
+        auto reply = read_frame_now(*s);
+        auto* r = std::get_if<client_reply>(&reply.body);
+        if (!r || r->id != again.id || r->status != client_status::ok)
+          throw std::runtime_error("bucket " + name + " cannot be resolved again" +
+                                   (r ? ": " + r->message : std::string()));
+      }
       std::lock_guard lock(mutex);
       stream = s;
       ++generation;
@@ -342,6 +367,8 @@ void cluster_client::disconnect() {
 
 client_reply cluster_client::call(request_body body) {
   auto& i = *impl_;
+  std::optional<std::string> resolving;
+  if (const auto* b = std::get_if<bucket_query>(&body)) resolving = b->name;
   i.ensure_connected();
   const auto deadline = std::chrono::steady_clock::now() + i.options.timeout;
   std::uint64_t id = 0;
@@ -362,7 +389,15 @@ client_reply cluster_client::call(request_body body) {
     i.pending.erase(id);
     return unavailable(id, "not connected to " + i.options.endpoint);
   }
-  if (answer.wait_until(deadline) == std::future_status::ready) return answer.get();
+  if (answer.wait_until(deadline) == std::future_status::ready) {
+    auto reply = answer.get();
+    if (reply.status == client_status::ok && std::holds_alternative<bucket_answer>(reply.body) &&
+        resolving) {
+      std::lock_guard lock(i.mutex);
+      i.resolved_buckets.insert(*resolving);
+    }
+    return reply;
+  }
   std::lock_guard lock(i.mutex);
   if (auto it = i.pending.find(id); it != i.pending.end()) {
     i.pending.erase(it);

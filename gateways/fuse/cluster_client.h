@@ -14,7 +14,8 @@
 //        within the timeout (ADR 0009 §7: EIO, never a hung mount).
 //  CC-2. A lost connection fails every pending call and chunk request at
 //        once; the next call reconnects (handshake again), at most once per
-//        `reconnect_interval`.
+//        `reconnect_interval`, and resolves every bucket resolved before
+//        again before the new connection carries a call.
 //  CC-3. Bounded: at most `in_flight_max` calls wait at once; more wait for
 //        a slot (up to the timeout), so a burst cannot queue without end.
 #pragma once

@@ -9,7 +9,8 @@
 #                              ports (stdout in $work/out, stderr in
 #                              $work/err), waits for its key lines and
 #                              health; sets pid, endpoint, access, secret,
-#                              admin.
+#                              admin. The client port is $dev_client_port
+#                              if set (a restart on the port a mount uses).
 #   dev_stop                   SIGTERM; fails unless it exits 0.
 #   dev_kill                   SIGKILL if still running (for traps).
 #   fail MESSAGE               prints MESSAGE and the tail of $work/err,
@@ -28,7 +29,7 @@ dev_kill() {
 dev_start() {
   local cairn=$1 device_mb=$2
   shift 2
-  "$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --nfs-port 0 --client-port 0 --device-mb "$device_mb" "$@" \
+  "$cairn" dev --data "$work/data" --admin-port 0 --s3-port 0 --nfs-port 0 --client-port "${dev_client_port:-0}" --device-mb "$device_mb" "$@" \
     >"$work/out" 2>"$work/err" &
   pid=$!
   for _ in $(seq 1 300); do
