@@ -76,13 +76,13 @@ struct BucketAnswer {
   bucket @1 :UInt64;
 }
 
-struct DirEntry {
+struct ReaddirEntry {  # not "DirEntry": that is namespace.capnp's, in the same C++ namespace
   listKey @0 :Data;      # the name, with '/' appended for a directory
   inode @1 :Data;        # an Inode (schema/namespace.capnp), flat, without entries
 }
 
 struct ReaddirAnswer {
-  entries @0 :List(DirEntry);
+  entries @0 :List(ReaddirEntry);
   more @1 :Bool;
 }
 
