@@ -317,4 +317,5 @@ echo "after the restart" >"$mnt/docs/after.txt" || fail "a write after the recon
 [[ $(s3 s3 cp s3://cairn/docs/after.txt -) == "after the restart" ]] || fail "S3 does not read the file written after the reconnect"
 mount_stop m2
 echo "ok   the node killed: EIO at once; restarted: the mount reconnects and serves; SIGTERM unmounts"
+dev_stop
 echo "PASS"
