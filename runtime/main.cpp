@@ -21,9 +21,6 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <csignal>
 #include <cstdio>
 
@@ -89,17 +86,12 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
     std::printf("client-endpoint: 127.0.0.1:%u\n", client_port);
     std::printf("client-ca: %s\n", n.client_ca().c_str());
     if (mode.dev && !credentials.first.empty()) {
-      // The dev key as an AWS-style credentials file, for `cairn mount`.
-      const auto file = cfg.data_dir + "/credentials";
-      const std::string text = "[default]\naws_access_key_id = " + credentials.first +
-                               "\naws_secret_access_key = " + credentials.second + "\n";
-      const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        std::fprintf(stderr, "cairn dev: cannot write %s\n", file.c_str());
-      if (fd >= 0) ::close(fd);
-      std::printf("credentials: %s\n", file.c_str());
-      mount_line = "cairn mount /mnt/cairn --endpoint 127.0.0.1:" + std::to_string(client_port) +
-                   " --ca " + n.client_ca() + " --credentials " + file;
+      // The dev key goes in the environment of the printed command, as for
+      // the aws CLI: no secret is written to disk in plaintext.
+      mount_line = "AWS_ACCESS_KEY_ID=" + credentials.first +
+                   " AWS_SECRET_ACCESS_KEY=" + credentials.second +
+                   " cairn mount /mnt/cairn --endpoint 127.0.0.1:" + std::to_string(client_port) +
+                   " --ca " + n.client_ca();
       std::printf("mount: %s\n", mount_line.c_str());
     }
   }

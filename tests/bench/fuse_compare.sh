@@ -51,13 +51,17 @@ cairn_pid=$!
 for _ in $(seq 1 300); do grep -q '^mount: ' "$work/cairn.out" 2>/dev/null && break; sleep 0.1; done
 read -ra mount_words <<<"$(sed -n 's/^mount: //p' "$work/cairn.out")"
 [[ ${#mount_words[@]} -gt 3 ]] || { cat "$work/cairn.err" >&2; echo "fuse_compare: cairn dev did not start" >&2; exit 1; }
+for i in "${!mount_words[@]}"; do  # the printed command, with this build and $work/mnt
+  [[ ${mount_words[$i]} == cairn ]] && mount_words[$i]=$cairn
+  [[ ${mount_words[$i]} == /mnt/cairn ]] && mount_words[$i]=$work/mnt
+done
 endpoint=$(sed -n 's/^s3-endpoint: //p' "$work/cairn.out")
 access=$(sed -n 's/^access-key: //p' "$work/cairn.out")
 secret=$(sed -n 's/^secret-key: //p' "$work/cairn.out")
 mkdir -p "$work/mnt" "$work/s3fs" "$work/local"
 
 mount_cairn() {  # mount_cairn OPTIONS...: waits for "mounted:"
-  "$cairn" mount "$work/mnt" "${mount_words[@]:3}" "$@" >"$work/mount.out" 2>"$work/mount.err" &
+  env "${mount_words[@]}" "$@" >"$work/mount.out" 2>"$work/mount.err" &
   mount_pid=$!
   for _ in $(seq 1 100); do grep -q '^mounted: ' "$work/mount.out" && return 0; sleep 0.1; done
   cat "$work/mount.err" >&2

@@ -49,18 +49,24 @@ trap cleanup EXIT
 
 dev_start "$cairn" 512  # 6 devices: room for the 1 GiB file (RS 4+2)
 mount_line=$(sed -n 's/^mount: //p' "$work/out")
-[[ "$mount_line" == "cairn mount /mnt/cairn --endpoint 127.0.0.1:"*" --ca "*" --credentials "* ]] ||
+[[ "$mount_line" == "AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret cairn mount /mnt/cairn --endpoint 127.0.0.1:"*" --ca "* ]] ||
   fail "cairn dev printed no usable mount line: '$mount_line'"
 grep -q "cairn mount /mnt/cairn" <<<"$(sed -n '/^A single-node/,$p' "$work/out")" ||
   fail "the mount command is not among the printed examples"
+# The printed command, with this build's cairn and $mnt for /mnt/cairn.
 read -ra mount_words <<<"$mount_line"
+for i in "${!mount_words[@]}"; do
+  [[ ${mount_words[$i]} == cairn ]] && mount_words[$i]=$cairn
+  [[ ${mount_words[$i]} == /mnt/cairn ]] && mount_words[$i]=$mnt
+  [[ ${mount_words[$i]} == --endpoint ]] && client_port=${mount_words[$((i + 1))]##*:}
+done
 
-# Starts the printed command with this build, on $mnt, with extra options.
+# Starts the printed command on $mnt, with extra options.
 mount_start() {
   local log=$1
   shift
   mkdir -p "$mnt"
-  "$cairn" "${mount_words[@]:1:1}" "$mnt" "${mount_words[@]:3}" "$@" >"$work/$log.out" 2>"$work/$log.err" &
+  env "${mount_words[@]}" "$@" >"$work/$log.out" 2>"$work/$log.err" &
   mount_pid=$!
   for _ in $(seq 1 150); do
     grep -q '^mounted: ' "$work/$log.out" 2>/dev/null && return 0
@@ -305,7 +311,6 @@ if out=$(timeout 20 stat "$mnt/deep/not-looked-up-yet" 2>&1); then fail "stat su
 grep -q "Input/output error" <<<"$out" || fail "with the node gone, stat said: $out"
 # The node back on the same port: the mount reconnects (its bucket
 # resolved again on the new connection) and serves without a remount.
-client_port=${mount_words[4]##*:}
 dev_client_port=$client_port dev_start "$cairn" 512
 back=""
 for _ in $(seq 1 50); do
