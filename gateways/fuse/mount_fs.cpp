@@ -124,7 +124,7 @@ struct mount_fs::file_state {
   std::uint64_t generation = 0;  // +1 whenever a commit moved `version` on
   gateway::dirty_file dirty;
   std::int64_t dirty_mtime_ns = 0;  // when the last dirty byte was written
-  unsigned handles = 0;
+  unsigned handles = 0;             // guarded by the mount's mutex, not this one
 };
 
 struct mount_fs::open_file {
@@ -545,14 +545,25 @@ int mount_fs::rename(std::uint64_t parent, std::string_view name, std::uint64_t 
   return errno_of(r);
 }
 
-std::shared_ptr<mount_fs::file_state> mount_fs::state_of(std::uint64_t ino, bool create) {
+std::shared_ptr<mount_fs::file_state> mount_fs::state_of(std::uint64_t ino, bool open) {
+  // Found or made, and a handle counted, in one step under the mount's
+  // mutex: forget_if_idle (under the same mutex) never drops a state an
+  // open is about to use, so an inode never has two.
   std::lock_guard lock(mutex_);
-  if (const auto it = states_.find(ino); it != states_.end()) return it->second;
-  if (!create) return nullptr;
-  auto st = std::make_shared<file_state>();
-  st->ino = ino;
-  states_.emplace(ino, st);
-  return st;
+  auto it = states_.find(ino);
+  if (it == states_.end()) {
+    if (!open) return nullptr;
+    auto st = std::make_shared<file_state>();
+    st->ino = ino;
+    it = states_.emplace(ino, std::move(st)).first;
+  }
+  if (open) ++it->second->handles;
+  return it->second;
+}
+
+void mount_fs::drop_handle(file_state& st) {
+  std::lock_guard lock(mutex_);
+  --st.handles;
 }
 
 void mount_fs::forget_if_idle(std::uint64_t ino) {
@@ -616,7 +627,6 @@ int mount_fs::open(std::uint64_t ino, int flags, std::uint64_t& handle) {
   f->state = state_of(ino, true);
   {
     std::lock_guard lock(f->state->mutex);
-    ++f->state->handles;
     f->state->version = std::make_shared<const shard::object_version>(
         n.current.value_or(shard::object_version{}));  // close-to-open (MF1)
   }
@@ -625,8 +635,8 @@ int mount_fs::open(std::uint64_t ino, int flags, std::uint64_t& handle) {
     to_zero.size = 0;
     struct stat ignored {};
     if (const int e = setattr(ino, to_zero, ignored)) {
-      std::lock_guard lock(f->state->mutex);
-      --f->state->handles;
+      drop_handle(*f->state);
+      forget_if_idle(ino);
       return e;
     }
   }
@@ -740,9 +750,9 @@ int mount_fs::release(std::uint64_t handle) {
   int e = 0;
   {
     std::lock_guard lock(f->state->mutex);
-    --f->state->handles;
     e = commit(*f->state, true);
   }
+  { drop_handle(*f->state); }
   forget_if_idle(f->state->ino);
   return e;
 }

@@ -176,7 +176,9 @@ class mount_fs {
   std::shared_ptr<const gateway::device_directory> devices();
   std::uint64_t remember(std::shared_ptr<void> handle, bool dir);
   std::shared_ptr<open_file> file_of(std::uint64_t handle);
-  std::shared_ptr<file_state> state_of(std::uint64_t ino, bool create);
+  /// The inode's state; `open`: made if missing, and a handle counted.
+  std::shared_ptr<file_state> state_of(std::uint64_t ino, bool open);
+  void drop_handle(file_state& st);
   /// Commits a file's dirty bytes (its mutex held): all, or full slots.
   int commit(file_state& st, bool everything);
   void forget_if_idle(std::uint64_t ino);
