@@ -180,7 +180,35 @@ mount_fs::mount_fs(caf::actor_system& sys, cluster_client& client, chunk_cache& 
                    mount_fs_options options)
     : sys_(sys), client_(client), cache_(cache), options_(std::move(options)) {}
 
-mount_fs::~mount_fs() = default;
+mount_fs::~mount_fs() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  retry_wake_.notify_all();
+  if (retrier_.joinable()) retrier_.join();
+}
+
+void mount_fs::retry_loop() {
+  // MF7: dirty bytes of files no handle has open are left only when their
+  // commit failed (release commits everything). They are tried again here
+  // until they are committed, or the file is gone.
+  std::unique_lock lock(mutex_);
+  while (!retry_wake_.wait_for(lock, options_.retry_interval, [&] { return stopping_; })) {
+    std::vector<std::shared_ptr<file_state>> idle;
+    for (const auto& [ino, st] : states_)
+      if (st->handles == 0) idle.push_back(st);
+    lock.unlock();
+    for (const auto& st : idle) {
+      {
+        std::lock_guard s_lock(st->mutex);
+        if (commit(*st, true) != 0) continue;
+      }
+      forget_if_idle(st->ino);
+    }
+    lock.lock();
+  }
+}
 
 void mount_fs::start() {
   const auto r = client_.call(bucket_query{options_.bucket});
@@ -196,6 +224,7 @@ void mount_fs::start() {
   reader_ = std::make_unique<chunk_reader>(
       sys_, cache_, [this](std::uint64_t epoch) { return grant(epoch); },
       [this] { return devices(); }, options_.reader);
+  retrier_ = std::thread([this] { retry_loop(); });
 }
 
 keys::key_grant_ptr mount_fs::grant(std::uint64_t epoch) {

@@ -31,6 +31,9 @@
 //       they answer EIO and the bytes stay dirty (FD3).
 //  MF6. Reads and getattr see this mount's dirty bytes over the committed
 //       ones (a file's size is the larger of the two).
+//  MF7. Dirty bytes never wait for a handle that will not come: those of a
+//       file no handle has open (its last commit failed) are committed
+//       again every retry_interval until they are, or the file is gone.
 #pragma once
 
 #include <sys/stat.h>
@@ -39,6 +42,7 @@
 #include <atomic>
 #include <caf/all.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -47,6 +51,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "actors/shard/namespace_codec.h"
 #include "gateways/common/file_data.h"
@@ -67,6 +72,9 @@ struct mount_fs_options {
   /// whole mount; past them a write commits first.
   std::uint64_t dirty_file_bytes_max = 16ull << 20;
   std::uint64_t dirty_bytes_max = 256ull << 20;
+  /// How often the dirty bytes of closed files whose commit failed are
+  /// tried again (MF7).
+  std::chrono::milliseconds retry_interval{2'000};
   chunk_reader_options reader;
 };
 
@@ -182,6 +190,7 @@ class mount_fs {
   /// Commits a file's dirty bytes (its mutex held): all, or full slots.
   int commit(file_state& st, bool everything);
   void forget_if_idle(std::uint64_t ino);
+  void retry_loop();
 
   caf::actor_system& sys_;
   cluster_client& client_;
@@ -200,6 +209,9 @@ class mount_fs {
   std::uint64_t next_handle_ = 1;
   std::atomic<std::uint64_t> dirty_bytes_{0};
   std::atomic<std::uint64_t> commits_{0}, commit_failures_{0};
+  bool stopping_ = false;  // under mutex_
+  std::condition_variable retry_wake_;
+  std::thread retrier_;  // MF7
 };
 
 /// An errno for a namespace status (ENOENT, EEXIST, ENOTEMPTY, ...).

@@ -304,11 +304,16 @@ degraded=$("$cairn" cache --stats --json "$mnt" | /usr/bin/python3 -c 'import js
 echo "ok   one device corrupt: $degraded chunk reads served from parity, bytes exact"
 
 # A lost node: callers get EIO at once, not a hung mount; SIGTERM still works.
+# A file open for writing across the outage: its close fails, its bytes
+# stay dirty, and the mount commits them once the node is back (MF7).
+exec 7>"$mnt/docs/pending.txt"
+echo "written before the outage" >&7
 dev_kill
 wait "$pid" 2>/dev/null || true
 pid=""
 if out=$(timeout 20 stat "$mnt/deep/not-looked-up-yet" 2>&1); then fail "stat succeeded with the node gone"; fi
 grep -q "Input/output error" <<<"$out" || fail "with the node gone, stat said: $out"
+exec 7>&-  # close(2) answers EIO (the commit failed); the bytes stay dirty
 # The node back on the same port: the mount reconnects (its bucket
 # resolved again on the new connection) and serves without a remount.
 dev_client_port=$client_port dev_start "$cairn" 512
@@ -319,8 +324,14 @@ for _ in $(seq 1 50); do
 done
 [[ "$back" == "changed through s3" ]] || fail "after the node came back, docs/a.txt reads '$back'"
 echo "after the restart" >"$mnt/docs/after.txt" || fail "a write after the reconnect"
+pending=""
+for _ in $(seq 1 50); do
+  pending=$(s3 s3 cp s3://cairn/docs/pending.txt - 2>/dev/null) && [[ -n "$pending" ]] && break
+  sleep 0.2
+done
+[[ "$pending" == "written before the outage" ]] || fail "the bytes written before the outage did not reach S3: '$pending'"
 [[ $(s3 s3 cp s3://cairn/docs/after.txt -) == "after the restart" ]] || fail "S3 does not read the file written after the reconnect"
 mount_stop m2
-echo "ok   the node killed: EIO at once; restarted: the mount reconnects and serves; SIGTERM unmounts"
+echo "ok   the node killed: EIO at once; restarted: the mount reconnects, commits what a failed close left, serves; SIGTERM unmounts"
 dev_stop
 echo "PASS"
