@@ -277,6 +277,12 @@ int mount_fs::lookup(std::uint64_t parent, std::string_view name, struct stat& o
 int mount_fs::getattr(std::uint64_t ino, struct stat& out) {
   shard::inode n;
   if (const int e = inode_of(ino, n)) return e;
+  attributes(n, out);
+  return 0;
+}
+
+void mount_fs::attributes(const shard::inode& n, struct stat& out) {
+  const auto ino = n.id.value;
   stat_of(n, out);
   // This mount's dirty bytes count (MF6).
   if (const auto st = state_of(ino, false)) {
@@ -291,7 +297,6 @@ int mount_fs::getattr(std::uint64_t ino, struct stat& out) {
       }
     }
   }
-  return 0;
 }
 
 int mount_fs::readlink(std::uint64_t ino, std::string& target) {
@@ -492,7 +497,7 @@ int mount_fs::command(shard::ns_command c, shard::ns_result& out) {
 
 int mount_fs::make(std::uint64_t parent, std::string_view name, shard::inode_kind kind,
                    std::uint32_t mode, std::string_view target, const caller& who,
-                   shard::create_how how, struct stat& out) {
+                   shard::create_how how, struct stat& out, shard::inode* made) {
   if (options_.read_only) return EROFS;
   if (name.size() > shard::name_bytes_max) return ENAMETOOLONG;
   if (!valid_name(name)) return EINVAL;
@@ -511,7 +516,11 @@ int mount_fs::make(std::uint64_t parent, std::string_view name, shard::inode_kin
   shard::ns_result r;
   if (const int e = command(std::move(c), r)) return e;
   if (const int e = errno_of(r)) return e;
-  return getattr(r.inode.value, out);
+  shard::inode n;
+  if (const int e = inode_of(r.inode.value, n)) return e;
+  attributes(n, out);
+  if (made) *made = std::move(n);
+  return 0;
 }
 
 int mount_fs::mkdir(std::uint64_t parent, std::string_view name, std::uint32_t mode,
@@ -638,17 +647,25 @@ int mount_fs::commit(file_state& st, bool everything) {
 int mount_fs::create(std::uint64_t parent, std::string_view name, std::uint32_t mode, int flags,
                      const caller& who, struct stat& out, std::uint64_t& handle) {
   const auto how = (flags & O_EXCL) ? shard::create_how::guarded : shard::create_how::unchecked;
-  if (const int e = make(parent, name, shard::inode_kind::file, mode, {}, who, how, out)) return e;
+  shard::inode n;
+  if (const int e = make(parent, name, shard::inode_kind::file, mode, {}, who, how, out, &n))
+    return e;
   if (S_ISDIR(out.st_mode)) return EISDIR;
   if (!S_ISREG(out.st_mode)) return EEXIST;
-  return open(out.st_ino, flags, handle);
+  return open_inode(n, flags, handle);  // no second read of the inode just made
 }
 
 int mount_fs::open(std::uint64_t ino, int flags, std::uint64_t& handle) {
-  const bool writable = (flags & O_ACCMODE) != O_RDONLY;
-  if ((writable || (flags & O_TRUNC)) && options_.read_only) return EROFS;
+  if (((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) && options_.read_only) return EROFS;
   shard::inode n;
   if (const int e = inode_of(ino, n)) return e;
+  return open_inode(n, flags, handle);
+}
+
+int mount_fs::open_inode(const shard::inode& n, int flags, std::uint64_t& handle) {
+  const auto ino = n.id.value;
+  const bool writable = (flags & O_ACCMODE) != O_RDONLY;
+  if ((writable || (flags & O_TRUNC)) && options_.read_only) return EROFS;
   if (n.kind == shard::inode_kind::directory) return EISDIR;
   if (n.kind != shard::inode_kind::file) return EINVAL;
   auto f = std::make_shared<open_file>();

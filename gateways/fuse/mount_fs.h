@@ -179,7 +179,12 @@ class mount_fs {
   int change_xattr(std::uint64_t ino, std::string_view name, std::optional<std::string> value,
                    shard::xattr_how how);
   int make(std::uint64_t parent, std::string_view name, shard::inode_kind kind, std::uint32_t mode,
-           std::string_view target, const caller& who, shard::create_how how, struct stat& out);
+           std::string_view target, const caller& who, shard::create_how how, struct stat& out,
+           shard::inode* made = nullptr);
+  /// A file's handle from its inode as just read (open, create).
+  int open_inode(const shard::inode& n, int flags, std::uint64_t& handle);
+  /// stat_of with this mount's dirty bytes (MF6).
+  void attributes(const shard::inode& n, struct stat& out);
   keys::key_grant_ptr grant(std::uint64_t epoch);
   std::shared_ptr<const gateway::device_directory> devices();
   std::uint64_t remember(std::shared_ptr<void> handle, bool dir);
