@@ -302,8 +302,6 @@ std::string progress_bar(std::uint64_t done, std::uint64_t total, std::size_t wi
   return "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] " + pct;
 }
 
-namespace {
-
 std::string human_bytes(std::uint64_t b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double v = static_cast<double>(b);
@@ -316,6 +314,8 @@ std::string human_bytes(std::uint64_t b) {
   std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
   return buf;
 }
+
+namespace {
 
 std::string repair_line(const json& j) {
   char buf[256];

@@ -53,6 +53,8 @@ int admin_add_export(const admin_options& o, const export_request& e);
 int admin_remove_export(const admin_options& o, const std::string& path);
 /// "[#####.....]  50%" for done/total.
 std::string progress_bar(std::uint64_t done, std::uint64_t total, std::size_t width = 20);
+/// Bytes for people: "512 B", "8.6 MiB", "1.2 GiB".
+std::string human_bytes(std::uint64_t bytes);
 
 /// Lays out rows under a header with aligned columns (exposed for tests).
 std::string format_table(const std::vector<std::string>& header,

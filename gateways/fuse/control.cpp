@@ -16,7 +16,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "runtime/admin_cli.h"
+
 namespace cairn::fuse {
+
+using runtime::human_bytes;
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -190,14 +194,11 @@ std::pair<std::string, std::string> locate_mount(const std::string& path) {
 }
 
 std::string progress_line(const stage_progress& p) {
-  constexpr int width = 24;
-  const double fraction =
-      p.bytes_total ? std::min(1.0, static_cast<double>(p.bytes_done) / p.bytes_total)
-                    : (p.files_total ? static_cast<double>(p.files_done) / p.files_total : 1.0);
-  const int filled = static_cast<int>(std::floor(fraction * width));
-  std::string bar = "[" + std::string(filled, '#') + std::string(width - filled, '-') + "]";
+  // By bytes; by files when there are no bytes (empty or inline files).
+  const bool by_bytes = p.bytes_total != 0;
+  const auto bar = runtime::progress_bar(by_bytes ? p.bytes_done : p.files_done,
+                                         by_bytes ? p.bytes_total : p.files_total, 24);
   const double rate = p.seconds > 0 ? p.bytes_done / p.seconds : 0;
-  char text[256];
   std::string eta = "-";
   if (p.what == stage_progress::state::done) {
     eta = "done";
@@ -206,12 +207,12 @@ std::string progress_line(const stage_progress& p) {
     std::snprintf(e, sizeof e, "%.0fs", (p.bytes_total - p.bytes_done) / rate);
     eta = e;
   }
-  std::snprintf(text, sizeof text, "%s %3.0f%%  %s / %s  %llu/%llu files  %s/s  ETA %s",
-                bar.c_str(), fraction * 100, human_bytes(static_cast<double>(p.bytes_done)).c_str(),
-                human_bytes(static_cast<double>(p.bytes_total)).c_str(),
+  char text[256];
+  std::snprintf(text, sizeof text, "%s  %s / %s  %llu/%llu files  %s/s  ETA %s", bar.c_str(),
+                human_bytes(p.bytes_done).c_str(), human_bytes(p.bytes_total).c_str(),
                 static_cast<unsigned long long>(p.files_done),
-                static_cast<unsigned long long>(p.files_total), human_bytes(rate).c_str(),
-                eta.c_str());
+                static_cast<unsigned long long>(p.files_total),
+                human_bytes(static_cast<std::uint64_t>(rate)).c_str(), eta.c_str());
   return text;
 }
 
@@ -336,7 +337,7 @@ int run_stage_command(const std::string& path, bool status, bool release) {
     }
     if (release) {
       std::printf("released: pinned entries are organic now (L2: %s)\n",
-                  human_bytes(answer["l2"].value("bytes", 0.0)).c_str());
+                  human_bytes(answer["l2"].value("bytes", 0ull)).c_str());
       rc = 0;
       break;
     }
@@ -359,7 +360,7 @@ int run_stage_command(const std::string& path, bool status, bool release) {
         std::printf("staged: %s  %llu files  %s  %llu chunks fetched  %.1f s\n",
                     p.path.empty() ? "(root)" : p.path.c_str(),
                     static_cast<unsigned long long>(p.files_total),
-                    human_bytes(static_cast<double>(p.bytes_total)).c_str(),
+                    human_bytes(p.bytes_total).c_str(),
                     static_cast<unsigned long long>(p.chunks_fetched), p.seconds);
         rc = 0;
       } else {
@@ -389,9 +390,10 @@ int run_cache_stats_command(const std::string& path, bool as_json) {
     std::printf(
         "%-3s %8llu entries  %10s of %10s (%3.0f%%)  pinned %10s  hits %llu  misses %llu  "
         "evictions %llu\n",
-        name, t.value("entries", 0ull), human_bytes(t.value("bytes", 0.0)).c_str(),
-        human_bytes(bound).c_str(), bound > 0 ? 100.0 * t.value("bytes", 0.0) / bound : 0.0,
-        human_bytes(t.value("pinned_bytes", 0.0)).c_str(), t.value("hits", 0ull),
+        name, t.value("entries", 0ull), human_bytes(t.value("bytes", 0ull)).c_str(),
+        human_bytes(static_cast<std::uint64_t>(bound)).c_str(),
+        bound > 0 ? 100.0 * t.value("bytes", 0.0) / bound : 0.0,
+        human_bytes(t.value("pinned_bytes", 0ull)).c_str(), t.value("hits", 0ull),
         t.value("misses", 0ull), t.value("evictions", 0ull));
   };
   tier("L1", s["l1"]);
@@ -402,7 +404,7 @@ int run_cache_stats_command(const std::string& path, bool as_json) {
       s.value("fetches", 0ull), s.value("degraded_reads", 0ull), s.value("fetch_failures", 0ull),
       s.value("cache_hits", 0ull), s.value("read_ahead_hits", 0ull));
   std::printf("files: %llu open, %s dirty, %llu commits (%llu failed)\n",
-              s.value("open_files", 0ull), human_bytes(s.value("dirty_bytes", 0.0)).c_str(),
+              s.value("open_files", 0ull), human_bytes(s.value("dirty_bytes", 0ull)).c_str(),
               s.value("commits", 0ull), s.value("commit_failures", 0ull));
   return 0;
 }

@@ -8,7 +8,11 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/admin_cli.h"
+
 namespace cairn::fuse {
+
+using runtime::human_bytes;
 
 std::string_view to_string(stage_progress::state s) {
   switch (s) {
@@ -24,15 +28,6 @@ std::string_view to_string(stage_progress::state s) {
       return "failed";
   }
   return "unknown";
-}
-
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) b /= 1024, ++u;
-  char out[32];
-  std::snprintf(out, sizeof out, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-  return out;
 }
 
 stage_progress stager::status() const {
@@ -109,11 +104,11 @@ stage_progress stager::run(const std::string& path,
       if (!fs_.cache().pinned(c)) to_pin += c.length;
   if (fs_.cache().mode() == cache_mode::pinned &&
       cache_stats.l2.pinned_bytes + to_pin > cache_stats.l2.bound)
-    return fail(
-        "needs " + human_bytes(static_cast<double>(to_pin)) + " pinned, but the L2 cache (" +
-        human_bytes(static_cast<double>(cache_stats.l2.bound)) + ") has " +
-        human_bytes(static_cast<double>(cache_stats.l2.bound - cache_stats.l2.pinned_bytes)) +
-        " left for pins: raise --cache-l2-max or `cairn stage --release`");
+    return fail("needs " + human_bytes(to_pin) + " pinned, but the L2 cache (" +
+                human_bytes(cache_stats.l2.bound) + ") has " +
+                human_bytes(static_cast<std::uint64_t>(cache_stats.l2.bound -
+                                                       cache_stats.l2.pinned_bytes)) +
+                " left for pins: raise --cache-l2-max or `cairn stage --release`");
 
   // 2. Fetch, `parallel_` chunks at a time (ST3).
   p.what = stage_progress::state::fetching;

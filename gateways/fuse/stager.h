@@ -37,8 +37,6 @@ struct stage_progress {
   std::string error;
 };
 std::string_view to_string(stage_progress::state s);
-/// Bytes for people: "512 B", "8.6 MiB", "1.2 GiB".
-std::string human_bytes(double bytes);
 
 class stager {
  public:
