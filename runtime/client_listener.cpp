@@ -320,6 +320,7 @@ std::optional<std::string> command_problem(const session_state& st, std::uint64_
         if constexpr (std::is_same_v<T, shard::make_node_command> ||
                       std::is_same_v<T, shard::remove_node_command> ||
                       std::is_same_v<T, shard::rename_node_command> ||
+                      std::is_same_v<T, shard::link_node_command> ||
                       std::is_same_v<T, shard::set_attributes_command> ||
                       std::is_same_v<T, shard::write_range_command>)
           bucket = body.bucket.value;

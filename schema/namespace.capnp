@@ -160,6 +160,11 @@ struct NsCommand {
       size @67 :UInt64;
       etag @68 :Data;
     }
+    linkNode :group {              # a hard link (NS1)
+      inode @74 :UInt64;
+      toDir @75 :UInt64;
+      toName @76 :Data;
+    }
   }
 }
 
@@ -184,6 +189,9 @@ struct Inode {
   current @12 :ObjectVersion;
   target @13 :Data;
   xattrs @14 :List(MetaEntry);   # extended attributes (NS9)
+  # Its number of names (hard links, NS1). A snapshot's is checked against
+  # the entries that name it; a client reply carries it instead of them.
+  links @15 :UInt32 = 1;
 }
 
 struct Upload {

@@ -2,7 +2,9 @@
 #include "actors/shard/namespace_codec.h"
 
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "schema/capnp_frames.h"
 #include "schema/namespace.capnp.h"
@@ -176,6 +178,7 @@ void write_inode(schema::Inode::Builder o, const inode& n, bool with_entries) {
   o.setMtimeNs(n.mtime_ns);
   o.setCtimeNs(n.ctime_ns);
   o.setExplicitDir(n.explicit_dir);
+  o.setLinks(n.links);
   if (with_entries) {
     auto entries = o.initEntries(static_cast<unsigned>(n.entries.size()));
     unsigned ei = 0;
@@ -204,6 +207,7 @@ std::optional<inode> read_inode(schema::Inode::Reader o) {
   n.mtime_ns = o.getMtimeNs();
   n.ctime_ns = o.getCtimeNs();
   n.explicit_dir = o.getExplicitDir();
+  n.links = o.getLinks();
   for (auto e : o.getEntries())
     if (!n.entries.emplace(text(e.getListKey(), name_bytes_max + 1), inode_id{e.getInode()}).second)
       return std::nullopt;
@@ -317,6 +321,11 @@ std::string encode_ns_command(const ns_command& c) {
           auto g = b.initRenameNode();
           g.setFromDir(body.from_dir.value);
           g.setFromName(as_data(body.from_name));
+          g.setToDir(body.to_dir.value);
+          g.setToName(as_data(body.to_name));
+        } else if constexpr (std::is_same_v<T, link_node_command>) {
+          auto g = b.initLinkNode();
+          g.setInode(body.inode.value);
           g.setToDir(body.to_dir.value);
           g.setToName(as_data(body.to_name));
         } else if constexpr (std::is_same_v<T, write_range_command>) {
@@ -486,6 +495,12 @@ std::optional<ns_command> decode_ns_command(const std::string& bytes) {
                                          c.now_ns};
             break;
           }
+          case schema::NsCommand::LINK_NODE: {
+            const auto g = r.getLinkNode();
+            c.body = link_node_command{bucket, inode_id{g.getInode()}, inode_id{g.getToDir()},
+                                       text(g.getToName(), name_bytes_max + 1), c.now_ns};
+            break;
+          }
           case schema::NsCommand::WRITE_RANGE: {
             const auto g = r.getWriteRange();
             write_range_command w;
@@ -567,6 +582,8 @@ ns_result apply_ns_command(namespace_state& state, const ns_command& c) {
           return state.remove_node(body);
         } else if constexpr (std::is_same_v<T, rename_node_command>) {
           return state.rename_node(body);
+        } else if constexpr (std::is_same_v<T, link_node_command>) {
+          return state.link_node(body);
         } else if constexpr (std::is_same_v<T, write_range_command>) {
           return state.write_range(body);
         } else {
@@ -662,14 +679,22 @@ bool restore_namespace(namespace_state& state, const std::string& bytes) {
             auto id = u.id;
             if (!tree.uploads.emplace(std::move(id), std::move(u)).second) return std::nullopt;
           }
-          // Names are not stored: each is its entry in the parent (NS1). An
-          // entry naming a missing inode is left to violation() below.
+          // Names are not stored: each is an entry naming the inode (NS1;
+          // the least is parent and name, hard links the rest). An entry
+          // naming a missing inode, or a count that is not the entries',
+          // is left to violation() below.
+          std::map<inode_id, std::set<std::pair<inode_id, std::string>>> names;
           for (const auto& [iid, n] : tree.inodes)
-            for (const auto& [lk, child] : n.entries) {
-              const auto c = tree.inodes.find(child);
-              if (c == tree.inodes.end()) continue;
-              c->second.name = lk.ends_with('/') ? lk.substr(0, lk.size() - 1) : lk;
-            }
+            for (const auto& [lk, child] : n.entries)
+              names[child].emplace(iid, lk.ends_with('/') ? lk.substr(0, lk.size() - 1) : lk);
+          for (auto& [child, all] : names) {
+            const auto c = tree.inodes.find(child);
+            if (c == tree.inodes.end() || child == root_inode) continue;
+            auto least = all.extract(all.begin());
+            c->second.parent = least.value().first;
+            c->second.name = std::move(least.value().second);
+            c->second.more_names = std::move(all);
+          }
           // NS4 by construction: the counts are recomputed, never trusted.
           for (const auto& [iid, n] : tree.inodes)
             if (n.kind == inode_kind::file && n.current) s.retain(n.current->chunks);

@@ -47,7 +47,7 @@ struct ns_command {
                complete_upload_command, abort_upload_command, collect_begin_command,
                collect_end_command, collect_abort_command, report_orphans_command,
                make_node_command, remove_node_command, rename_node_command, set_attributes_command,
-               write_range_command>
+               write_range_command, link_node_command>
       body;
 };
 

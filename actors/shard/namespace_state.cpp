@@ -2,6 +2,7 @@
 #include "actors/shard/namespace_state.h"
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 
 #include "actors/common/assert.h"
@@ -74,6 +75,8 @@ std::string_view to_string(ns_status s) {
       return "no_such_inode";
     case ns_status::not_synchronized:
       return "not_synchronized";
+    case ns_status::too_many_links:
+      return "too_many_links";
   }
   return "unknown";
 }
@@ -139,6 +142,41 @@ std::size_t metadata_bytes(const std::map<std::string, std::string>& m) {
   std::size_t n = 0;
   for (const auto& [k, v] : m) n += k.size() + v.size();
   return n;
+}
+
+// Hard links (NS1): a file's names are {(parent, name)} + more_names, the
+// least pair first; `links` counts them.
+using name_pair = std::pair<inode_id, std::string>;
+
+void add_name(inode& n, inode_id dir, const std::string& name) {
+  name_pair p{dir, name};
+  if (std::tie(p.first, p.second) < std::tie(n.parent, n.name)) {
+    n.more_names.emplace(n.parent, std::move(n.name));
+    n.parent = p.first;
+    n.name = std::move(p.second);
+  } else {
+    n.more_names.insert(std::move(p));
+  }
+  ++n.links;
+}
+
+void drop_name(inode& n, inode_id dir, const std::string& name) {
+  CAIRN_ASSERT_MSG(n.links > 1, "NS1: dropped a file's last name");
+  if (n.parent == dir && n.name == name) {
+    auto least = n.more_names.extract(n.more_names.begin());
+    n.parent = least.value().first;
+    n.name = std::move(least.value().second);
+  } else {
+    CAIRN_ASSERT_MSG(n.more_names.erase({dir, name}) == 1, "NS1: dropped a name it did not have");
+  }
+  --n.links;
+}
+
+/// The least name `n` has in directory `dir`, or nullptr.
+const std::string* name_in(const inode& n, inode_id dir) {
+  if (n.parent == dir) return &n.name;  // the least pair overall
+  const auto it = n.more_names.lower_bound({dir, std::string()});
+  return it != n.more_names.end() && it->first == dir ? &it->second : nullptr;
 }
 
 }  // namespace
@@ -222,6 +260,26 @@ void namespace_state::release(const std::vector<chunk_ref>& chunks,
       garbage_.emplace(c.id, garbage_chunk{c, applying_ns_, false});
     }
   }
+}
+
+bool namespace_state::unname(bucket_tree& tree, inode_id dir_id, const std::string& name,
+                             std::int64_t now_ns, ns_result& r) {
+  auto& dir = tree.inodes.at(dir_id);
+  auto entry = dir.entries.find(name);
+  if (entry == dir.entries.end()) entry = dir.entries.find(name + "/");
+  CAIRN_ASSERT_MSG(entry != dir.entries.end(), "unname: no such entry");
+  const auto id = entry->second;
+  dir.entries.erase(entry);
+  dir.mtime_ns = dir.ctime_ns = now_ns;
+  auto& n = tree.inodes.at(id);
+  if (n.links > 1) {  // another hard link keeps it
+    drop_name(n, dir_id, name);
+    n.ctime_ns = now_ns;
+    return false;
+  }
+  if (n.current) release(n.current->chunks, r.unreferenced);
+  tree.inodes.erase(id);
+  return true;
 }
 
 void namespace_state::prune(bucket_tree& tree, inode_id dir, std::int64_t now_ns) {
@@ -517,18 +575,16 @@ ns_result namespace_state::delete_object(const delete_object_command& c) {
     return failed(ns_status::precondition_failed);
   ns_result r;
   r.inode = id;
-  if (n.current) release(n.current->chunks, r.unreferenced);
   if (key.marker && !n.entries.empty()) {
     // The marker goes, the keys under it stay: the directory is implicit now.
+    if (n.current) release(n.current->chunks, r.unreferenced);
     n.explicit_dir = false;
     n.current.reset();
     n.ctime_ns = c.now_ns;
     return r;
   }
-  dir.entries.erase(it);
-  dir.mtime_ns = dir.ctime_ns = c.now_ns;
   const auto parent = dir.id;
-  tree.inodes.erase(id);
+  unname(tree, parent, name, c.now_ns, r);  // the file stays if hard links name it
   prune(tree, parent, c.now_ns);
   return r;
 }
@@ -606,13 +662,7 @@ ns_result namespace_state::remove_node(const remove_node_command& c) {
   if (is_dir && !child->entries.empty()) return failed(ns_status::directory_not_empty);
   ns_result r;
   r.inode = child->id;
-  const auto id = child->id;
-  auto& dir = tree.inodes.at(c.dir);
-  dir.entries.erase(list_key(child->name, child->kind));
-  dir.mtime_ns = dir.ctime_ns = c.now_ns;
-  auto& n = tree.inodes.at(id);
-  if (n.current) release(n.current->chunks, r.unreferenced);
-  tree.inodes.erase(id);
+  unname(tree, c.dir, c.name, c.now_ns, r);
   prune(tree, c.dir, c.now_ns);
   return r;
 }
@@ -638,25 +688,45 @@ ns_result namespace_state::rename_node(const rename_node_command& c) {
     if (src_dir && !dst_dir) return failed(ns_status::not_a_directory);
     if (!src_dir && dst_dir) return failed(ns_status::is_a_directory);
     if (dst_dir && !dst->entries.empty()) return failed(ns_status::directory_not_empty);
-    // The target goes (checked above: nothing fails after this point).
-    const auto dst_id = dst->id;
-    auto& to = tree.inodes.at(c.to_dir);
-    to.entries.erase(list_key(dst->name, dst->kind));
-    auto& gone = tree.inodes.at(dst_id);
-    if (gone.current) release(gone.current->chunks, r.unreferenced);
-    tree.inodes.erase(dst_id);
+    // The target's name goes (checked above: nothing fails after this
+    // point), and the target with it unless hard links name it too.
+    unname(tree, c.to_dir, c.to_name, c.now_ns, r);
   }
   auto& n = tree.inodes.at(src_id);
   auto& from = tree.inodes.at(c.from_dir);
-  from.entries.erase(list_key(n.name, n.kind));
+  from.entries.erase(list_key(c.from_name, n.kind));
   from.mtime_ns = from.ctime_ns = c.now_ns;
-  n.parent = c.to_dir;
-  n.name = c.to_name;
+  if (n.links == 1) {
+    n.parent = c.to_dir;
+    n.name = c.to_name;
+  } else {  // one of its hard links moves
+    add_name(n, c.to_dir, c.to_name);
+    drop_name(n, c.from_dir, c.from_name);
+  }
   n.ctime_ns = c.now_ns;
   auto& to = tree.inodes.at(c.to_dir);
-  to.entries.emplace(list_key(n.name, n.kind), src_id);
+  to.entries.emplace(list_key(c.to_name, n.kind), src_id);
   to.mtime_ns = to.ctime_ns = c.now_ns;
   prune(tree, c.from_dir, c.now_ns);
+  return r;
+}
+
+ns_result namespace_state::link_node(const link_node_command& c) {
+  if (auto refused = check_entry(c.bucket, c.to_dir, c.to_name)) return *refused;
+  auto& tree = buckets_.at(c.bucket);
+  const auto it = tree.inodes.find(c.inode);
+  if (it == tree.inodes.end()) return failed(ns_status::no_such_inode);
+  auto& n = it->second;
+  if (n.kind == inode_kind::directory) return failed(ns_status::is_a_directory);
+  if (lookup(c.bucket, c.to_dir, c.to_name)) return failed(ns_status::entry_exists);
+  if (n.links >= links_max) return failed(ns_status::too_many_links);
+  add_name(n, c.to_dir, c.to_name);
+  n.ctime_ns = c.now_ns;
+  auto& dir = tree.inodes.at(c.to_dir);
+  dir.entries.emplace(list_key(c.to_name, n.kind), n.id);
+  dir.mtime_ns = dir.ctime_ns = c.now_ns;
+  ns_result r;
+  r.inode = n.id;
   return r;
 }
 
@@ -804,7 +874,7 @@ std::string namespace_state::key_of(bucket_id bucket, inode_id id) const {
 
 namespace_state::page_status namespace_state::read_directory(bucket_id bucket, inode_id dir,
                                                              inode_id after, std::size_t max,
-                                                             std::vector<const inode*>& out,
+                                                             std::vector<named_inode>& out,
                                                              bool& end) const {
   out.clear();
   end = false;
@@ -813,12 +883,18 @@ namespace_state::page_status namespace_state::read_directory(bucket_id bucket, i
   if (d->kind != inode_kind::directory) return page_status::not_a_directory;
   auto it = d->entries.begin();
   if (after != root_inode) {
+    // A cookie is an inode: with two hard links to it in `dir`, the page
+    // goes on after the lesser name (the other may come twice, never not).
     const auto* a = inode_of(bucket, after);
-    if (!a || a->parent != dir || a->id == root_inode) return page_status::entry_gone;
-    it = d->entries.upper_bound(list_key(a->name, a->kind));
+    const auto* name = a && a->id != root_inode ? name_in(*a, dir) : nullptr;
+    if (!name) return page_status::entry_gone;
+    it = d->entries.upper_bound(list_key(*name, a->kind));
   }
-  for (; it != d->entries.end() && out.size() < max; ++it)
-    out.push_back(inode_of(bucket, it->second));
+  for (; it != d->entries.end() && out.size() < max; ++it) {
+    std::string_view name = it->first;
+    if (name.ends_with('/')) name.remove_suffix(1);
+    out.push_back({name, inode_of(bucket, it->second)});
+  }
   end = it == d->entries.end();
   return page_status::ok;
 }
@@ -1010,10 +1086,11 @@ std::string namespace_state::violation() const {
       for (const auto& [lk, child_id] : n.entries) {
         const auto child = tree.inodes.find(child_id);
         if (!(child != tree.inodes.end())) return "NS1: an entry names no inode";
-        if (!(child->second.parent == id)) return "NS1: the child's parent is elsewhere";
         const bool dir_key = !lk.empty() && lk.back() == '/';
-        if (!(child->second.name == (dir_key ? lk.substr(0, lk.size() - 1) : lk)))
-          return "NS1: the child's recorded name is not its entry's";
+        const auto entry_name = dir_key ? lk.substr(0, lk.size() - 1) : lk;
+        const auto& ch = child->second;
+        if (!((ch.parent == id && ch.name == entry_name) || ch.more_names.count({id, entry_name})))
+          return "NS1: the child does not record this entry as one of its names";
         if (!(dir_key == (child->second.kind == inode_kind::directory)))
           return "NS2: list key does not match the kind";
         const auto name = dir_key ? lk.substr(0, lk.size() - 1) : lk;
@@ -1027,20 +1104,32 @@ std::string namespace_state::violation() const {
     }
     for (const auto& [id, n] : tree.inodes)
       if (id != root_inode) {
-        if (!(parents[id] == 1)) return "NS1: an inode without exactly one entry";
+        if (!(n.links == 1 + n.more_names.size())) return "NS1: a link count that is not its names";
+        if (!(parents[id] == n.links)) return "NS1: entries naming an inode are not its names";
+        if (!(n.kind != inode_kind::directory || n.links == 1))
+          return "NS1: a directory with hard links";
+        if (!(n.links <= links_max)) return "NS1: links over links_max";
+        if (!(n.more_names.empty() ||
+              std::tie(n.parent, n.name) <
+                  std::tie(n.more_names.begin()->first, n.more_names.begin()->second)))
+          return "NS1: parent and name are not the least of the names";
       }
     // Reachable from the root: one entry each is not enough (a cycle of
-    // directories naming each other would pass).
+    // directories naming each other would pass). A directory is reached
+    // once (one entry); a file once per hard link.
     std::vector<inode_id> todo{root_inode};
-    std::size_t reached = 0;
+    std::set<inode_id> reached{root_inode};
     while (!todo.empty()) {
       const auto& d = tree.inodes.at(todo.back());
       todo.pop_back();
-      ++reached;
-      if (reached > tree.inodes.size()) return "NS1: a directory cycle";
-      for (const auto& [lk, child] : d.entries) todo.push_back(child);
+      for (const auto& [lk, child] : d.entries) {
+        const bool fresh = reached.insert(child).second;
+        if (tree.inodes.at(child).kind != inode_kind::directory) continue;
+        if (!fresh) return "NS1: a directory cycle";
+        todo.push_back(child);
+      }
     }
-    if (reached != tree.inodes.size()) return "NS1: an inode not reachable from the root";
+    if (reached.size() != tree.inodes.size()) return "NS1: an inode not reachable from the root";
   }
   if (!(counted == chunk_refs_)) return "NS4: chunk reference counts disagree";
   for (const auto& [id, g] : garbage_) {

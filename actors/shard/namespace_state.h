@@ -16,9 +16,11 @@
 //
 // Invariants (checked by check_invariants(), which every command ends with
 // in tests; NS numbers as in docs/namespace.md):
-//  NS1. Every inode but a bucket root has exactly one parent directory
-//       entry naming it (hard links come with NFS LINK, later), and its
-//       recorded parent and name are that directory and that entry's name.
+//  NS1. Every inode but a bucket root is named by directory entries: a
+//       directory by exactly one, a file or symlink by one per hard link
+//       (at most links_max). The inode records every name: `parent`/`name`
+//       is the least (directory, name) pair, `more_names` the others, and
+//       `links` their count; each is an entry of that directory.
 //  NS2. A directory's entries are keyed by list key: the name for a file
 //       or symlink, the name + '/' for a directory; no name appears twice.
 //  NS3. An implicit directory is never empty (it goes with its last entry).
@@ -45,6 +47,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +78,7 @@ inline constexpr std::uint32_t part_number_max = 10000;      // S3's limit
 inline constexpr std::uint64_t part_bytes_min = 5ull << 20;  // all parts but the last
 inline constexpr std::size_t uploads_per_bucket_max = 100000;
 inline constexpr std::size_t upload_id_bytes_max = 128;
+inline constexpr std::uint32_t links_max = 65000;  // per file (ext4's LINK_MAX)
 
 using chunk_hash = std::array<std::uint8_t, 32>;
 
@@ -118,7 +122,13 @@ struct inode {
   inode_id parent;
   /// Its name in the parent directory (no '/'); "" for a bucket root.
   /// Derived from the parent's entries when a snapshot is restored.
+  /// With hard links: the least (parent, name) pair of all its names.
   std::string name;
+  /// A file's or symlink's other names (hard links), in order (NS1).
+  std::set<std::pair<inode_id, std::string>> more_names;
+  /// How many names it has: 1 + more_names (what stat's st_nlink shows of
+  /// a file). Set by the state machine; a client reply carries it alone.
+  std::uint32_t links = 1;
   std::uint32_t mode = 0;
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
@@ -181,6 +191,7 @@ enum class ns_status : std::uint8_t {
   directory_not_empty,  // RMDIR, or a rename over a directory with entries
   no_such_inode,        // the inode named is gone (NFS: STALE)
   not_synchronized,     // a SETATTR guard (ctime) did not match
+  too_many_links,       // LINK past links_max (EMLINK, NFS3ERR_MLINK)
 };
 std::string_view to_string(ns_status s);
 
@@ -228,6 +239,18 @@ struct rename_node_command {
   std::string to_name;
   std::int64_t now_ns = 0;
   friend bool operator==(const rename_node_command&, const rename_node_command&) = default;
+};
+
+/// LINK: a new name `to_name` in directory `to_dir` for the file or
+/// symlink `inode` (a directory answers is_a_directory). The name must be
+/// free (entry_exists); the inode's ctime and the directory's times move.
+struct link_node_command {
+  bucket_id bucket;
+  inode_id inode;
+  inode_id to_dir;
+  std::string to_name;
+  std::int64_t now_ns = 0;
+  friend bool operator==(const link_node_command&, const link_node_command&) = default;
 };
 
 /// setxattr's XATTR_CREATE (entry_exists if the name is set) and
@@ -444,6 +467,7 @@ class namespace_state {
   ns_result make_node(const make_node_command& c);
   ns_result remove_node(const remove_node_command& c);
   ns_result rename_node(const rename_node_command& c);
+  ns_result link_node(const link_node_command& c);
   ns_result set_attributes(const set_attributes_command& c);
   ns_result write_range(const write_range_command& c);
 
@@ -480,11 +504,18 @@ class namespace_state {
   /// "" for a bucket root or an unknown inode.
   std::string key_of(bucket_id bucket, inode_id id) const;
   enum class page_status : std::uint8_t { ok, no_such_directory, not_a_directory, entry_gone };
+  /// An entry of a directory page: its name (a hard-linked file's name
+  /// here, which may not be the inode's `name`) and its inode. Valid until
+  /// the next command.
+  struct named_inode {
+    std::string_view name;
+    const inode* node = nullptr;
+  };
   /// Up to `max` entries of directory `dir` in name order, after the entry
   /// `after` (an inode in `dir`; root_inode: from the start). `entry_gone`
   /// if `after` is no longer in `dir` (a READDIR cookie that went stale).
   page_status read_directory(bucket_id bucket, inode_id dir, inode_id after, std::size_t max,
-                             std::vector<const inode*>& out, bool& end) const;
+                             std::vector<named_inode>& out, bool& end) const;
 
   std::uint64_t references(const chunk_hash& chunk) const;
   // Garbage collection (ADR 0007, NS8).
@@ -533,6 +564,11 @@ class namespace_state {
   /// bucket, no such directory, not one, not a name), or nullopt.
   std::optional<ns_result> check_entry(bucket_id bucket, inode_id dir,
                                        const std::string& name) const;
+  /// Takes entry `name` of directory `dir` away from `n`, which stays
+  /// while it has other names; else it goes and its chunks are released.
+  /// Returns whether the inode went.
+  bool unname(bucket_tree& tree, inode_id dir, const std::string& name, std::int64_t now_ns,
+              ns_result& r);
   /// Removes empty implicit directories from `dir` upwards (NS3).
   void prune(bucket_tree& tree, inode_id dir, std::int64_t now_ns);
 

@@ -189,10 +189,9 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
       req, fs_of(req).rename(parent, name, new_parent, new_name, (flags & RENAME_NOREPLACE) != 0));
 }
 
-void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
-  // The namespace has one entry per inode until hard links come (ADR 0009
-  // increment 7): link(2)'s answer for a file system without them.
-  fuse_reply_err(req, EPERM);
+void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
+  struct stat st {};
+  reply_entry(req, fs_of(req).link(ino, new_parent, new_name, st), st);
 }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {

@@ -57,6 +57,8 @@ int errno_of(const shard::ns_result& r) {
       return ENOTEMPTY;
     case S::invalid_argument:
       return EINVAL;
+    case S::too_many_links:
+      return EMLINK;
     default:
       return EIO;
   }
@@ -93,7 +95,7 @@ void stat_of(const shard::inode& n, struct stat& out) {
                     : n.kind == shard::inode_kind::symlink ? S_IFLNK
                                                            : S_IFREG;
   out.st_mode = type | (n.mode & 07777);
-  out.st_nlink = n.kind == shard::inode_kind::directory ? 2 : 1;
+  out.st_nlink = n.kind == shard::inode_kind::directory ? 2 : n.links;
   out.st_uid = n.uid;
   out.st_gid = n.gid;
   out.st_size = static_cast<off_t>(n.kind == shard::inode_kind::symlink ? n.target.size()
@@ -581,6 +583,21 @@ int mount_fs::rename(std::uint64_t parent, std::string_view name, std::uint64_t 
   shard::ns_result r;
   if (const int e = command(std::move(c), r)) return e;
   return errno_of(r);
+}
+
+int mount_fs::link(std::uint64_t ino, std::uint64_t new_parent, std::string_view new_name,
+                   struct stat& out) {
+  if (options_.read_only) return EROFS;
+  if (new_name.size() > shard::name_bytes_max) return ENAMETOOLONG;
+  if (!valid_name(new_name)) return EINVAL;
+  shard::ns_command c;
+  c.body = shard::link_node_command{shard::bucket_id{bucket_}, shard::inode_id{ino},
+                                    shard::inode_id{new_parent}, std::string(new_name), 0};
+  shard::ns_result r;
+  if (const int e = command(std::move(c), r)) return e;
+  if (r.status == shard::ns_status::is_a_directory) return EPERM;  // link(2) of a directory
+  if (const int e = errno_of(r)) return e;
+  return getattr(ino, out);
 }
 
 std::shared_ptr<mount_fs::file_state> mount_fs::state_of(std::uint64_t ino, bool open) {

@@ -121,6 +121,10 @@ class mount_fs {
               const caller& who, struct stat& out);
   int unlink(std::uint64_t parent, std::string_view name);
   int rmdir(std::uint64_t parent, std::string_view name);
+  /// A hard link: `new_name` in `new_parent` for file or symlink `ino`
+  /// (NS1); EPERM for a directory, EMLINK past links_max.
+  int link(std::uint64_t ino, std::uint64_t new_parent, std::string_view new_name,
+           struct stat& out);
   /// `no_replace`: RENAME_NOREPLACE.
   int rename(std::uint64_t parent, std::string_view name, std::uint64_t new_parent,
              std::string_view new_name, bool no_replace);

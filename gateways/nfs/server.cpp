@@ -125,6 +125,7 @@ struct node_attrs {
   std::uint64_t id = 0;
   shard::inode_kind kind = shard::inode_kind::file;
   std::uint64_t parent = 0;
+  std::uint32_t links = 1;  // a file's names (hard links)
   std::uint32_t mode = 0, uid = 0, gid = 0;
   std::uint64_t size = 0;
   std::int64_t atime_ns = 0, mtime_ns = 0, ctime_ns = 0;
@@ -135,6 +136,7 @@ node_attrs attrs_of(const shard::inode& n) {
   a.id = n.id.value;
   a.kind = n.kind;
   a.parent = n.parent.value;
+  a.links = n.links;
   a.mode = n.mode;
   a.uid = n.uid;
   a.gid = n.gid;
@@ -156,7 +158,7 @@ fattr3 fattr_of(const node_attrs& a, std::uint64_t bucket) {
            : a.kind == shard::inode_kind::symlink ? NF3LNK
                                                   : NF3REG;
   f.mode = a.mode & 07777;
-  f.nlink = a.kind == shard::inode_kind::directory ? 2 : 1;
+  f.nlink = a.kind == shard::inode_kind::directory ? 2 : a.links;
   f.uid = a.uid;
   f.gid = a.gid;
   f.size = a.size;
@@ -720,8 +722,7 @@ class session {
       case 14:
         return rename(call);
       case 15:
-        return refuse<LINK3args, LINK3res>(call, xdr_LINK3args, xdr_LINK3res,
-                                           [](auto& a) -> nfs_fh3& { return a.file; });
+        return link(call);
       case 21:
         return commit(call);
       default:
@@ -731,8 +732,8 @@ class session {
 
   /// A procedure that changes the namespace, before the write path exists:
   /// its arguments are checked (GARBAGE_ARGS, BADHANDLE, STALE) and it is
-  /// refused with ROFS on a read-only export (and for MKNOD of devices,
-  /// LINK: ADR 0008 §7), else NOTSUPP. Nothing changes.
+  /// refused with ROFS on a read-only export (and for MKNOD of devices:
+  /// ADR 0008 §7), else NOTSUPP. Nothing changes.
   template <class A, class R, class F>
   std::string refuse(const rpc_call& call, xdr_routine<A> decode, xdr_routine<R> encode,
                      F handle_of_args) {
@@ -789,6 +790,8 @@ class session {
         return NFS3ERR_NOT_SYNC;
       case S::invalid_argument:
         return NFS3ERR_INVAL;
+      case S::too_many_links:
+        return NFS3ERR_MLINK;
       default:
         return NFS3ERR_SERVERFAULT;
     }
@@ -1019,6 +1022,40 @@ class session {
       res.RENAME3res_u.resfail.todir_wcc = wcc(to_before, to_after, t);
     }
     return reply_success(call.xid, xdr_RENAME3res, res);
+  }
+
+  /// LINK: a new name for a file or symlink (NS1). A directory answers
+  /// INVAL (RFC 1813 lists no ISDIR for LINK), a handle of another
+  /// bucket XDEV, past links_max MLINK.
+  std::string link(const rpc_call& call) {
+    decoded<LINK3args> a(xdr_LINK3args);
+    if (!args(call, a)) return reply_error(call.xid, accept_status::garbage_args);
+    const auto& where = a.value().link;
+    target t, t_dir;
+    std::optional<node_attrs> dir_before, file_after, dir_after;
+    auto s = resolve(call, a.value().file, t);
+    if (s == NFS3_OK) s = resolve(call, where.dir, t_dir);
+    if (s == NFS3_OK && t_dir.bucket.bucket != t.bucket.bucket) s = NFS3ERR_XDEV;
+    const bool resolved = s == NFS3_OK;
+    if (s == NFS3_OK) s = writable_dir(t, t_dir.inode, dir_before);
+    if (s == NFS3_OK) s = name_status(where.name);
+    if (s == NFS3_OK) {
+      const auto r = propose(
+          t, shard::link_node_command{
+                 {}, shard::inode_id{t.inode}, shard::inode_id{t_dir.inode}, where.name, 0});
+      s = r && r->status == shard::ns_status::is_a_directory ? NFS3ERR_INVAL : status_of(r);
+    }
+    if (resolved) attrs_now(t, t.inode, t_dir.inode, file_after, dir_after);
+    LINK3res res{};
+    res.status = s;
+    if (s == NFS3_OK) {
+      res.LINK3res_u.resok.file_attributes = post_op(file_after, t.bucket.bucket);
+      res.LINK3res_u.resok.linkdir_wcc = wcc(dir_before, dir_after, t);
+    } else {
+      res.LINK3res_u.resfail.file_attributes = post_op(file_after, t.bucket.bucket);
+      res.LINK3res_u.resfail.linkdir_wcc = wcc(dir_before, dir_after, t);
+    }
+    return reply_success(call.xid, xdr_LINK3res, res);
   }
 
   std::string setattr(const rpc_call& call) {
@@ -1730,9 +1767,10 @@ class session {
         if (cookie <= 1)
           if (const auto* p = ns.inode_of(b, d->parent)) entries.push_back({"..", 2, attrs_of(*p)});
         const shard::inode_id after{cookie <= 2 ? shard::root_inode.value : cookie - 2};
-        std::vector<const shard::inode*> page_of;
+        std::vector<shard::namespace_state::named_inode> page_of;
         page = ns.read_directory(b, d->id, after, want, page_of, end);
-        for (const auto* n : page_of) entries.push_back({n->name, n->id.value + 2, attrs_of(*n)});
+        for (const auto& e : page_of)
+          entries.push_back({std::string(e.name), e.node->id.value + 2, attrs_of(*e.node)});
       });
       if (plus)
         for (auto& e : entries) overlay_attrs(t, e.attrs);
@@ -1853,7 +1891,7 @@ class session {
       ok.dtpref = 64 * 1024;
       ok.maxfilesize = shard::chunks_per_version_max * gateway::chunk_bytes_default;
       ok.time_delta = {0, 1};
-      ok.properties = FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME;
+      ok.properties = FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME;
     }
     return reply_success(call.xid, xdr_FSINFO3res, res);
   }
@@ -1869,7 +1907,7 @@ class session {
     if (res.status == NFS3_OK) {
       auto& ok = res.PATHCONF3res_u.resok;
       ok.obj_attributes = post_op(at, t.bucket.bucket);
-      ok.linkmax = 1;  // no hard links yet (ADR 0008 §7)
+      ok.linkmax = shard::links_max;  // per file (NS1)
       ok.name_max = shard::name_bytes_max;
       ok.no_trunc = TRUE;
       ok.chown_restricted = TRUE;

@@ -144,6 +144,7 @@ std::vector<ns_command> every_kind() {
   small_write.inline_sealed = {9, 8, 7};
   small_write.now_ns = 1'700'000'000'000'000'020;
   add(small_write);
+  add(link_node_command{bucket, inode_id{7}, inode_id{9}, "hard", 1'700'000'000'000'000'021});
   add(delete_bucket_command{bucket});
   return out;
 }
@@ -298,6 +299,7 @@ TEST(NamespaceCodec, AnInodeRoundTripsWithoutItsEntries) {
   n.parent = inode_id{1};
   n.mode = 0640, n.uid = 1000, n.gid = 100;
   n.atime_ns = 1, n.mtime_ns = 2, n.ctime_ns = 3;
+  n.links = 3;  // hard links: a client sees the count, not the names
   n.entries.emplace("ignored", inode_id{12});
   object_version v;
   v.size = 5 << 20;
@@ -320,6 +322,7 @@ TEST(NamespaceCodec, AnInodeRoundTripsWithoutItsEntries) {
   EXPECT_EQ(back->uid, n.uid);
   EXPECT_EQ(back->ctime_ns, n.ctime_ns);
   EXPECT_EQ(back->current, n.current);
+  EXPECT_EQ(back->links, 3u);
   EXPECT_FALSE(decode_inode("not an inode").has_value());
   auto bytes = encode_inode(n);
   bytes.resize(bytes.size() / 2 / 8 * 8);

@@ -9,7 +9,10 @@
 
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
+
 #include <rapidcheck/gtest.h>
+#include "schema/capnp_frames.h"
+#include "schema/namespace.capnp.h"
 
 #include <set>
 
@@ -289,15 +292,15 @@ TEST(NamespaceInodes, LookupKeysAndDirectoryPagesByInode) {
 
   // Pages of two, resumed after the last entry of each page.
   std::vector<std::string> names;
-  std::vector<const inode*> page;
+  std::vector<namespace_state::named_inode> page;
   bool end = false;
   inode_id after = root_inode;
   for (int pages = 0; !end; ++pages) {
     ASSERT_LT(pages, 4);
     ASSERT_EQ(f.ns.read_directory(bucket, d->id, after, 2, page, end),
               namespace_state::page_status::ok);
-    for (const auto* n : page) names.push_back(n->name);
-    if (!page.empty()) after = page.back()->id;
+    for (const auto& e : page) names.emplace_back(e.name);
+    if (!page.empty()) after = page.back().node->id;
   }
   EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "c", "e"}));
 
@@ -309,7 +312,7 @@ TEST(NamespaceInodes, LookupKeysAndDirectoryPagesByInode) {
   ASSERT_EQ(f.ns.read_directory(bucket, d->id, b_id, 10, page, end),
             namespace_state::page_status::ok);
   ASSERT_EQ(page.size(), 3u);
-  EXPECT_EQ(page[0]->name, "bb");
+  EXPECT_EQ(page[0].name, "bb");
   EXPECT_TRUE(end);
   f.del("d/b");
   EXPECT_EQ(f.ns.read_directory(bucket, d->id, b_id, 10, page, end),
@@ -914,6 +917,254 @@ RC_GTEST_PROP(NamespaceModel, TheTreeAnswersLikeAFlatS3KeyMapWithTheAdrRules,
       RC_ASSERT(got->etag == v.first);
     }
   }
+}
+
+// --- Hard links (NS1) ----------------------------------------------------------
+
+struct link_fixture : fixture {
+  template <class C>
+  ns_result run(C command) {
+    command.now_ns = ++now;
+    ns_command c;
+    c.now_ns = command.now_ns;
+    c.body = command;
+    auto r = apply_ns_command(ns, *decode_ns_command(encode_ns_command(c)));
+    ns.check_invariants();
+    return r;
+  }
+  ns_result link(inode_id file, inode_id dir, std::string name) {
+    return run(link_node_command{bucket, file, dir, std::move(name), 0});
+  }
+  ns_result unlink(inode_id dir, std::string name) {
+    return run(remove_node_command{bucket, dir, std::move(name), false, 0});
+  }
+  ns_result rename(inode_id from, std::string a, inode_id to, std::string b) {
+    return run(rename_node_command{bucket, from, std::move(a), to, std::move(b), 0});
+  }
+};
+
+TEST(NamespaceLinks, AFileLivesWhileAnyOfItsNamesDoes) {
+  link_fixture f;
+  ASSERT_EQ(f.put("d/f", version_of("\"v1\"", {1, 2})).status, ns_status::ok);
+  const auto d = f.ns.find(bucket, "d/")->id;
+  const auto file = f.ns.find(bucket, "d/f")->id;
+  // ln d/f g; ln d/f d/h: one inode, three names, one set of chunks.
+  ASSERT_EQ(f.link(file, root_inode, "g").status, ns_status::ok);
+  ASSERT_EQ(f.link(file, d, "h").status, ns_status::ok);
+  EXPECT_EQ(f.ns.inode_of(bucket, file)->links, 3u);
+  EXPECT_EQ(f.ns.lookup(bucket, root_inode, "g")->id, file);
+  EXPECT_EQ(f.ns.lookup(bucket, d, "h")->id, file);
+  EXPECT_EQ(f.ns.references(chunk_of(1)), 1u);
+  // S3 sees each name as a key holding the same object.
+  EXPECT_EQ(f.keys(), (std::vector<std::string>{"d/f", "d/h", "g"}));
+  const object_version* v = nullptr;
+  ASSERT_EQ(f.ns.head(bucket, "g", &v), ns_status::ok);
+  EXPECT_EQ(v->etag, "\"v1\"");
+  // An S3 overwrite through one name changes the file every name shows
+  // (the inode stays, as a write through any link would).
+  ASSERT_EQ(f.put("d/h", version_of("\"v2\"", {3})).status, ns_status::ok);
+  ASSERT_EQ(f.ns.head(bucket, "d/f", &v), ns_status::ok);
+  EXPECT_EQ(v->etag, "\"v2\"");
+  EXPECT_EQ(f.ns.references(chunk_of(1)), 0u);
+  // Refusals change nothing (NS6).
+  EXPECT_EQ(f.link(d, root_inode, "dirlink").status, ns_status::is_a_directory);
+  EXPECT_EQ(f.link(file, root_inode, "g").status, ns_status::entry_exists);
+  EXPECT_EQ(f.link(file, root_inode, "d").status, ns_status::entry_exists);  // a directory's name
+  EXPECT_EQ(f.link(inode_id{999}, root_inode, "x").status, ns_status::no_such_inode);
+  EXPECT_EQ(f.link(file, file, "x").status, ns_status::not_a_directory);
+  EXPECT_EQ(f.link(file, root_inode, std::string(256, 'n')).status, ns_status::invalid_key);
+  // rm d/f: the least name goes, another becomes parent and name.
+  ASSERT_EQ(f.unlink(d, "f").status, ns_status::ok);
+  EXPECT_EQ(f.ns.inode_of(bucket, file)->links, 2u);
+  EXPECT_EQ(f.ns.key_of(bucket, file), "g");  // (root, "g") < (d, "h")
+  EXPECT_EQ(f.ns.references(chunk_of(3)), 1u);
+  // mv g d/h: both names are the file; POSIX says nothing happens.
+  ASSERT_EQ(f.rename(root_inode, "g", d, "h").status, ns_status::ok);
+  EXPECT_EQ(f.ns.inode_of(bucket, file)->links, 2u);
+  // mv g d/k: one link moves.
+  ASSERT_EQ(f.rename(root_inode, "g", d, "k").status, ns_status::ok);
+  EXPECT_EQ(f.ns.inode_of(bucket, file)->links, 2u);
+  EXPECT_EQ(f.keys(), (std::vector<std::string>{"d/h", "d/k"}));
+  // Another file renamed over d/k takes that name only: the file keeps d/h.
+  ASSERT_EQ(f.put("other", version_of("\"o\"", {4})).status, ns_status::ok);
+  ASSERT_EQ(f.rename(root_inode, "other", d, "k").status, ns_status::ok);
+  EXPECT_EQ(f.ns.inode_of(bucket, file)->links, 1u);
+  EXPECT_EQ(f.ns.references(chunk_of(3)), 1u);
+  // A directory page whose cookie is a linked inode goes on after its name.
+  ASSERT_EQ(f.link(file, d, "a").status, ns_status::ok);  // d: a, h -> file; k
+  std::vector<namespace_state::named_inode> page;
+  bool end = false;
+  ASSERT_EQ(f.ns.read_directory(bucket, d, file, 10, page, end), namespace_state::page_status::ok);
+  ASSERT_EQ(page.size(), 2u);  // after "a": h (the file again) and k
+  EXPECT_EQ(page[0].name, "h");
+  EXPECT_EQ(page[0].node->id, file);
+  EXPECT_TRUE(end);
+  // The last names go through S3 and NFS: then the chunks are garbage.
+  ASSERT_EQ(f.del("d/h").status, ns_status::ok);
+  EXPECT_EQ(f.ns.references(chunk_of(3)), 1u);
+  const auto gone = f.unlink(d, "a");
+  ASSERT_EQ(gone.status, ns_status::ok);
+  EXPECT_EQ(f.ns.inode_of(bucket, file), nullptr);
+  EXPECT_EQ(gone.unreferenced, std::vector<chunk_hash>{chunk_of(3)});
+  // Symlinks may be linked too (linkat without AT_SYMLINK_FOLLOW).
+  make_node_command sl;
+  sl.bucket = bucket;
+  sl.dir = root_inode;
+  sl.name = "sl";
+  sl.kind = inode_kind::symlink;
+  sl.target = "d/k";
+  const auto sym = f.run(sl);
+  ASSERT_EQ(sym.status, ns_status::ok);
+  ASSERT_EQ(f.link(sym.inode, d, "sl2").status, ns_status::ok);
+  EXPECT_EQ(f.ns.lookup(bucket, d, "sl2")->target, "d/k");
+}
+
+TEST(NamespaceLinks, ASnapshotKeepsEveryNameAndRefusesAWrongCount) {
+  link_fixture f;
+  ASSERT_EQ(f.put("a/f", version_of("\"v\"", {1})).status, ns_status::ok);
+  const auto file = f.ns.find(bucket, "a/f")->id;
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(f.link(file, root_inode, "n" + std::to_string(i)).status, ns_status::ok);
+  const auto bytes = snapshot_namespace(f.ns);
+  namespace_state back;
+  ASSERT_TRUE(restore_namespace(back, bytes));
+  EXPECT_EQ(namespace_fingerprint(back), namespace_fingerprint(f.ns));
+  const auto* n = back.inode_of(bucket, file);
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(n->links, 6u);
+  EXPECT_EQ(n->more_names, f.ns.inode_of(bucket, file)->more_names);
+  EXPECT_EQ(back.references(chunk_of(1)), 1u);
+  // A snapshot whose stored count is not the entries naming the inode is
+  // refused, and the state it would have replaced stays.
+  schema::flat_frame frame;
+  std::string why;
+  ASSERT_TRUE(frame.open(bytes, ns_snapshot_bytes_max, why)) << why;
+  capnp::MallocMessageBuilder mb;
+  mb.setRoot(frame.reader->getRoot<schema::NsSnapshot>());
+  bool changed = false;
+  for (auto b : mb.getRoot<schema::NsSnapshot>().getBuckets())
+    for (auto n : b.getInodes())
+      if (n.getId() == file.value) {
+        n.setLinks(5);
+        changed = true;
+      }
+  ASSERT_TRUE(changed);
+  EXPECT_FALSE(restore_namespace(back, schema::to_flat_bytes(mb)));
+  EXPECT_EQ(namespace_fingerprint(back), namespace_fingerprint(f.ns));
+}
+
+TEST(NamespaceLinks, AFileTakesAtMostLinksMaxNames) {
+  namespace_state ns;
+  ASSERT_EQ(ns.create_bucket(bucket, 1).status, ns_status::ok);
+  make_node_command m;
+  m.bucket = bucket;
+  m.dir = root_inode;
+  m.name = "f";
+  const auto file = ns.make_node(m).inode;
+  for (std::uint32_t i = 1; i < links_max; ++i)
+    ASSERT_EQ(ns.link_node({bucket, file, root_inode, "l" + std::to_string(i), 2}).status,
+              ns_status::ok);
+  EXPECT_EQ(ns.link_node({bucket, file, root_inode, "one-more", 3}).status,
+            ns_status::too_many_links);
+  EXPECT_EQ(ns.inode_of(bucket, file)->links, links_max);
+  ns.check_invariants();
+}
+
+// A model of a two-directory tree with hard links: every name is a
+// (directory, name) pair naming a file, a file is an ETag and a chunk.
+// Random creates and overwrites (S3 PUT), links, unlinks, renames and S3
+// deletes give the same statuses, the same sharing of inodes between
+// names, the same link counts and chunk references as the model.
+RC_GTEST_PROP(NamespaceModel, HardLinksAnswerLikeAModelOfNamesAndFiles,
+              (std::vector<std::uint32_t> ops)) {
+  link_fixture f;
+  make_node_command mk;
+  mk.bucket = bucket;
+  mk.dir = root_inode;
+  mk.name = "d";
+  mk.kind = inode_kind::directory;
+  const auto d = f.run(mk).inode;
+  const std::array<inode_id, 2> dirs{root_inode, d};
+  const std::array<const char*, 3> names{"a", "b", "c"};
+  using place = std::pair<int, int>;  // (dir index, name index)
+  std::map<place, int> model;         // name -> file number
+  std::map<int, std::uint8_t> chunk_of_file;
+  int next_file = 0;
+  std::uint8_t next_chunk = 10;
+  auto key = [&](place p) { return std::string(p.first ? "d/" : "") + names[p.second]; };
+  auto place_of = [](std::uint32_t r) {
+    return place{static_cast<int>(r % 2), static_cast<int>((r / 2) % 3)};
+  };
+  for (const auto op : ops) {
+    const auto a = place_of(op >> 4), b = place_of(op >> 8);
+    switch (op % 5) {
+      case 0: {  // S3 PUT: a new file, or a new version of the named one
+        if (next_chunk == 255) break;
+        const auto chunk = next_chunk++;
+        RC_ASSERT(f.put(key(a), version_of("\"" + std::to_string(chunk) + "\"", {chunk})).status ==
+                  ns_status::ok);
+        if (!model.count(a)) model[a] = next_file++;
+        chunk_of_file[model[a]] = chunk;
+        break;
+      }
+      case 1: {  // LINK a -> b
+        const auto* src = f.ns.lookup(bucket, dirs[a.first], names[a.second]);
+        RC_ASSERT((src != nullptr) == (model.count(a) != 0));
+        if (!src) break;
+        const auto r = f.link(src->id, dirs[b.first], names[b.second]);
+        RC_ASSERT(r.status == (model.count(b) ? ns_status::entry_exists : ns_status::ok));
+        if (!model.count(b)) model[b] = model[a];
+        break;
+      }
+      case 2: {  // unlink a
+        const auto r = f.unlink(dirs[a.first], names[a.second]);
+        RC_ASSERT(r.status == (model.count(a) ? ns_status::ok : ns_status::no_such_key));
+        model.erase(a);
+        break;
+      }
+      case 3: {  // rename a -> b
+        const auto r = f.rename(dirs[a.first], names[a.second], dirs[b.first], names[b.second]);
+        RC_ASSERT(r.status == (model.count(a) ? ns_status::ok : ns_status::no_such_key));
+        if (!model.count(a)) break;
+        if (model.count(b) && model[b] == model[a]) break;  // POSIX: nothing happens
+        model[b] = model[a];
+        model.erase(a);
+        break;
+      }
+      default: {  // S3 DELETE a
+        const auto r = f.del(key(a));
+        RC_ASSERT(r.status == (model.count(a) ? ns_status::ok : ns_status::no_such_key));
+        model.erase(a);
+      }
+    }
+    // Every name answers as the model: the same file behind the same
+    // names, its link count, its version; chunks referenced once per live
+    // file, never for a file that went.
+    std::map<int, inode_id> inode_of_file;
+    std::map<int, std::uint32_t> links;
+    for (const auto& [p, file] : model) ++links[file];
+    for (int di = 0; di < 2; ++di)
+      for (int ni = 0; ni < 3; ++ni) {
+        const place p{di, ni};
+        const auto* n = f.ns.lookup(bucket, dirs[di], names[ni]);
+        RC_ASSERT((n != nullptr) == (model.count(p) != 0));
+        if (!n) continue;
+        const auto file = model[p];
+        const auto [it, fresh] = inode_of_file.emplace(file, n->id);
+        RC_ASSERT(it->second == n->id);
+        RC_ASSERT(n->links == links[file]);
+        RC_ASSERT(n->current->etag == "\"" + std::to_string(chunk_of_file[file]) + "\"");
+      }
+    RC_ASSERT(inode_of_file.size() == links.size());  // different files, different inodes
+    std::set<std::uint8_t> live;
+    for (const auto& [file, n] : links) live.insert(chunk_of_file[file]);
+    for (std::uint8_t c = 10; c < next_chunk; ++c)
+      RC_ASSERT(f.ns.references(chunk_of(c)) == (live.count(c) ? 1u : 0u));
+  }
+  // And a snapshot of wherever it got to restores to the same state.
+  namespace_state back;
+  RC_ASSERT(restore_namespace(back, snapshot_namespace(f.ns)));
+  RC_ASSERT(namespace_fingerprint(back) == namespace_fingerprint(f.ns));
 }
 
 }  // namespace

@@ -13,8 +13,8 @@
 # Read-write mount: pjdfstest-style errno and permission checks
 # (posix_checks.py, as root and as uids 1000/1001); a POSIX workload run
 # on a local directory and on the mount gives the same tree (diff -r,
-# modes, symlinks) and S3 reads every file it wrote byte for byte; four
-# concurrent writers of one file and two readers; a 1 GiB file read back
+# modes, symlinks, hard links and their counts) and S3 reads every file it
+# wrote byte for byte; four concurrent writers of one file and two readers; a 1 GiB file read back
 # through the mount and through S3; a tree of 10,000 files written by four
 # writers, counted through S3.
 # Staging (pinned cache): `cairn stage` shows progress, and reading the
@@ -183,6 +183,10 @@ workload() {
   mv "$d/a/two.txt" "$d/a/b/renamed.txt"
   mv "$d/a/b/c" "$d/a/moved-c"
   ln -s ../one.txt "$d/a/b/link"
+  ln "$d/a/one.txt" "$d/a/b/hard.txt"               # a hard link, written through
+  echo "through the link" >>"$d/a/b/hard.txt"
+  ln "$d/a/b/five-mb.bin" "$d/five-hard" && rm "$d/a/b/five-mb.bin" && ln "$d/five-hard" "$d/a/b/five-mb.bin"
+  ln "$d/a/b/renamed.txt" "$d/a/gone-link" && mv "$d/a/gone-link" "$d/a/moved-link" && rm "$d/a/moved-link"
   chmod 600 "$d/a/one.txt"
   chmod 750 "$d/a/b"
   touch -d '2001-02-03 04:05:06' "$d/a/b/renamed.txt"
@@ -192,8 +196,8 @@ workload() {
 workload "$work/mirror"
 workload "$mnt/work"
 diff -r "$work/mirror" "$mnt/work" >"$work/diff" 2>&1 || { head -20 "$work/diff" >&2; fail "the workload's tree differs on the mount"; }
-listing() { (cd "$1" && { find . -mindepth 1 -type f -printf '%P f %s %m\n'; find . -mindepth 1 ! -type f -printf '%P %y %m %l\n'; } | sort); }
-diff <(listing "$work/mirror") <(listing "$mnt/work") >"$work/diff" || { cat "$work/diff" >&2; fail "kinds, sizes, modes or link targets differ"; }
+listing() { (cd "$1" && { find . -mindepth 1 -type f -printf '%P f %s %m %n\n'; find . -mindepth 1 ! -type f -printf '%P %y %m %l\n'; } | sort); }
+diff <(listing "$work/mirror") <(listing "$mnt/work") >"$work/diff" || { cat "$work/diff" >&2; fail "kinds, sizes, modes, link counts or link targets differ"; }
 [[ $(stat -c %Y "$mnt/work/a/b/renamed.txt") == $(stat -c %Y "$work/mirror/a/b/renamed.txt") ]] || fail "touch -d: mtime differs"
 s3 s3 cp --quiet --recursive s3://cairn/work "$work/from-s3" || fail "aws s3 cp of the workload's tree"
 while read -r f; do

@@ -123,7 +123,27 @@ check("a symlink is followed", read_file(p("s")) == b"other")
 check("lstat of a symlink", stat.S_ISLNK(os.lstat(p("s")).st_mode))
 expect_errno("readlink of a file", errno.EINVAL, os.readlink, p("f"))
 expect_errno("symlink over an existing name", errno.EEXIST, os.symlink, "x", p("f"))
-expect_errno("link (no hard links yet)", errno.EPERM, os.link, p("f"), p("hard"))
+
+os.link(p("f"), p("hard"))
+st_f, st_h = os.stat(p("f")), os.stat(p("hard"))
+check("link: one inode under two names", st_f.st_ino == st_h.st_ino and st_f.st_nlink == 2,
+      f"ino {st_f.st_ino}/{st_h.st_ino} nlink {st_f.st_nlink}")
+write_file(p("hard"), b"through the link")
+check("a write through one link is read through the other", read_file(p("f")) == b"through the link")
+os.mkdir(p("ld"))
+expect_errno("link of a directory", errno.EPERM, os.link, p("ld"), p("ld2"))
+os.rmdir(p("ld"))
+expect_errno("link over an existing name", errno.EEXIST, os.link, p("f"), p("s"))
+expect_errno("link of a missing file", errno.ENOENT, os.link, p("missing"), p("x"))
+expect_errno("link to a name over 255 bytes", errno.ENAMETOOLONG, os.link, p("f"), p("n" * 256))
+os.rename(p("hard"), p("f"))  # two names of one file: nothing happens (POSIX)
+check("rename of a link onto its other name changes nothing",
+      os.path.exists(p("hard")) and os.stat(p("f")).st_nlink == 2)
+write_file(p("hard"), b"other")
+os.unlink(p("hard"))
+st = os.stat(p("f"))
+check("unlink of one link keeps the file", st.st_nlink == 1 and read_file(p("f")) == b"other",
+      f"nlink {st.st_nlink}")
 
 os.chmod(p("f"), 0o640)
 check("chmod", stat.S_IMODE(os.stat(p("f")).st_mode) == 0o640)

@@ -121,11 +121,51 @@ TEST_F(NfsClient, ErrorsArePosixErrors) {
   EXPECT_EQ(nfs_mkdir2(nfs_, at(std::string(256, 'n')).c_str(), 0755), -ENAMETOOLONG);
   EXPECT_EQ(nfs_rename(nfs_, at("d").c_str(), at("d/inside").c_str()), -EINVAL)
       << "a directory never moves into itself";
-  EXPECT_NE(nfs_link(nfs_, at("d/f").c_str(), at("d/hard").c_str()), 0)
-      << "no hard links yet (ADR 0008 section 7)";
+  EXPECT_EQ(nfs_link(nfs_, at("d").c_str(), at("dirlink").c_str()), -EINVAL)
+      << "a directory has one name";
+  EXPECT_EQ(nfs_link(nfs_, at("d/f").c_str(), at("d").c_str()), -EEXIST);
   EXPECT_NE(nfs_mknod(nfs_, at("d/dev").c_str(), S_IFCHR | 0600, makedev(1, 3)), 0);
-  EXPECT_FALSE(exists("d/hard"));
+  EXPECT_FALSE(exists("dirlink"));
   EXPECT_FALSE(exists("d/dev"));
+}
+
+TEST_F(NfsClient, HardLinksAreOneFileUnderSeveralNames) {
+  ASSERT_EQ(nfs_mkdir2(nfs_, at("d").c_str(), 0755), 0);
+  nfsfh* fh = nullptr;
+  ASSERT_EQ(nfs_creat(nfs_, at("d/f").c_str(), 0644, &fh), 0);
+  ASSERT_EQ(nfs_pwrite(nfs_, fh, 0, 5, "hello"), 5);
+  ASSERT_EQ(nfs_close(nfs_, fh), 0);
+  ASSERT_EQ(nfs_link(nfs_, at("d/f").c_str(), at("d/hard").c_str()), 0) << nfs_get_error(nfs_);
+  ASSERT_EQ(nfs_link(nfs_, at("d/f").c_str(), at("top").c_str()), 0) << nfs_get_error(nfs_);
+  nfs_stat_64 f{}, hard{}, top{};
+  ASSERT_EQ(stat("d/f", f), 0);
+  ASSERT_EQ(stat("d/hard", hard), 0);
+  ASSERT_EQ(stat("top", top), 0);
+  EXPECT_EQ(f.nfs_nlink, 3u);
+  EXPECT_EQ(hard.nfs_ino, f.nfs_ino);
+  EXPECT_EQ(top.nfs_ino, f.nfs_ino);
+  EXPECT_EQ(top.nfs_size, 5u);
+  // A write through one name is what every name reads.
+  ASSERT_EQ(nfs_open(nfs_, at("top").c_str(), O_WRONLY, &fh), 0);
+  ASSERT_EQ(nfs_pwrite(nfs_, fh, 0, 5, "HELLO"), 5);
+  ASSERT_EQ(nfs_close(nfs_, fh), 0);
+  ASSERT_EQ(nfs_open(nfs_, at("d/hard").c_str(), O_RDONLY, &fh), 0);
+  char buf[8] = {};
+  EXPECT_EQ(nfs_read(nfs_, fh, sizeof buf, buf), 5);
+  EXPECT_STREQ(buf, "HELLO");
+  nfs_close(nfs_, fh);
+  // The file outlives a name; renaming one link onto another is nothing.
+  ASSERT_EQ(nfs_unlink(nfs_, at("d/f").c_str()), 0);
+  ASSERT_EQ(stat("d/hard", hard), 0);
+  EXPECT_EQ(hard.nfs_nlink, 2u);
+  EXPECT_EQ(nfs_link(nfs_, at("d/hard").c_str(), at("top").c_str()), -EEXIST);
+  ASSERT_EQ(nfs_rename(nfs_, at("top").c_str(), at("d/hard").c_str()), 0);
+  EXPECT_TRUE(exists("top"));
+  EXPECT_EQ(names("d"), (std::set<std::string>{"hard"}));
+  ASSERT_EQ(nfs_unlink(nfs_, at("top").c_str()), 0);
+  ASSERT_EQ(stat("d/hard", hard), 0);
+  EXPECT_EQ(hard.nfs_nlink, 1u);
+  EXPECT_EQ(hard.nfs_size, 5u);
 }
 
 TEST_F(NfsClient, RemoveRmdirAndRename) {
