@@ -48,6 +48,8 @@ void write_request(schema::Request::Builder r, const client_request& q) {
           b.setCommand(as_data(body.command));
         } else if constexpr (std::is_same_v<T, devices_query>) {
           r.setDevices();
+        } else if constexpr (std::is_same_v<T, buckets_query>) {
+          r.setBuckets();
         } else {
           static_assert(std::is_same_v<T, grant_query>);
           r.setGrant(body.epoch);
@@ -89,6 +91,9 @@ client_request read_request(schema::Request::Reader r) {
       break;
     case schema::Request::GRANT:
       q.body = grant_query{r.getGrant()};
+      break;
+    case schema::Request::BUCKETS:
+      q.body = buckets_query{};
       break;
     default:
       throw kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
@@ -132,6 +137,9 @@ void write_reply(schema::Reply::Builder r, const client_reply& a) {
             list[i].setFreeBytes(d.free_bytes);
             list[i].setState(d.state);
           }
+        } else if constexpr (std::is_same_v<T, buckets_answer>) {
+          auto list = r.initBuckets(static_cast<unsigned>(body.names.size()));
+          for (unsigned i = 0; i < body.names.size(); ++i) list.set(i, body.names[i]);
         } else {
           static_assert(std::is_same_v<T, grant_answer>);
           auto b = r.initGrant();
@@ -184,6 +192,16 @@ client_reply read_reply(schema::Reply::Reader r) {
       for (auto d : r.getDevices())
         b.devices.push_back(
             {d.getId(), d.getNode(), d.getCapacityBytes(), d.getFreeBytes(), d.getState()});
+      a.body = std::move(b);
+      break;
+    }
+    case schema::Reply::BUCKETS: {
+      auto list = r.getBuckets();
+      if (list.size() > client_buckets_max)
+        throw kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
+                            kj::heapString("too many buckets"));
+      buckets_answer b;
+      for (auto name : list) b.names.emplace_back(name.cStr());
       a.body = std::move(b);
       break;
     }

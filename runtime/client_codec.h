@@ -40,6 +40,8 @@ inline constexpr std::string_view client_proof_label = "cairn client v1";
 inline constexpr std::string_view client_exporter_label = "EXPORTER-cairn-client-v1";
 /// Most directory entries one readdir answers.
 inline constexpr std::uint32_t client_readdir_max = 1024;
+/// Buckets a buckets_answer lists (what S3 ListBuckets scans of the catalog).
+inline constexpr std::size_t client_buckets_max = 100000;
 
 struct client_challenge {
   std::string nonce;
@@ -79,10 +81,12 @@ struct devices_query {};
 struct grant_query {
   std::uint64_t epoch = 0;  // 0: the current one
 };
+/// The names of the tenant's buckets (a mount of all of them, ADR 0009).
+struct buckets_query {};
 struct client_request {
   std::uint64_t id = 0;
   std::variant<bucket_query, inode_query, lookup_query, readdir_query, command_query, devices_query,
-               grant_query>
+               grant_query, buckets_query>
       body;
 };
 
@@ -123,12 +127,15 @@ struct devices_answer {
 struct grant_answer {
   keys::key_grant_ptr grant;
 };
+struct buckets_answer {
+  std::vector<std::string> names;  // in name order, at most client_buckets_max
+};
 struct client_reply {
   std::uint64_t id = 0;
   client_status status = client_status::ok;
   std::string message;
   std::variant<std::monostate, bucket_answer, inode_answer, readdir_answer, command_answer,
-               devices_answer, grant_answer>
+               devices_answer, grant_answer, buckets_answer>
       body;
 };
 

@@ -14,6 +14,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <set>
 #include <thread>
@@ -364,6 +365,34 @@ void serve_command(session_ptr self, std::uint64_t id, const command_query& q) {
           });
 }
 
+/// The tenant's ready buckets, from the catalog in the system shard (as
+/// S3 ListBuckets reads it). Resolving one by name is still needed before
+/// its namespace may be read (CL3).
+void list_buckets(session_ptr self, std::uint64_t id) {
+  auto system = self->state.backend.system_shard();
+  if (!system) return answer(self, status_reply(id, client_status::unavailable, "no catalog"));
+  self->request(system, self->state.timeout, shard::scan_atom::value, std::string("bucket/"),
+                std::uint64_t{client_buckets_max})
+      .then(
+          [=](const std::vector<std::string>& flat) {
+            std::vector<std::pair<std::string, std::string>> kv;
+            for (std::size_t i = 0; i + 1 < flat.size(); i += 2)
+              kv.emplace_back(flat[i], flat[i + 1]);
+            const auto cat = catalog::parse(kv);
+            buckets_answer b;
+            for (const auto* e : cat.buckets_of(self->state.tenant))
+              if (e->state == entry_state::ready) b.names.push_back(e->name);
+            std::sort(b.names.begin(), b.names.end());
+            client_reply r = status_reply(id, client_status::ok, "");
+            r.body = std::move(b);
+            answer(self, std::move(r));
+          },
+          [=](caf::error&) {
+            answer(self,
+                   status_reply(id, client_status::unavailable, "the catalog did not answer"));
+          });
+}
+
 void serve_devices(session_ptr self, std::uint64_t id) {
   devices_answer d;
   if (auto dir = self->state.backend.devices())
@@ -463,6 +492,8 @@ caf::behavior client_session(session_ptr self, connection_handle conn,
                 serve_command(self, id, q);
               } else if constexpr (std::is_same_v<T, devices_query>) {
                 serve_devices(self, id);
+              } else if constexpr (std::is_same_v<T, buckets_query>) {
+                list_buckets(self, id);
               } else {
                 static_assert(std::is_same_v<T, grant_query>);
                 serve_grant(self, id, q.epoch);

@@ -13,7 +13,8 @@
 //   cairn admin devices | events [--after N] | repair [start [--wait]]
 //       the operator's view of a running cluster, through any node.
 //   cairn mount MOUNTPOINT --endpoint HOST:PORT --ca CA.pem [--credentials FILE] [--bucket B]
-//       a bucket as a directory through FUSE (docs/fuse.md), until SIGTERM.
+//       the tenant's buckets (or bucket B) as directories through FUSE
+//       (docs/fuse.md), until SIGTERM.
 //   cairn stage PATH [--status | --release]   cairn cache --stats PATH [--json]
 //       a mount's dataset staging and client cache.
 //   cairn version
@@ -117,7 +118,9 @@ int run_node(node_config cfg, cairn::runtime::node_mode mode) {
           "(libnfs-utils)\n",
           nfs_port, nfs_port);
     if (!mount_line.empty())
-      std::printf("  mkdir -p /mnt/cairn && %s &   # FUSE (as root)\n", mount_line.c_str());
+      std::printf(
+          "  mkdir -p /mnt/cairn && %s &   # FUSE (as root): bucket cairn is /mnt/cairn/cairn\n",
+          mount_line.c_str());
     std::printf("Stop with Ctrl-C.\n");
   }
   std::fflush(stdout);
@@ -265,7 +268,8 @@ int main(int argc, char** argv) {
 
   // --- mount
   cairn::fuse::mount_config mount;
-  auto* mount_cmd = app.add_subcommand("mount", "mount a bucket as a directory (FUSE)");
+  auto* mount_cmd = app.add_subcommand(
+      "mount", "mount the tenant's buckets (one directory each), or one bucket, through FUSE");
   mount_cmd->add_option("mountpoint", mount.mountpoint, "an empty directory")->required();
   mount_cmd->add_option("--endpoint", mount.endpoint, "a node's client endpoint (host:port)")
       ->required();
@@ -275,7 +279,9 @@ int main(int argc, char** argv) {
                         "AWS_SECRET_ACCESS_KEY)");
   mount_cmd->add_option("--profile", mount.profile, "the credentials file's profile")
       ->capture_default_str();
-  mount_cmd->add_option("--bucket", mount.bucket, "the bucket mounted")->capture_default_str();
+  mount_cmd->add_option("--bucket", mount.bucket,
+                        "mount this bucket at the mountpoint (default: every bucket of the tenant, "
+                        "one directory each)");
   mount_cmd->add_option("--cache-dir", mount.cache_dir,
                         "L2 cache directory (default /var/tmp/cairn-cache-UID/BUCKET)");
   mount_cmd->add_option("--cache-mode", mount.cache_mode, "organic, pinned or bypass")

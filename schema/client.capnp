@@ -68,6 +68,7 @@ struct Request {
     command @5 :CommandQuery;
     devices @6 :Void;
     grant @7 :UInt64;    # a key epoch; 0: the current one
+    buckets @8 :Void;    # the names of the tenant's buckets
   }
 }
 
@@ -113,6 +114,7 @@ struct Reply {
     command @7 :Data;    # an ns_result as encode_ns_result makes it
     devices @8 :List(Device);
     grant @9 :GrantAnswer;
+    buckets @10 :List(Text);  # in name order
   }
 }
 

@@ -349,10 +349,12 @@ int run_mount(const mount_config& config) {
     if (config.ca.empty()) throw std::runtime_error("--ca: needed (the cluster CA's PEM file)");
     const auto mode = parse_mode(config.cache_mode);
     auto credentials = load_credentials(config.credentials, config.profile);
-    const auto cache_dir =
-        !config.cache_dir.empty()
-            ? config.cache_dir
-            : "/var/tmp/cairn-cache-" + std::to_string(::getuid()) + "/" + config.bucket;
+    const auto cache_dir = !config.cache_dir.empty()
+                               ? config.cache_dir
+                               : "/var/tmp/cairn-cache-" + std::to_string(::getuid()) + "/" +
+                                     (config.bucket.empty() ? std::string("all") : config.bucket);
+    const auto what =
+        config.bucket.empty() ? std::string("all buckets") : "bucket " + config.bucket;
 
     caf::actor_system_config sys_config;
     sys_config.set("logger.verbosity", caf::atom("quiet"));
@@ -382,7 +384,8 @@ int run_mount(const mount_config& config) {
     std::vector<std::string> argv_text{
         "cairn-mount", "-o",
         std::string(config.read_only ? "ro," : "") + "default_permissions,fsname=cairn:" +
-            config.bucket + ",subtype=cairn" + (config.allow_other ? ",allow_other" : "")};
+            (config.bucket.empty() ? std::string("*") : config.bucket) + ",subtype=cairn" +
+            (config.allow_other ? ",allow_other" : "")};
     std::vector<char*> argv;
     for (auto& a : argv_text) argv.push_back(a.data());
     fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
@@ -400,10 +403,10 @@ int run_mount(const mount_config& config) {
       throw std::runtime_error("mounting " + config.mountpoint +
                                " failed (is /dev/fuse there, and are you root or in group fuse?)");
     }
-    std::printf("mounted: %s (bucket %s, node %llu, cache %s %s, control %s)\n",
-                config.mountpoint.c_str(), config.bucket.c_str(),
-                static_cast<unsigned long long>(client.node()), config.cache_mode.c_str(),
-                cache_dir.c_str(), control_socket_path(real_mountpoint).c_str());
+    std::printf("mounted: %s (%s, node %llu, cache %s %s, control %s)\n", config.mountpoint.c_str(),
+                what.c_str(), static_cast<unsigned long long>(client.node()),
+                config.cache_mode.c_str(), cache_dir.c_str(),
+                control_socket_path(real_mountpoint).c_str());
     std::fflush(stdout);
     pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
     fuse_loop_config* loop = fuse_loop_cfg_create();

@@ -18,8 +18,8 @@ struct mount_config {
   std::string ca;           // the cluster CA (PEM) the node's certificate chains to
   std::string credentials;  // AWS-style credentials file; empty: AWS_* variables
   std::string profile = "default";
-  std::string bucket = "cairn";
-  std::string cache_dir;  // empty: /var/tmp/cairn-cache-<uid>/<bucket>
+  std::string bucket;     // empty: every bucket of the tenant, one directory each
+  std::string cache_dir;  // empty: /var/tmp/cairn-cache-<uid>/<bucket, or "all">
   std::string cache_mode = "organic";
   std::uint64_t cache_l1_max = 512ull << 20;
   std::uint64_t cache_l2_max = 8ull << 30;

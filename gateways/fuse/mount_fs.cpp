@@ -119,7 +119,9 @@ void stat_of(const shard::inode& n, struct stat& out) {
 /// version (refreshed at open and after each commit, MF1) and its dirty
 /// bytes (MF4-MF6). Shared by the file's handles.
 struct mount_fs::file_state {
-  std::uint64_t ino = 0;
+  std::uint64_t ino = 0;   // the mount's number
+  std::uint32_t slot = 0;  // and where it points (MF8)
+  std::uint64_t inode = 0;
   std::mutex mutex;
   std::shared_ptr<const shard::object_version> version =
       std::make_shared<const shard::object_version>();
@@ -143,9 +145,10 @@ struct mount_fs::open_file {
 /// and the device proxies.
 class mount_fs::store final : public gateway::file_store {
  public:
-  explicit store(mount_fs& fs) : fs_(fs), self_(fs.sys_) {}
+  store(mount_fs& fs, std::uint32_t slot)
+      : fs_(fs), slot_(slot), bucket_(fs.slot(slot)), self_(fs.sys_) {}
   lookup read_inode(std::uint64_t inode, shard::inode& out) override {
-    const auto e = fs_.inode_of(inode, out);
+    const auto e = fs_.inode_at(slot_, inode, out);
     return e == 0 ? lookup::found : e == ENOENT ? lookup::gone : lookup::unavailable;
   }
   keys::key_grant_ptr grant(std::uint64_t epoch) override { return fs_.grant(epoch); }
@@ -156,17 +159,19 @@ class mount_fs::store final : public gateway::file_store {
     return c;
   }
   std::shared_ptr<const gateway::device_directory> devices() override { return fs_.devices(); }
-  std::uint64_t shard() const override { return fs_.shard_; }
-  std::uint64_t bucket() const override { return fs_.bucket_; }
+  std::uint64_t shard() const override { return bucket_.shard; }
+  std::uint64_t bucket() const override { return bucket_.bucket; }
   std::optional<shard::ns_result> propose(shard::ns_command c) override {
     shard::ns_result r;
-    if (fs_.command(std::move(c), r) != 0) return std::nullopt;
+    if (fs_.command(slot_, std::move(c), r) != 0) return std::nullopt;
     return r;
   }
   caf::blocking_actor* self() override { return self_.ptr(); }
 
  private:
   mount_fs& fs_;
+  std::uint32_t slot_;
+  bucket_slot bucket_;
   caf::scoped_actor self_;
 };
 
@@ -213,14 +218,24 @@ void mount_fs::retry_loop() {
 }
 
 void mount_fs::start() {
-  const auto r = client_.call(bucket_query{options_.bucket});
-  if (r.status != client_status::ok)
-    throw std::runtime_error("bucket \"" + options_.bucket +
-                             "\": " + std::string(to_string(r.status)) +
-                             (r.message.empty() ? "" : " (" + r.message + ")"));
-  const auto& b = std::get<bucket_answer>(r.body);
-  shard_ = b.shard;
-  bucket_ = b.bucket;
+  started_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  if (all_buckets()) {
+    const auto r = client_.call(buckets_query{});
+    if (r.status != client_status::ok)
+      throw std::runtime_error("listing the tenant's buckets: " + std::string(to_string(r.status)) +
+                               (r.message.empty() ? "" : " (" + r.message + ")"));
+  } else {
+    const auto r = client_.call(bucket_query{options_.bucket});
+    if (r.status != client_status::ok)
+      throw std::runtime_error("bucket \"" + options_.bucket +
+                               "\": " + std::string(to_string(r.status)) +
+                               (r.message.empty() ? "" : " (" + r.message + ")"));
+    const auto& b = std::get<bucket_answer>(r.body);
+    std::lock_guard lock(mutex_);
+    slots_.push_back({options_.bucket, b.shard, b.bucket});
+  }
   if (!grant(0)) throw std::runtime_error("the node gave no key grant for the tenant");
   if (devices()->devices.empty()) throw std::runtime_error("the node lists no chunk devices");
   reader_ = std::make_unique<chunk_reader>(
@@ -257,8 +272,86 @@ std::shared_ptr<const gateway::device_directory> mount_fs::devices() {
   return devices_;
 }
 
-int mount_fs::inode_of(std::uint64_t ino, shard::inode& out) {
-  const auto r = client_.call(inode_query{shard_, bucket_, ino});
+// --- inode numbers and buckets (MF8) ---------------------------------------------------
+
+namespace {
+constexpr unsigned slot_shift = 40;  // inode ids of a bucket stay below 2^40
+constexpr std::uint64_t inode_mask = (std::uint64_t{1} << slot_shift) - 1;
+constexpr std::uint64_t mount_root_number = 1;  // FUSE_ROOT_ID
+}  // namespace
+
+std::optional<mount_fs::place> mount_fs::locate(std::uint64_t ino) const {
+  if (!all_buckets()) return place{1, ino};
+  if (ino == mount_root_number) return place{0, shard::root_inode.value};
+  const auto s = ino >> slot_shift;
+  std::lock_guard lock(mutex_);
+  if (s == 0 || s > slots_.size() || (ino & inode_mask) == 0) return std::nullopt;
+  return place{static_cast<std::uint32_t>(s), ino & inode_mask};
+}
+
+std::uint64_t mount_fs::number_of(std::uint32_t slot, std::uint64_t inode) const {
+  if (!all_buckets()) return inode;
+  if (slot == 0) return mount_root_number;
+  return (std::uint64_t{slot} << slot_shift) | (inode & inode_mask);
+}
+
+mount_fs::bucket_slot mount_fs::slot(std::uint32_t s) const {
+  std::lock_guard lock(mutex_);
+  return slots_.at(s - 1);
+}
+
+int mount_fs::slot_named(const std::string& name, std::uint32_t& out) {
+  auto known = [&] {
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+      if (slots_[i].name == name) {
+        out = static_cast<std::uint32_t>(i + 1);
+        return true;
+      }
+    return false;
+  };
+  {
+    std::lock_guard lock(mutex_);
+    if (known()) return 0;
+  }
+  if (name.empty() || name.size() > 63) return ENOENT;  // no bucket is named so
+  const auto r = client_.call(bucket_query{name});
+  if (r.status != client_status::ok) return errno_of(r.status);
+  const auto& b = std::get<bucket_answer>(r.body);
+  std::lock_guard lock(mutex_);
+  if (known()) return 0;  // another thread resolved it meanwhile
+  slots_.push_back({name, b.shard, b.bucket});
+  out = static_cast<std::uint32_t>(slots_.size());
+  return 0;
+}
+
+void mount_fs::renumber(std::uint32_t slot, shard::inode& n) const {
+  if (!all_buckets()) return;
+  const bool bucket_root = n.id == shard::root_inode;
+  n.id.value = number_of(slot, n.id.value);
+  n.parent.value = bucket_root ? mount_root_number : number_of(slot, n.parent.value);
+}
+
+shard::inode mount_fs::mount_root() const {
+  shard::inode n;
+  n.id = shard::inode_id{mount_root_number};
+  n.parent = n.id;
+  n.kind = shard::inode_kind::directory;
+  n.explicit_dir = true;
+  n.mode = 0755;  // others may list, nobody makes entries here (buckets come from S3)
+  n.atime_ns = n.mtime_ns = n.ctime_ns = started_ns_;
+  return n;
+}
+
+int mount_fs::bucket_names(std::vector<std::string>& out) {
+  const auto r = client_.call(buckets_query{});
+  if (r.status != client_status::ok) return errno_of(r.status);
+  out = std::get<buckets_answer>(r.body).names;
+  return 0;
+}
+
+int mount_fs::inode_at(std::uint32_t slot_number, std::uint64_t inode, shard::inode& out) {
+  const auto b = slot(slot_number);
+  const auto r = client_.call(inode_query{b.shard, b.bucket, inode});
   if (r.status != client_status::ok) return errno_of(r.status);
   auto n = shard::decode_inode(std::get<inode_answer>(r.body).inode);
   if (!n) return EIO;
@@ -266,13 +359,51 @@ int mount_fs::inode_of(std::uint64_t ino, shard::inode& out) {
   return 0;
 }
 
-int mount_fs::lookup(std::uint64_t parent, std::string_view name, struct stat& out) {
+int mount_fs::inode_of(std::uint64_t ino, shard::inode& out) {
+  const auto p = locate(ino);
+  if (!p) return ENOENT;
+  if (p->slot == 0) {
+    out = mount_root();
+    return 0;
+  }
+  if (const int e = inode_at(p->slot, p->inode, out)) return e;
+  renumber(p->slot, out);
+  return 0;
+}
+
+int mount_fs::bucket_dir(std::uint64_t ino, place& out) const {
+  const auto p = locate(ino);
+  if (!p) return ENOENT;
+  if (p->slot == 0) return EPERM;  // buckets are made and removed through S3
+  out = *p;
+  return 0;
+}
+
+int mount_fs::child_of(std::uint64_t parent, std::string_view name, shard::inode& out) {
   if (name.size() > shard::name_bytes_max) return ENAMETOOLONG;
-  const auto r = client_.call(lookup_query{shard_, bucket_, parent, std::string(name)});
+  const auto p = locate(parent);
+  if (!p) return ENOENT;
+  if (p->slot == 0) {  // a bucket of the tenant
+    std::uint32_t s = 0;
+    if (const int e = slot_named(std::string(name), s)) return e;
+    if (const int e = inode_at(s, shard::root_inode.value, out)) return e;
+    renumber(s, out);
+    return 0;
+  }
+  const auto b = slot(p->slot);
+  const auto r = client_.call(lookup_query{b.shard, b.bucket, p->inode, std::string(name)});
   if (r.status != client_status::ok) return errno_of(r.status);
-  const auto n = shard::decode_inode(std::get<inode_answer>(r.body).inode);
+  auto n = shard::decode_inode(std::get<inode_answer>(r.body).inode);
   if (!n) return EIO;
-  stat_of(*n, out);
+  out = std::move(*n);
+  renumber(p->slot, out);
+  return 0;
+}
+
+int mount_fs::lookup(std::uint64_t parent, std::string_view name, struct stat& out) {
+  shard::inode n;
+  if (const int e = child_of(parent, name, n)) return e;
+  stat_of(n, out);
   return 0;
 }
 
@@ -371,16 +502,18 @@ int mount_fs::listxattr(std::uint64_t ino, std::string& names) {
 int mount_fs::change_xattr(std::uint64_t ino, std::string_view name,
                            std::optional<std::string> value, shard::xattr_how how) {
   if (options_.read_only) return EROFS;
+  place p;
+  if (const int e = bucket_dir(ino, p)) return e;
   shard::set_attributes_command a;
-  a.bucket = shard::bucket_id{bucket_};
-  a.inode = shard::inode_id{ino};
+  a.bucket = shard::bucket_id{slot(p.slot).bucket};
+  a.inode = shard::inode_id{p.inode};
   a.xattr_name = std::string(name);
   a.xattr_value = std::move(value);
   a.xattr_mode = how;
   shard::ns_command c;
   c.body = std::move(a);
   shard::ns_result r;
-  if (const int e = command(std::move(c), r)) return e;
+  if (const int e = command(p.slot, std::move(c), r)) return e;
   switch (r.status) {
     case shard::ns_status::no_such_key:
       return ENODATA;
@@ -438,9 +571,23 @@ int mount_fs::readdir(std::uint64_t handle, off_t offset, const entry_sink& add)
       continue;
     }
     const auto index = at - 2;
+    const auto p = locate(d->ino);
+    if (!p) return ENOENT;
+    if (p->slot == 0 && !d->complete) {  // the tenant's buckets, each a directory
+      std::vector<std::string> names;
+      if (const int e = bucket_names(names)) return e;
+      for (const auto& name : names) {
+        shard::inode n;
+        if (child_of(d->ino, name, n) != 0) continue;  // gone since it was listed
+        n.name = name;
+        d->entries.push_back(std::move(n));
+      }
+      d->complete = true;
+    }
     while (index >= d->entries.size() && !d->complete) {
+      const auto b = slot(p->slot);
       const auto r =
-          client_.call(readdir_query{shard_, bucket_, d->ino, d->after, client_readdir_max});
+          client_.call(readdir_query{b.shard, b.bucket, p->inode, d->after, client_readdir_max});
       if (r.status != client_status::ok) {
         spdlog::warn("mount: listing inode {}: {} {}", d->ino, to_string(r.status), r.message);
         return errno_of(r.status);
@@ -456,6 +603,7 @@ int mount_fs::readdir(std::uint64_t handle, off_t offset, const entry_sink& add)
         n->name = e.list_key;
         if (n->kind == shard::inode_kind::directory && !n->name.empty() && n->name.back() == '/')
           n->name.pop_back();
+        renumber(p->slot, *n);
         d->entries.push_back(std::move(*n));
         d->after = e.list_key;
       }
@@ -488,8 +636,8 @@ bool valid_name(std::string_view name) {
 
 }  // namespace
 
-int mount_fs::command(shard::ns_command c, shard::ns_result& out) {
-  const auto r = client_.call(command_query{shard_, shard::encode_ns_command(c)});
+int mount_fs::command(std::uint32_t slot_number, shard::ns_command c, shard::ns_result& out) {
+  const auto r = client_.call(command_query{slot(slot_number).shard, shard::encode_ns_command(c)});
   if (r.status != client_status::ok) return errno_of(r.status);
   auto result = shard::decode_ns_result(std::get<command_answer>(r.body).result);
   if (!result) return EIO;
@@ -503,9 +651,11 @@ int mount_fs::make(std::uint64_t parent, std::string_view name, shard::inode_kin
   if (options_.read_only) return EROFS;
   if (name.size() > shard::name_bytes_max) return ENAMETOOLONG;
   if (!valid_name(name)) return EINVAL;
+  place p;
+  if (const int e = bucket_dir(parent, p)) return e;
   shard::make_node_command m;
-  m.bucket = shard::bucket_id{bucket_};
-  m.dir = shard::inode_id{parent};
+  m.bucket = shard::bucket_id{slot(p.slot).bucket};
+  m.dir = shard::inode_id{p.inode};
   m.name = std::string(name);
   m.kind = kind;
   m.mode = mode & 07777;
@@ -516,10 +666,11 @@ int mount_fs::make(std::uint64_t parent, std::string_view name, shard::inode_kin
   shard::ns_command c;
   c.body = std::move(m);
   shard::ns_result r;
-  if (const int e = command(std::move(c), r)) return e;
+  if (const int e = command(p.slot, std::move(c), r)) return e;
   if (const int e = errno_of(r)) return e;
   shard::inode n;
-  if (const int e = inode_of(r.inode.value, n)) return e;
+  if (const int e = inode_at(p.slot, r.inode.value, n)) return e;
+  renumber(p.slot, n);
   attributes(n, out);
   if (made) *made = std::move(n);
   return 0;
@@ -541,11 +692,13 @@ int mount_fs::symlink(std::string_view target, std::uint64_t parent, std::string
 int mount_fs::unlink(std::uint64_t parent, std::string_view name) {
   if (options_.read_only) return EROFS;
   if (name.size() > shard::name_bytes_max) return ENAMETOOLONG;
+  place p;
+  if (const int e = bucket_dir(parent, p)) return e;
   shard::ns_command c;
-  c.body = shard::remove_node_command{shard::bucket_id{bucket_}, shard::inode_id{parent},
-                                      std::string(name), false, 0};
+  c.body = shard::remove_node_command{shard::bucket_id{slot(p.slot).bucket},
+                                      shard::inode_id{p.inode}, std::string(name), false, 0};
   shard::ns_result r;
-  if (const int e = command(std::move(c), r)) return e;
+  if (const int e = command(p.slot, std::move(c), r)) return e;
   return errno_of(r);
 }
 
@@ -554,11 +707,13 @@ int mount_fs::rmdir(std::uint64_t parent, std::string_view name) {
   if (name.size() > shard::name_bytes_max) return ENAMETOOLONG;
   if (name == ".") return EINVAL;
   if (name == "..") return ENOTEMPTY;
+  place p;
+  if (const int e = bucket_dir(parent, p)) return e;
   shard::ns_command c;
-  c.body = shard::remove_node_command{shard::bucket_id{bucket_}, shard::inode_id{parent},
-                                      std::string(name), true, 0};
+  c.body = shard::remove_node_command{shard::bucket_id{slot(p.slot).bucket},
+                                      shard::inode_id{p.inode}, std::string(name), true, 0};
   shard::ns_result r;
-  if (const int e = command(std::move(c), r)) return e;
+  if (const int e = command(p.slot, std::move(c), r)) return e;
   return errno_of(r);
 }
 
@@ -568,6 +723,10 @@ int mount_fs::rename(std::uint64_t parent, std::string_view name, std::uint64_t 
   if (name.size() > shard::name_bytes_max || new_name.size() > shard::name_bytes_max)
     return ENAMETOOLONG;
   if (!valid_name(new_name)) return EINVAL;
+  place from, to;
+  if (const int e = bucket_dir(parent, from)) return e;
+  if (const int e = bucket_dir(new_parent, to)) return e;
+  if (from.slot != to.slot) return EXDEV;  // a rename never moves data between buckets
   if (no_replace) {
     // Not atomic with the rename: another client may create the name in
     // between (docs/fuse.md).
@@ -577,11 +736,14 @@ int mount_fs::rename(std::uint64_t parent, std::string_view name, std::uint64_t 
     if (e != ENOENT) return e;
   }
   shard::ns_command c;
-  c.body = shard::rename_node_command{shard::bucket_id{bucket_}, shard::inode_id{parent},
-                                      std::string(name),         shard::inode_id{new_parent},
-                                      std::string(new_name),     0};
+  c.body = shard::rename_node_command{shard::bucket_id{slot(from.slot).bucket},
+                                      shard::inode_id{from.inode},
+                                      std::string(name),
+                                      shard::inode_id{to.inode},
+                                      std::string(new_name),
+                                      0};
   shard::ns_result r;
-  if (const int e = command(std::move(c), r)) return e;
+  if (const int e = command(from.slot, std::move(c), r)) return e;
   return errno_of(r);
 }
 
@@ -590,11 +752,16 @@ int mount_fs::link(std::uint64_t ino, std::uint64_t new_parent, std::string_view
   if (options_.read_only) return EROFS;
   if (new_name.size() > shard::name_bytes_max) return ENAMETOOLONG;
   if (!valid_name(new_name)) return EINVAL;
+  place file, dir;
+  if (const int e = bucket_dir(ino, file)) return e;  // the mount's root is a directory: EPERM
+  if (const int e = bucket_dir(new_parent, dir)) return e;
+  if (file.slot != dir.slot) return EXDEV;
   shard::ns_command c;
-  c.body = shard::link_node_command{shard::bucket_id{bucket_}, shard::inode_id{ino},
-                                    shard::inode_id{new_parent}, std::string(new_name), 0};
+  c.body = shard::link_node_command{shard::bucket_id{slot(file.slot).bucket},
+                                    shard::inode_id{file.inode}, shard::inode_id{dir.inode},
+                                    std::string(new_name), 0};
   shard::ns_result r;
-  if (const int e = command(std::move(c), r)) return e;
+  if (const int e = command(file.slot, std::move(c), r)) return e;
   if (r.status == shard::ns_status::is_a_directory) return EPERM;  // link(2) of a directory
   if (const int e = errno_of(r)) return e;
   return getattr(ino, out);
@@ -604,12 +771,15 @@ std::shared_ptr<mount_fs::file_state> mount_fs::state_of(std::uint64_t ino, bool
   // Found or made, and a handle counted, in one step under the mount's
   // mutex: forget_if_idle (under the same mutex) never drops a state an
   // open is about to use, so an inode never has two.
+  const auto p = open ? locate(ino) : std::nullopt;  // before the mutex: locate takes it
   std::lock_guard lock(mutex_);
   auto it = states_.find(ino);
   if (it == states_.end()) {
-    if (!open) return nullptr;
+    if (!open || !p || p->slot == 0) return nullptr;
     auto st = std::make_shared<file_state>();
     st->ino = ino;
+    st->slot = p->slot;
+    st->inode = p->inode;
     it = states_.emplace(ino, std::move(st)).first;
   }
   if (open) ++it->second->handles;
@@ -640,8 +810,8 @@ std::shared_ptr<mount_fs::open_file> mount_fs::file_of(std::uint64_t handle) {
 int mount_fs::commit(file_state& st, bool everything) {
   if (st.dirty.empty()) return 0;
   const auto held = st.dirty.bytes();
-  store s(*this);
-  const auto w = gateway::commit_dirty(s, st.ino, st.dirty, everything);
+  store s(*this, st.slot);
+  const auto w = gateway::commit_dirty(s, st.inode, st.dirty, everything);
   dirty_bytes_ -= held - st.dirty.bytes();
   using kind = gateway::write_outcome::kind;
   if (w.what == kind::gone) return 0;  // removed: its bytes went with it (FD3)
@@ -649,7 +819,7 @@ int mount_fs::commit(file_state& st, bool everything) {
     // Something was committed: the version this mount reads from moves on.
     shard::inode n;
     ++st.generation;
-    if (inode_of(st.ino, n) == 0 && n.current)
+    if (inode_at(st.slot, st.inode, n) == 0 && n.current)
       st.version = std::make_shared<const shard::object_version>(std::move(*n.current));
   }
   if (w.what == kind::ok) {
@@ -688,6 +858,7 @@ int mount_fs::open_inode(const shard::inode& n, int flags, std::uint64_t& handle
   auto f = std::make_shared<open_file>();
   f->writable = writable;
   f->state = state_of(ino, true);
+  if (!f->state) return ENOENT;
   {
     std::lock_guard lock(f->state->mutex);
     f->state->version = std::make_shared<const shard::object_version>(
@@ -836,6 +1007,8 @@ std::size_t mount_fs::flush_all() {
 
 int mount_fs::setattr(std::uint64_t ino, const attr_change& change, struct stat& out) {
   if (options_.read_only) return EROFS;
+  place p;
+  if (const int e = bucket_dir(ino, p)) return e;
   if (change.size) {
     if (*change.size > shard::chunks_per_version_max * gateway::file_slot_bytes) return EFBIG;
     // The dirty bytes first, then the size: one order for every writer.
@@ -845,12 +1018,12 @@ int mount_fs::setattr(std::uint64_t ino, const attr_change& change, struct stat&
       lock = std::unique_lock(st->mutex);
       if (const int e = commit(*st, true)) return e;
     }
-    store s(*this);
-    const auto w = gateway::write_patches(s, ino, {}, *change.size);
+    store s(*this, p.slot);
+    const auto w = gateway::write_patches(s, p.inode, {}, *change.size);
     if (const int e = errno_of(w)) return e;
     if (st) {
       shard::inode n;
-      if (inode_of(ino, n) == 0)
+      if (inode_at(p.slot, p.inode, n) == 0)
         st->version = std::make_shared<const shard::object_version>(
             n.current.value_or(shard::object_version{}));
       ++st->generation;
@@ -858,8 +1031,8 @@ int mount_fs::setattr(std::uint64_t ino, const attr_change& change, struct stat&
   }
   if (change.mode || change.uid || change.gid || change.atime_ns || change.mtime_ns) {
     shard::set_attributes_command a;
-    a.bucket = shard::bucket_id{bucket_};
-    a.inode = shard::inode_id{ino};
+    a.bucket = shard::bucket_id{slot(p.slot).bucket};
+    a.inode = shard::inode_id{p.inode};
     if (change.mode) a.mode = *change.mode & 07777;
     a.uid = change.uid;
     a.gid = change.gid;
@@ -868,26 +1041,23 @@ int mount_fs::setattr(std::uint64_t ino, const attr_change& change, struct stat&
     shard::ns_command c;
     c.body = std::move(a);
     shard::ns_result r;
-    if (const int e = command(std::move(c), r)) return e;
+    if (const int e = command(p.slot, std::move(c), r)) return e;
     if (const int e = errno_of(r)) return e;
   }
   return getattr(ino, out);
 }
 
 int mount_fs::resolve(std::string_view path, shard::inode& out) {
-  if (const int e = inode_of(shard::root_inode.value, out)) return e;
+  if (const int e = inode_of(mount_root_number, out)) return e;
   while (!path.empty()) {
     const auto slash = path.find('/');
     const auto name = path.substr(0, slash);
     path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
     if (name.empty() || name == ".") continue;
     if (out.kind != shard::inode_kind::directory) return ENOTDIR;
-    if (name.size() > shard::name_bytes_max) return ENAMETOOLONG;
-    const auto r = client_.call(lookup_query{shard_, bucket_, out.id.value, std::string(name)});
-    if (r.status != client_status::ok) return errno_of(r.status);
-    auto n = shard::decode_inode(std::get<inode_answer>(r.body).inode);
-    if (!n) return EIO;
-    out = std::move(*n);
+    shard::inode child;
+    if (const int e = child_of(out.id.value, name, child)) return e;
+    out = std::move(child);
   }
   return 0;
 }
@@ -896,23 +1066,38 @@ int mount_fs::walk_files(const shard::inode& from,
                          const std::function<bool(const shard::inode&)>& each) {
   if (from.kind == shard::inode_kind::file) return each(from) ? 0 : ECANCELED;
   if (from.kind != shard::inode_kind::directory) return 0;
-  std::vector<std::uint64_t> dirs{from.id.value};  // a stack: depth first
+  const auto p = locate(from.id.value);
+  if (!p) return ENOENT;
+  if (p->slot == 0) {  // every bucket of the tenant, in name order
+    std::vector<std::string> names;
+    if (const int e = bucket_names(names)) return e;
+    for (const auto& name : names) {
+      shard::inode root;
+      if (child_of(from.id.value, name, root) != 0) continue;
+      if (const int e = walk_files(root, each)) return e;
+    }
+    return 0;
+  }
+  const auto b = slot(p->slot);
+  std::vector<std::uint64_t> dirs{p->inode};  // a stack: depth first
   while (!dirs.empty()) {
     const auto dir = dirs.back();
     dirs.pop_back();
     std::string after;
     for (;;) {
-      const auto r = client_.call(readdir_query{shard_, bucket_, dir, after, client_readdir_max});
+      const auto r = client_.call(readdir_query{b.shard, b.bucket, dir, after, client_readdir_max});
       if (r.status != client_status::ok) return errno_of(r.status);
       const auto& page = std::get<readdir_answer>(r.body);
       for (const auto& e : page.entries) {
         auto n = shard::decode_inode(e.inode);
         if (!n) return EIO;
         after = e.list_key;
-        if (n->kind == shard::inode_kind::directory)
+        if (n->kind == shard::inode_kind::directory) {
           dirs.push_back(n->id.value);
-        else if (n->kind == shard::inode_kind::file && !each(*n))
-          return ECANCELED;
+        } else if (n->kind == shard::inode_kind::file) {
+          renumber(p->slot, *n);
+          if (!each(*n)) return ECANCELED;
+        }
       }
       if (!page.more || page.entries.empty()) break;
     }

@@ -1,5 +1,6 @@
 // gateways/fuse/mount_fs.h — the file system `cairn mount` serves: FUSE's
-// low-level operations on one bucket's namespace, through the cluster
+// low-level operations on a tenant's buckets (all of them, one directory
+// each, or one at the mount's root), through the cluster
 // client (namespace queries and commands, grants, the device directory)
 // and the chunk reader (chunks, cached). Free of libfuse: fuse_mount.cpp
 // decodes the kernel's requests and calls this, so tests can drive it
@@ -8,9 +9,8 @@
 // Owner: one per mount; its operations are called concurrently by the
 // FUSE worker threads (thread-safe).
 //
-// Inode numbers: the namespace's inode ids, unchanged (the bucket root is
-// inode 1, FUSE_ROOT_ID), so the mount keeps no inode table and a kernel
-// FORGET needs no work.
+// Inode numbers (MF8): computed from the namespace's, so the mount keeps
+// no inode table and a kernel FORGET needs no work.
 //
 // Invariants:
 //  MF1. A read answers the bytes of the version the file had when it was
@@ -34,6 +34,13 @@
 //  MF7. Dirty bytes never wait for a handle that will not come: those of a
 //       file no handle has open (its last commit failed) are committed
 //       again every retry_interval until they are, or the file is gone.
+//  MF8. An inode number names one inode for the mount's life. A mount of
+//       one bucket uses the namespace's ids unchanged (its root is 1,
+//       FUSE_ROOT_ID). A mount of all the tenant's buckets has a root of
+//       its own (1: one directory per bucket, read-only), and inode i of
+//       the bucket in slot s is s * 2^40 + i; a bucket gets the next slot
+//       when it is first looked up and keeps it. An operation on two
+//       inodes of different buckets (rename, link) answers EXDEV.
 #pragma once
 
 #include <sys/stat.h>
@@ -62,7 +69,9 @@
 namespace cairn::fuse {
 
 struct mount_fs_options {
-  std::string bucket = "cairn";
+  /// The bucket at the mount's root; "": every bucket of the tenant, one
+  /// directory each (MF8).
+  std::string bucket;
   bool read_only = false;
   /// Chunks read ahead of a sequential reader.
   unsigned read_ahead_chunks = 4;
@@ -105,8 +114,8 @@ class mount_fs {
   mount_fs(const mount_fs&) = delete;
   mount_fs& operator=(const mount_fs&) = delete;
 
-  /// Resolves the bucket and fetches the current grant. Throws
-  /// std::runtime_error saying what failed.
+  /// Resolves the bucket (or lists the tenant's) and fetches the current
+  /// grant. Throws std::runtime_error saying what failed.
   void start();
 
   int lookup(std::uint64_t parent, std::string_view name, struct stat& out);
@@ -166,10 +175,11 @@ class mount_fs {
   chunk_cache& cache() { return cache_; }
 
   /// The inode at `path` ("a/b/c", relative to the mount's root; "" is the
-  /// root), following no symlinks.
+  /// root), following no symlinks. Its numbers are the mount's (MF8).
   int resolve(std::string_view path, shard::inode& out);
-  /// Every file under `ino` (itself if it is a file), with its current
-  /// version, depth first; `each` answers false to stop.
+  /// Every file under `from` (itself if it is a file; every bucket's
+  /// under the root of an all-buckets mount), with its current version,
+  /// depth first; `each` answers false to stop.
   int walk_files(const shard::inode& from, const std::function<bool(const shard::inode&)>& each);
 
   struct open_file;
@@ -178,8 +188,39 @@ class mount_fs {
   class store;
 
  private:
+  /// A bucket the mount reaches: slot s is slots_[s - 1] (MF8).
+  struct bucket_slot {
+    std::string name;
+    std::uint64_t shard = 0, bucket = 0;
+  };
+  /// Where an inode number points: slot 0 is an all-buckets mount's root.
+  struct place {
+    std::uint32_t slot = 0;
+    std::uint64_t inode = 0;
+  };
+  bool all_buckets() const { return options_.bucket.empty(); }
+  /// The place of inode number `ino`, or nullopt for a number no inode of
+  /// this mount can have.
+  std::optional<place> locate(std::uint64_t ino) const;
+  std::uint64_t number_of(std::uint32_t slot, std::uint64_t inode) const;
+  bucket_slot slot(std::uint32_t s) const;
+  /// The slot of the tenant's bucket `name`, resolved on first use.
+  int slot_named(const std::string& name, std::uint32_t& out);
+  /// The inode with the mount's numbers for its id and parent (MF8).
+  void renumber(std::uint32_t slot, shard::inode& n) const;
+  /// An all-buckets mount's root, and its entries (the tenant's buckets).
+  shard::inode mount_root() const;
+  int bucket_names(std::vector<std::string>& out);
+  /// Inode `inode` of the bucket in `slot`, with the namespace's numbers.
+  int inode_at(std::uint32_t slot, std::uint64_t inode, shard::inode& out);
+  /// Inode number `ino`, with the mount's numbers.
   int inode_of(std::uint64_t ino, shard::inode& out);
-  int command(shard::ns_command c, shard::ns_result& out);
+  /// Entry `name` of directory `parent`, with the mount's numbers.
+  int child_of(std::uint64_t parent, std::string_view name, shard::inode& out);
+  /// The place of `ino`, a directory of a bucket where entries may change
+  /// (EPERM for an all-buckets mount's root, ENOENT for a bad number).
+  int bucket_dir(std::uint64_t ino, place& out) const;
+  int command(std::uint32_t slot, shard::ns_command c, shard::ns_result& out);
   int change_xattr(std::uint64_t ino, std::string_view name, std::optional<std::string> value,
                    shard::xattr_how how);
   int make(std::uint64_t parent, std::string_view name, shard::inode_kind kind, std::uint32_t mode,
@@ -205,7 +246,8 @@ class mount_fs {
   cluster_client& client_;
   chunk_cache& cache_;
   mount_fs_options options_;
-  std::uint64_t shard_ = 0, bucket_ = 0;
+  std::vector<bucket_slot> slots_;  // guarded by mutex_; never shrinks (MF8)
+  std::int64_t started_ns_ = 0;     // the times of an all-buckets mount's root
   std::unique_ptr<chunk_reader> reader_;
 
   mutable std::mutex mutex_;  // a file_state's mutex is taken before this, never after

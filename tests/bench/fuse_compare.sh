@@ -60,8 +60,8 @@ access=$(sed -n 's/^access-key: //p' "$work/cairn.out")
 secret=$(sed -n 's/^secret-key: //p' "$work/cairn.out")
 mkdir -p "$work/mnt" "$work/s3fs" "$work/local"
 
-mount_cairn() {  # mount_cairn OPTIONS...: waits for "mounted:"
-  env "${mount_words[@]}" "$@" >"$work/mount.out" 2>"$work/mount.err" &
+mount_cairn() {  # mount_cairn OPTIONS...: waits for "mounted:"; bucket cairn at the root, as s3fs mounts it
+  env "${mount_words[@]}" --bucket cairn "$@" >"$work/mount.out" 2>"$work/mount.err" &
   mount_pid=$!
   for _ in $(seq 1 100); do grep -q '^mounted: ' "$work/mount.out" && return 0; sleep 0.1; done
   cat "$work/mount.err" >&2

@@ -69,6 +69,8 @@ std::vector<std::pair<std::string, client_frame>> samples() {
   chunk_reply cr;
   cr.id = 15, cr.device = 2, cr.status = 0, cr.payload = "shard bytes", cr.epoch = 3;
   add("chunk-reply", cr);
+  add("request-buckets", client_request{16, buckets_query{}});
+  add("reply-buckets", client_reply{17, client_status::ok, "", buckets_answer{{"alpha", "beta"}}});
   return out;
 }
 
@@ -101,6 +103,9 @@ TEST(ClientCodec, EveryKindRoundTrips) {
   ASSERT_EQ(d.entries.size(), 2u);
   EXPECT_EQ(d.entries[1].list_key, "b/");
   EXPECT_TRUE(d.more);
+  const auto buckets = std::get<client_reply>(round_trip(samples().back().second).body);
+  EXPECT_EQ(std::get<buckets_answer>(buckets.body).names,
+            (std::vector<std::string>{"alpha", "beta"}));
 }
 
 TEST(ClientCodec, AGrantsKeysArriveIntact) {

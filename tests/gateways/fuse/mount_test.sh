@@ -21,6 +21,9 @@
 # staged dataset afterwards makes no chunk fetches (`cairn cache --stats`);
 # a stage over the L2 bound is refused with the room it needs; --status,
 # --release.
+# The printed command as it is mounts every bucket of the tenant, one
+# directory each: rename and link between buckets answer EXDEV (mv
+# copies), the mount's root takes no entries (EPERM).
 # A device corrupt under a running node: reads come from parity, exact.
 # SIGTERM unmounts and exits 0; a mount whose node is killed answers EIO
 # at once, not a hang, and reconnects when the node is back.
@@ -96,7 +99,7 @@ head -c $((64 << 20)) /dev/urandom >"$src/large.bin"      # sixteen
 for i in $(seq -w 1 1100); do echo "$i" >"$src/many/f$i"; done
 s3 s3 sync --quiet "$src" s3://cairn/ || fail "aws s3 sync of the tree"
 
-mount_start m1 --read-only --cache-dir "$work/cache" --cache-l2-max 48MiB
+mount_start m1 --bucket cairn --read-only --cache-dir "$work/cache" --cache-l2-max 48MiB
 grep -q " $mnt fuse.cairn " /proc/mounts || fail "no fuse.cairn mount at $mnt in /proc/mounts"
 
 # The tree: every name, kind and byte (the empty file too).
@@ -165,7 +168,7 @@ mount_stop m1
 echo "ok   SIGTERM unmounts and exits 0"
 
 # --- read-write ---------------------------------------------------------------
-mount_start m3 --allow-other --cache-dir "$work/cache3"
+mount_start m3 --bucket cairn --allow-other --cache-dir "$work/cache3"
 /usr/bin/python3 "$here/posix_checks.py" "$mnt" || fail "posix_checks.py"
 
 # The same POSIX workload on a local directory and on the mount.
@@ -259,7 +262,7 @@ mount_stop m3
 echo "ok   SIGTERM unmounts the read-write mount and exits 0"
 
 # --- staging: a pinned cache ----------------------------------------------------
-mount_start m4 --cache-mode pinned --cache-l2-max 48MiB --cache-dir "$work/cache4"
+mount_start m4 --bucket cairn --cache-mode pinned --cache-l2-max 48MiB --cache-dir "$work/cache4"
 fetches() { "$cairn" cache --stats --json "$mnt" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["fetches"])'; }
 staged=$("$cairn" stage "$mnt/ds" 2>"$work/stage.err") || { cat "$work/stage.err" >&2; fail "cairn stage of ds"; }
 grep -Eq '^staged: ds  6 files  25\.8 MiB  9 chunks fetched' <<<"$staged" || fail "cairn stage said: $staged"
@@ -283,9 +286,41 @@ expect_error "not inside a cairn mount" "$cairn" stage "$work"
 mount_stop m4
 echo "ok   cairn stage: progress, a second read makes no chunk fetches, pins bounded, --status, --release"
 
-# A device returning corrupt shards mid-read: the client reads parity.
+# --- the printed command as it is: every bucket of the tenant -------------------
+# One directory per bucket; a rename or link between two buckets is EXDEV
+# (mv copies instead), the mount's root takes no entries (EPERM).
+s3 s3 mb s3://other >/dev/null || fail "aws s3 mb s3://other"
+echo "in the other bucket" | s3 s3 cp --quiet - s3://other/hello.txt
 mount_start m2 --cache-mode bypass
-[[ $(cat "$mnt/docs/a.txt") == "changed through s3" ]] || fail "second mount: docs/a.txt"
+[[ $(cat "$mnt/cairn/docs/a.txt") == "changed through s3" ]] || fail "second mount: cairn/docs/a.txt"
+[[ $(ls "$mnt" | tr '\n' ' ') == "cairn other " ]] || fail "ls of an all-buckets mount: $(ls "$mnt")"
+[[ $(cat "$mnt/other/hello.txt") == "in the other bucket" ]] || fail "other/hello.txt: $(cat "$mnt/other/hello.txt")"
+[[ $(stat -c %i "$mnt/cairn") != $(stat -c %i "$mnt/other") ]] || fail "two buckets' roots have one inode number"
+[[ $(stat -c %i "$mnt/cairn/..") == $(stat -c %i "$mnt") ]] || fail "a bucket's .. is not the mount's root"
+/usr/bin/python3 - "$mnt" <<'PY' || fail "errors of an all-buckets mount"
+import errno, os, sys
+m = sys.argv[1]
+def expect(what, want, f, *args):
+    try:
+        f(*args)
+    except OSError as e:
+        if e.errno != want:
+            sys.exit(f"{what}: {errno.errorcode[e.errno]}, not {errno.errorcode[want]}")
+        return
+    sys.exit(f"{what}: succeeded")
+expect("rename across buckets", errno.EXDEV, os.rename, f"{m}/other/hello.txt", f"{m}/cairn/hello.txt")
+expect("link across buckets", errno.EXDEV, os.link, f"{m}/other/hello.txt", f"{m}/cairn/hello.txt")
+expect("mkdir at the mount's root", errno.EPERM, os.mkdir, f"{m}/new-bucket")
+expect("create at the mount's root", errno.EPERM, os.open, f"{m}/file", os.O_CREAT | os.O_WRONLY)
+expect("rmdir of a bucket", errno.EPERM, os.rmdir, f"{m}/other")
+expect("a bucket that is not there", errno.ENOENT, os.stat, f"{m}/no-such-bucket")
+PY
+mv "$mnt/other/hello.txt" "$mnt/cairn/moved.txt" || fail "mv across buckets (a copy after EXDEV)"
+[[ $(s3 s3 cp s3://cairn/moved.txt -) == "in the other bucket" ]] || fail "S3 does not read cairn/moved.txt"
+[[ -z $(s3 s3 ls s3://other/) ]] || fail "other/hello.txt is still in S3 after mv"
+echo "ok   every bucket a directory: EXDEV across buckets (mv copies), EPERM at the root"
+
+# A device returning corrupt shards mid-read: the client reads parity.
 curl -s "$admin/v1/devices" >"$work/devices.json"
 /usr/bin/python3 - "$work/devices.json" <<'PY' || fail "flipping bytes in a device file"
 import json, os, random, sys
@@ -301,8 +336,8 @@ with open(d["path"], "r+b") as f:
         f.write(bytes([b[0] ^ (1 + rng.randrange(255))]))
     os.fsync(f.fileno())
 PY
-cmp "$src/large.bin" "$mnt/large.bin" || fail "large.bin reads other bytes with a corrupt device"
-cmp "$src/big.bin" "$mnt/big.bin" || fail "big.bin reads other bytes with a corrupt device"
+cmp "$src/large.bin" "$mnt/cairn/large.bin" || fail "large.bin reads other bytes with a corrupt device"
+cmp "$src/big.bin" "$mnt/cairn/big.bin" || fail "big.bin reads other bytes with a corrupt device"
 degraded=$("$cairn" cache --stats --json "$mnt" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["degraded_reads"])')
 ((degraded > 0)) || fail "no read needed parity: the flips missed every shard read"
 echo "ok   one device corrupt: $degraded chunk reads served from parity, bytes exact"
@@ -310,12 +345,12 @@ echo "ok   one device corrupt: $degraded chunk reads served from parity, bytes e
 # A lost node: callers get EIO at once, not a hung mount; SIGTERM still works.
 # A file open for writing across the outage: its close fails, its bytes
 # stay dirty, and the mount commits them once the node is back (MF7).
-exec 7>"$mnt/docs/pending.txt"
+exec 7>"$mnt/cairn/docs/pending.txt"
 echo "written before the outage" >&7
 dev_kill
 wait "$pid" 2>/dev/null || true
 pid=""
-if out=$(timeout 20 stat "$mnt/deep/not-looked-up-yet" 2>&1); then fail "stat succeeded with the node gone"; fi
+if out=$(timeout 20 stat "$mnt/cairn/deep/not-looked-up-yet" 2>&1); then fail "stat succeeded with the node gone"; fi
 grep -q "Input/output error" <<<"$out" || fail "with the node gone, stat said: $out"
 exec 7>&-  # close(2) answers EIO (the commit failed); the bytes stay dirty
 # The node back on the same port: the mount reconnects (its bucket
@@ -323,11 +358,11 @@ exec 7>&-  # close(2) answers EIO (the commit failed); the bytes stay dirty
 dev_client_port=$client_port dev_start "$cairn" 512
 back=""
 for _ in $(seq 1 50); do
-  back=$(cat "$mnt/docs/a.txt" 2>/dev/null) && break
+  back=$(cat "$mnt/cairn/docs/a.txt" 2>/dev/null) && break
   sleep 0.2
 done
 [[ "$back" == "changed through s3" ]] || fail "after the node came back, docs/a.txt reads '$back'"
-echo "after the restart" >"$mnt/docs/after.txt" || fail "a write after the reconnect"
+echo "after the restart" >"$mnt/cairn/docs/after.txt" || fail "a write after the reconnect"
 pending=""
 for _ in $(seq 1 50); do
   pending=$(s3 s3 cp s3://cairn/docs/pending.txt - 2>/dev/null) && [[ -n "$pending" ]] && break
