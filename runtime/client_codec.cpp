@@ -50,6 +50,8 @@ void write_request(schema::Request::Builder r, const client_request& q) {
           r.setDevices();
         } else if constexpr (std::is_same_v<T, buckets_query>) {
           r.setBuckets();
+        } else if constexpr (std::is_same_v<T, nodes_query>) {
+          r.setNodes();
         } else {
           static_assert(std::is_same_v<T, grant_query>);
           r.setGrant(body.epoch);
@@ -94,6 +96,9 @@ client_request read_request(schema::Request::Reader r) {
       break;
     case schema::Request::BUCKETS:
       q.body = buckets_query{};
+      break;
+    case schema::Request::NODES:
+      q.body = nodes_query{};
       break;
     default:
       throw kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
@@ -140,6 +145,12 @@ void write_reply(schema::Reply::Builder r, const client_reply& a) {
         } else if constexpr (std::is_same_v<T, buckets_answer>) {
           auto list = r.initBuckets(static_cast<unsigned>(body.names.size()));
           for (unsigned i = 0; i < body.names.size(); ++i) list.set(i, body.names[i]);
+        } else if constexpr (std::is_same_v<T, nodes_answer>) {
+          auto list = r.initNodes(static_cast<unsigned>(body.nodes.size()));
+          for (unsigned i = 0; i < body.nodes.size(); ++i) {
+            list[i].setNode(body.nodes[i].node);
+            list[i].setAddress(body.nodes[i].address);
+          }
         } else {
           static_assert(std::is_same_v<T, grant_answer>);
           auto b = r.initGrant();
@@ -202,6 +213,16 @@ client_reply read_reply(schema::Reply::Reader r) {
                             kj::heapString("too many buckets"));
       buckets_answer b;
       for (auto name : list) b.names.emplace_back(name.cStr());
+      a.body = std::move(b);
+      break;
+    }
+    case schema::Reply::NODES: {
+      auto list = r.getNodes();
+      if (list.size() > client_nodes_max)
+        throw kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
+                            kj::heapString("too many nodes"));
+      nodes_answer b;
+      for (auto n : list) b.nodes.push_back({n.getNode(), n.getAddress().cStr()});
       a.body = std::move(b);
       break;
     }

@@ -42,6 +42,7 @@ inline constexpr std::string_view client_exporter_label = "EXPORTER-cairn-client
 inline constexpr std::uint32_t client_readdir_max = 1024;
 /// Buckets a buckets_answer lists (what S3 ListBuckets scans of the catalog).
 inline constexpr std::size_t client_buckets_max = 100000;
+inline constexpr std::size_t client_nodes_max = 4096;
 
 struct client_challenge {
   std::string nonce;
@@ -83,10 +84,13 @@ struct grant_query {
 };
 /// The names of the tenant's buckets (a mount of all of them, ADR 0009).
 struct buckets_query {};
+/// The nodes' client listeners: a client sends a device's chunk I/O to
+/// the node that has the device (ADR 0009 §3).
+struct nodes_query {};
 struct client_request {
   std::uint64_t id = 0;
   std::variant<bucket_query, inode_query, lookup_query, readdir_query, command_query, devices_query,
-               grant_query, buckets_query>
+               grant_query, buckets_query, nodes_query>
       body;
 };
 
@@ -130,12 +134,19 @@ struct grant_answer {
 struct buckets_answer {
   std::vector<std::string> names;  // in name order, at most client_buckets_max
 };
+struct node_endpoint {
+  std::uint64_t node = 0;
+  std::string address;  // host:port of its client listener
+};
+struct nodes_answer {
+  std::vector<node_endpoint> nodes;  // at most client_nodes_max
+};
 struct client_reply {
   std::uint64_t id = 0;
   client_status status = client_status::ok;
   std::string message;
   std::variant<std::monostate, bucket_answer, inode_answer, readdir_answer, command_answer,
-               devices_answer, grant_answer, buckets_answer>
+               devices_answer, grant_answer, buckets_answer, nodes_answer>
       body;
 };
 

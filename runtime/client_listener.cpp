@@ -393,6 +393,16 @@ void list_buckets(session_ptr self, std::uint64_t id) {
           });
 }
 
+void serve_nodes(session_ptr self, std::uint64_t id) {
+  nodes_answer a;
+  if (self->state.backend.client_endpoints)
+    for (auto& [node, address] : self->state.backend.client_endpoints())
+      if (a.nodes.size() < client_nodes_max) a.nodes.push_back({node, std::move(address)});
+  client_reply r = status_reply(id, client_status::ok, "");
+  r.body = std::move(a);
+  answer(self, std::move(r));
+}
+
 void serve_devices(session_ptr self, std::uint64_t id) {
   devices_answer d;
   if (auto dir = self->state.backend.devices())
@@ -436,7 +446,11 @@ void serve_chunk(session_ptr self, chunk_request&& r) {
   }
   caf::actor device;
   if (auto dir = self->state.backend.devices())
-    if (const auto* e = dir->find(placement::device_id{r.device})) device = e->actor;
+    if (const auto* e = dir->find(placement::device_id{r.device})) {
+      device = e->actor;
+      if (e->device.node.value != self->state.node_id)
+        self->state.counters->chunk_requests_relayed++;
+    }
   serve_chunk_request(self, device, std::move(r), send_back, self->state.timeout);
 }
 
@@ -494,6 +508,8 @@ caf::behavior client_session(session_ptr self, connection_handle conn,
                 serve_devices(self, id);
               } else if constexpr (std::is_same_v<T, buckets_query>) {
                 list_buckets(self, id);
+              } else if constexpr (std::is_same_v<T, nodes_query>) {
+                serve_nodes(self, id);
               } else {
                 static_assert(std::is_same_v<T, grant_query>);
                 serve_grant(self, id, q.epoch);

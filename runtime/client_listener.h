@@ -68,6 +68,9 @@ struct client_listener_counters {
   std::atomic<std::uint64_t> frames_rejected{0};
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> chunk_requests{0};
+  /// For a device of another node: relayed over the node transport (a
+  /// client that connects to every node sends none).
+  std::atomic<std::uint64_t> chunk_requests_relayed{0};
 };
 
 class client_listener {

@@ -64,9 +64,10 @@ std::string encode(const std::vector<device_entry>& devices) {
 }
 
 std::string encode(const node_entry& n) {
-  return nlohmann::json{
-      {"id", n.id}, {"transport", n.transport}, {"admin", n.admin}, {"removed", n.removed}}
-      .dump();
+  nlohmann::json j{
+      {"id", n.id}, {"transport", n.transport}, {"admin", n.admin}, {"removed", n.removed}};
+  if (!n.client.empty()) j["client"] = n.client;  // absent: as entries written before it
+  return j.dump();
 }
 
 std::string encode(const shard_entry& s) {
@@ -108,6 +109,7 @@ cluster_map cluster_map::parse(const std::vector<std::pair<std::string, std::str
         n.transport = j.value("transport", "");
         n.admin = j.value("admin", "");
         n.removed = j.value("removed", false);
+        n.client = j.value("client", "");
         m.nodes[n.id] = n;
       } else {
         shard_entry s;

@@ -41,6 +41,9 @@ struct node_entry {
   std::string transport;
   std::string admin;
   bool removed = false;
+  /// Where `cairn mount` clients reach its client listener (host:port);
+  /// empty: it has none. Clients connect to every node for chunk I/O.
+  std::string client;
   friend bool operator==(const node_entry&, const node_entry&) = default;
 };
 

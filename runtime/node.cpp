@@ -271,6 +271,7 @@ struct node::impl {
   std::unique_ptr<nfs::nfs_server> nfs;
   std::unique_ptr<asio::ssl::context> client_tls;
   std::unique_ptr<client_listener> clients;
+  std::string client_address;  // set before the controller starts, then read only
   std::unique_ptr<tenant_admin> tenants;
   caf::actor collector;
   std::shared_ptr<collector_stats> gc_stats = std::make_shared<collector_stats>();
@@ -328,7 +329,7 @@ struct node::impl {
   }
 
   node_entry self_entry() const {
-    return node_entry{self(), advertised_transport(), admin_address, false};
+    return node_entry{self(), advertised_transport(), admin_address, false, client_address};
   }
 
   // --- hosting replicas ---------------------------------------------------
@@ -655,7 +656,8 @@ struct node::impl {
     } else if (!host(system_shard)) {
       reply.reason = "node " + std::to_string(self()) + " is not a cluster member yet";
     } else {
-      node_entry entry{from, req.node.transport, req.node.admin, false};
+      node_entry entry{from, req.node.transport, req.node.admin, false,
+                       ""};  // its client address: when it registers itself
       auto [code, why] =
           existing == m.nodes.end()
               ? propose_map(node_key(from), std::nullopt, true, encode(entry))
@@ -904,6 +906,13 @@ struct node::impl {
       return h ? h->actor : caf::actor{};
     };
     b.devices = [this] { return device_directory(); };
+    b.client_endpoints = [this] {
+      std::vector<std::pair<std::uint64_t, std::string>> out;
+      std::lock_guard lock(mutex);
+      for (const auto& [id, n] : map.nodes)
+        if (!n.removed && !n.client.empty()) out.emplace_back(id, n.client);
+      return out;
+    };
     b.key_manager = chunks->key_manager();
     b.clock = wall_clock_ns;
     return b;
@@ -971,6 +980,14 @@ struct node::impl {
     if (!at) throw std::runtime_error("client_listen: " + cfg.client_listen + " is not host:port");
     clients = std::make_unique<client_listener>(*sys, *client_tls, gateway_backend(), cfg.node_id);
     clients->start(at->host, at->port);
+    // What the cluster map tells clients (they connect to every node for
+    // chunk I/O): the bound port, on the transport's host when the
+    // listener takes every address.
+    auto advertised = *at;
+    advertised.port = clients->port();
+    if (advertised.host.empty() || advertised.host == "0.0.0.0" || advertised.host == "::")
+      if (const auto t = parse_host_port(advertised_transport())) advertised.host = t->host;
+    client_address = advertised.to_string();
   }
 
   /// This node's chunk devices as the gateway and the collector address them.
@@ -1184,6 +1201,23 @@ std::string node::impl::metrics_text() const {
         o << "cairn_transport_peer_connected{peer=\"" << p.id << "\"} " << p.connected << '\n';
   }
   if (chunks) o << chunks->metrics_text();
+  if (clients) {
+    const auto& c = clients->counters();
+    family("cairn_client_connections_open", "Open connections of cairn clients (cairn mount).",
+           "gauge");
+    o << "cairn_client_connections_open " << c.open << '\n';
+    family("cairn_client_requests_total", "Namespace, grant and device requests of clients.",
+           "counter");
+    o << "cairn_client_requests_total " << c.requests << '\n';
+    family("cairn_client_chunk_requests_total",
+           "Chunk requests of clients, by where the device is: this node's, or another's "
+           "(relayed over the node transport).",
+           "counter");
+    const std::uint64_t relayed = c.chunk_requests_relayed;  // first: never more than all
+    const std::uint64_t all = c.chunk_requests;
+    o << "cairn_client_chunk_requests_total{device=\"local\"} " << all - relayed << '\n';
+    o << "cairn_client_chunk_requests_total{device=\"relayed\"} " << relayed << '\n';
+  }
   if (collector) {
     family("cairn_gc_chunks_collected_total",
            "Chunks the collector deleted from the devices (no version named them).", "counter");
@@ -1708,10 +1742,12 @@ void node::start() {
     throw std::runtime_error(
         "peers: this node has no data yet and is not --bootstrap, so it must join through "
         "at least one peer (set peers or CAIRN_PEERS)");
+  // The client listener first: its address is in the node's cluster-map
+  // entry, which the controller registers.
+  if (!d.cfg.client_listen.empty()) d.start_client_listener();
   d.controller = std::thread([&d] { d.run_controller(); });
   if (!d.cfg.s3_listen.empty()) d.start_s3();
   if (!d.cfg.nfs_listen.empty()) d.start_nfs();
-  if (!d.cfg.client_listen.empty()) d.start_client_listener();
   if (d.chunks) d.start_collector();
 }
 

@@ -69,6 +69,7 @@ struct Request {
     devices @6 :Void;
     grant @7 :UInt64;    # a key epoch; 0: the current one
     buckets @8 :Void;    # the names of the tenant's buckets
+    nodes @9 :Void;      # the nodes clients connect to for chunk I/O
   }
 }
 
@@ -95,6 +96,11 @@ struct Device {
   state @4 :UInt8;       # placement::device_state
 }
 
+struct NodeEndpoint {
+  node @0 :UInt64;
+  address @1 :Text;      # its client listener, host:port
+}
+
 struct GrantAnswer {
   tenant @0 :UInt64;
   epoch @1 :UInt64;
@@ -115,6 +121,7 @@ struct Reply {
     devices @8 :List(Device);
     grant @9 :GrantAnswer;
     buckets @10 :List(Text);  # in name order
+    nodes @11 :List(NodeEndpoint);
   }
 }
 

@@ -13,6 +13,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "actors/shard/namespace_codec.h"
@@ -28,6 +30,9 @@ struct node_backend {
   std::function<std::vector<std::uint64_t>()> data_shards;
   std::function<caf::actor(std::uint64_t shard)> shard_actor;
   std::function<std::shared_ptr<const device_directory>()> devices;
+  /// The cluster's nodes that serve `cairn mount` clients: (node id,
+  /// client listener address), from the cluster map. Empty if unset.
+  std::function<std::vector<std::pair<std::uint64_t, std::string>>()> client_endpoints;
   caf::actor key_manager;
   /// Nanoseconds since the epoch (object times, SigV4's "now").
   std::function<std::int64_t()> clock;

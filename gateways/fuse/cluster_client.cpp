@@ -13,8 +13,11 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -106,6 +109,19 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
   std::set<std::string> resolved_buckets;
   std::map<std::uint64_t, std::promise<client_reply>> pending;
   std::map<std::uint64_t, caf::actor> proxies;  // by device id
+
+  // --- direct connections (CC-4); on the first node's impl, under mutex
+  std::map<std::uint64_t, std::shared_ptr<impl>> direct;  // by node
+  std::map<std::uint64_t, std::string> node_addresses;    // the nodes answer
+  std::map<std::uint64_t, std::uint64_t> node_of_device;  // devices answer
+  std::atomic<std::uint64_t> chunks_direct{0}, chunks_relayed{0};
+  std::thread dialer;
+  std::condition_variable dial_wake;
+  bool dial_stop = false;
+  /// Set on a direct connection: where its chunk replies go, and what its
+  /// loss fails (the first node's proxies).
+  std::function<void(chunk_reply&&)> chunk_sink;
+  std::function<void()> on_lost;
 
   // --- Asio thread
   std::deque<std::string> writes;
@@ -226,6 +242,7 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
       pending.erase(it);
       slot_free.notify_one();
     } else if (auto* c = std::get_if<chunk_reply>(&f.body)) {
+      if (chunk_sink) return chunk_sink(std::move(*c));
       caf::actor proxy;
       {
         std::lock_guard lock(mutex);
@@ -256,6 +273,145 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
     writes.clear();
     writing = false;
     for (auto& p : to_fail) fail_pending_chunk_requests(p);
+    if (on_lost) on_lost();
+  }
+
+  bool up() const {
+    std::lock_guard lock(mutex);
+    return stream != nullptr;
+  }
+
+  /// Closes the connection from any thread but the Asio one; pending calls
+  /// and chunk requests fail (CC-2).
+  void close() {
+    std::uint64_t gen = 0;
+    {
+      std::lock_guard lock(mutex);
+      gen = generation;
+    }
+    std::promise<void> done;
+    asio::post(io, [self = shared_from_this(), gen, &done] {
+      self->lost(gen, closed_by_client);
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  /// A device's chunk request: to its node over a direct connection when
+  /// one is up, else through this (the first) node (CC-4).
+  bool send_chunk(std::uint64_t device_node, chunk_request r) {
+    std::shared_ptr<impl> link;
+    bool mine = false;
+    {
+      std::lock_guard lock(mutex);
+      mine = device_node == node;
+      if (!mine)
+        if (const auto it = direct.find(device_node); it != direct.end()) link = it->second;
+    }
+    const client_frame frame{std::move(r)};
+    if (link && link->up() && link->send(encode_client_frame(frame))) {
+      ++chunks_direct;
+      return true;
+    }
+    if (!send(encode_client_frame(frame))) return false;
+    ++(mine ? chunks_direct : chunks_relayed);
+    return true;
+  }
+
+  /// The dialler (CC-4): connects to every node the map lists that has
+  /// devices and no live direct connection, at most once per
+  /// reconnect_interval each, off the callers' threads (a connect to a
+  /// node that is down may take long).
+  void dial_loop() {
+    std::map<std::uint64_t, std::chrono::steady_clock::time_point> tried;
+    std::unique_lock lock(mutex);
+    while (!dial_stop) {
+      std::map<std::uint64_t, std::string> wanted;
+      std::set<std::uint64_t> with_devices;
+      for (const auto& [device, n] : node_of_device) with_devices.insert(n);
+      for (const auto& [n, address] : node_addresses)
+        if (n != node && with_devices.count(n)) wanted.emplace(n, address);
+      std::map<std::uint64_t, std::shared_ptr<impl>> links = direct;
+      lock.unlock();
+      const auto now = std::chrono::steady_clock::now();
+      for (const auto& [n, address] : wanted) {
+        auto& link = links[n];
+        if (link && link->up()) continue;
+        if (auto t = tried.find(n);
+            t != tried.end() && now - t->second < options.reconnect_interval)
+          continue;
+        tried[n] = now;
+        if (!link || link->options.endpoint != address) link = make_direct(n, address);
+        try {
+          std::lock_guard connecting(link->connect_mutex);
+          link->connect_now();
+          spdlog::info("cairn client: direct connection to node {} at {}", n, address);
+        } catch (const std::exception& e) {
+          spdlog::warn("cairn client: direct connection to node {} at {}: {}", n, address,
+                       e.what());
+        }
+        std::lock_guard l2(mutex);
+        direct[n] = link;
+      }
+      lock.lock();
+      dial_wake.wait_for(lock, options.reconnect_interval, [&] { return dial_stop; });
+    }
+  }
+
+  std::shared_ptr<impl> make_direct(std::uint64_t n, const std::string& address) {
+    cluster_client_options o;
+    o.endpoint = address;
+    o.ca_cert = options.ca_cert;
+    o.access_key_id = options.access_key_id;
+    o.secret = keys::secret_bytes::copy_of(options.secret.bytes());
+    o.timeout = options.timeout;
+    o.reconnect_interval = options.reconnect_interval;
+    o.in_flight_max = options.in_flight_max;
+    auto link = std::make_shared<impl>(sys, std::move(o));
+    std::weak_ptr<impl> first = shared_from_this();
+    link->chunk_sink = [first](chunk_reply&& reply) {
+      auto f = first.lock();
+      if (!f) return;
+      caf::actor proxy;
+      {
+        std::lock_guard lock(f->mutex);
+        if (auto it = f->proxies.find(reply.device); it != f->proxies.end()) proxy = it->second;
+      }
+      if (proxy) deliver_chunk_reply(proxy, std::move(reply));
+    };
+    link->on_lost = [first, n] {
+      auto f = first.lock();
+      if (!f) return;
+      std::vector<caf::actor> to_fail;
+      {
+        std::lock_guard lock(f->mutex);
+        for (const auto& [device, owner] : f->node_of_device)
+          if (owner == n)
+            if (auto it = f->proxies.find(device); it != f->proxies.end())
+              to_fail.push_back(it->second);
+      }
+      for (auto& p : to_fail) fail_pending_chunk_requests(p);
+    };
+    return link;
+  }
+
+  /// Stops the dialler and closes every direct connection.
+  void stop_direct() {
+    {
+      std::lock_guard lock(mutex);
+      dial_stop = true;
+    }
+    dial_wake.notify_all();
+    if (dialer.joinable()) dialer.join();
+    std::map<std::uint64_t, std::shared_ptr<impl>> links;
+    {
+      std::lock_guard lock(mutex);
+      links.swap(direct);
+    }
+    for (auto& [n, link] : links) {
+      link->close();
+      link->shutdown();
+    }
   }
 
   /// Queues an encoded frame for the current connection; false if there
@@ -322,6 +478,7 @@ cluster_client::cluster_client(caf::actor_system& sys, cluster_client_options op
     : impl_(std::make_shared<impl>(sys, std::move(options))) {}
 
 cluster_client::~cluster_client() {
+  impl_->stop_direct();
   disconnect();
   impl_->shutdown();
   std::lock_guard lock(impl_->mutex);
@@ -352,17 +509,17 @@ std::uint64_t cluster_client::node() const {
 }
 
 void cluster_client::disconnect() {
-  std::uint64_t gen = 0;
-  {
-    std::lock_guard lock(impl_->mutex);
-    gen = impl_->generation;
-  }
-  std::promise<void> done;
-  asio::post(impl_->io, [i = impl_, gen, &done] {
-    i->lost(gen, closed_by_client);
-    done.set_value();
-  });
-  done.get_future().wait();
+  impl_->close();
+}
+
+cluster_client::chunk_routes cluster_client::routes() const {
+  chunk_routes r;
+  r.direct = impl_->chunks_direct;
+  r.relayed = impl_->chunks_relayed;
+  std::lock_guard lock(impl_->mutex);
+  for (const auto& [n, link] : impl_->direct)
+    if (link->up()) ++r.direct_connections;
+  return r;
 }
 
 client_reply cluster_client::call(request_body body) {
@@ -412,8 +569,26 @@ std::shared_ptr<const gateway::device_directory> cluster_client::devices() {
   auto out = std::make_shared<gateway::device_directory>();
   if (reply.status != client_status::ok) return out;
   const auto& listed = std::get<devices_answer>(reply.body).devices;
+  // CC-4: where the other nodes listen, for direct connections.
+  std::optional<std::map<std::uint64_t, std::string>> addresses;
+  const auto first = node();
+  if (std::any_of(listed.begin(), listed.end(), [&](const auto& d) { return d.node != first; })) {
+    auto nodes = call(nodes_query{});
+    if (nodes.status == client_status::ok) {
+      addresses.emplace();
+      for (const auto& n : std::get<nodes_answer>(nodes.body).nodes)
+        addresses->emplace(n.node, n.address);
+    }
+  }
   std::lock_guard lock(impl_->mutex);
+  if (addresses) {
+    impl_->node_addresses = std::move(*addresses);
+    if (!impl_->dialer.joinable())
+      impl_->dialer = std::thread([i = impl_.get()] { i->dial_loop(); });
+    impl_->dial_wake.notify_all();
+  }
   for (const auto& d : listed) {
+    impl_->node_of_device[d.id] = d.node;
     auto& proxy = impl_->proxies[d.id];
     if (!proxy) {
       std::weak_ptr<impl> weak = impl_;
@@ -421,9 +596,9 @@ std::shared_ptr<const gateway::device_directory> cluster_client::devices() {
       o.timeout = impl_->options.timeout;
       proxy = spawn_device_proxy(
           impl_->sys, d.id,
-          [weak](chunk_request r) {
+          [weak, owner = d.node](chunk_request r) {
             auto i = weak.lock();
-            return i && i->send(encode_client_frame(client_frame{std::move(r)}));
+            return i && i->send_chunk(owner, std::move(r));
           },
           o);
     }

@@ -1,9 +1,11 @@
-// gateways/fuse/cluster_client.h — the FUSE client's connection to a node's
-// client listener (runtime/client_listener.h, ADR 0009 §2-§3): TLS 1.3
-// trusting the cluster CA only, the access-key handshake, then requests
-// with correlation ids (many in flight) and chunk I/O through device
-// proxies that speak the device actor's protocol, so the gateways' chunk
-// pipeline runs unchanged on the client.
+// gateways/fuse/cluster_client.h — the FUSE client's connections to the
+// nodes' client listeners (runtime/client_listener.h, ADR 0009 §2-§3):
+// TLS 1.3 trusting the cluster CA only, the access-key handshake, then
+// requests with correlation ids (many in flight) to the node of
+// `endpoint`, and chunk I/O through device proxies that speak the device
+// actor's protocol, so the gateways' chunk pipeline runs unchanged on the
+// client. A device's chunk I/O goes straight to the node that has it,
+// over a connection of its own (CC-4).
 //
 // Owner: one per mount (or test); thread-safe: FUSE worker threads call it
 // concurrently and block on their own replies.
@@ -18,6 +20,12 @@
 //        again before the new connection carries a call.
 //  CC-3. Bounded: at most `in_flight_max` calls wait at once; more wait for
 //        a slot (up to the timeout), so a burst cannot queue without end.
+//  CC-4. A chunk request for a device of another node goes over a direct
+//        connection to that node (from the nodes the cluster map lists,
+//        dialled in the background, CC-2's rules for each) while it is
+//        up, else through the first node, which relays it. Losing a
+//        direct connection fails that node's devices' pending chunk
+//        requests at once, as CC-2 does for the first.
 #pragma once
 
 #include <caf/all.hpp>
@@ -69,6 +77,14 @@ class cluster_client {
 
   /// Closes the connection (pending calls fail). connect() may follow.
   void disconnect();
+
+  /// Where chunk requests went (CC-4): to the device's own node (the first
+  /// node's devices included), or relayed through the first node.
+  struct chunk_routes {
+    std::uint64_t direct = 0, relayed = 0;
+    std::size_t direct_connections = 0;  // up now
+  };
+  chunk_routes routes() const;
 
   struct impl;
 

@@ -136,7 +136,10 @@ json stats_json(const mount_stats& s) {
           {"open_dirs", s.open_dirs},
           {"dirty_bytes", s.dirty_bytes},
           {"commits", s.commits},
-          {"commit_failures", s.commit_failures}};
+          {"commit_failures", s.commit_failures},
+          {"chunk_requests_direct", s.routes.direct},
+          {"chunk_requests_relayed", s.routes.relayed},
+          {"direct_connections", s.routes.direct_connections}};
 }
 
 /// Connects to the control socket of the mount holding `path`.
@@ -406,6 +409,11 @@ int run_cache_stats_command(const std::string& path, bool as_json) {
   std::printf("files: %llu open, %s dirty, %llu commits (%llu failed)\n",
               s.value("open_files", 0ull), human_bytes(s.value("dirty_bytes", 0ull)).c_str(),
               s.value("commits", 0ull), s.value("commit_failures", 0ull));
+  std::printf(
+      "chunk requests: %llu to the device's node (%llu direct connections up), %llu "
+      "relayed\n",
+      s.value("chunk_requests_direct", 0ull), s.value("direct_connections", 0ull),
+      s.value("chunk_requests_relayed", 0ull));
   return 0;
 }
 

@@ -1109,6 +1109,7 @@ mount_stats mount_fs::stats() const {
   mount_stats s;
   if (reader_) s.reader = reader_->stats();
   s.cache = cache_.stats();
+  s.routes = client_.routes();
   std::lock_guard lock(mutex_);
   s.open_files = files_.size();
   s.open_dirs = dirs_.size();

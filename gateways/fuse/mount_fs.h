@@ -92,6 +92,7 @@ struct mount_stats {
   chunk_cache_stats cache;
   std::uint64_t open_files = 0, open_dirs = 0;
   std::uint64_t dirty_bytes = 0, commits = 0, commit_failures = 0;
+  cluster_client::chunk_routes routes;  // chunk requests direct or relayed (CC-4)
 };
 
 /// Who asks (FUSE's request context): new inodes are theirs.

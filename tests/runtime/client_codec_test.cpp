@@ -71,6 +71,9 @@ std::vector<std::pair<std::string, client_frame>> samples() {
   add("chunk-reply", cr);
   add("request-buckets", client_request{16, buckets_query{}});
   add("reply-buckets", client_reply{17, client_status::ok, "", buckets_answer{{"alpha", "beta"}}});
+  add("request-nodes", client_request{18, nodes_query{}});
+  add("reply-nodes", client_reply{19, client_status::ok, "",
+                                  nodes_answer{{{1, "10.0.0.1:9400"}, {3, "[::1]:9400"}}}});
   return out;
 }
 
@@ -103,7 +106,8 @@ TEST(ClientCodec, EveryKindRoundTrips) {
   ASSERT_EQ(d.entries.size(), 2u);
   EXPECT_EQ(d.entries[1].list_key, "b/");
   EXPECT_TRUE(d.more);
-  const auto buckets = std::get<client_reply>(round_trip(samples().back().second).body);
+  const auto buckets =
+      std::get<client_reply>(round_trip(samples()[samples().size() - 3].second).body);
   EXPECT_EQ(std::get<buckets_answer>(buckets.body).names,
             (std::vector<std::string>{"alpha", "beta"}));
 }

@@ -8,7 +8,7 @@ namespace cairn::runtime {
 namespace {
 
 node_entry nd(std::uint64_t id, bool removed = false) {
-  return node_entry{id, "", "", removed};
+  return node_entry{id, "", "", removed, ""};
 }
 
 cluster_map map_of(std::initializer_list<node_entry> nodes,
@@ -20,9 +20,12 @@ cluster_map map_of(std::initializer_list<node_entry> nodes,
 }
 
 TEST(ClusterMap, RoundTripsThroughTheSystemShard) {
-  auto m = map_of({{1, "a:1", "a:2", false}, {2, "b:1", "b:2", true}}, {{7, {1, 2, 3}, {1, 2, 3}}});
+  auto m = map_of({{1, "a:1", "a:2", false, "a:9400"}, {2, "b:1", "b:2", true, ""}},
+                  {{7, {1, 2, 3}, {1, 2, 3}}});
   ASSERT_EQ(m.nodes.size(), 2u);
   EXPECT_EQ(m.nodes[1].transport, "a:1");
+  EXPECT_EQ(m.nodes[1].client, "a:9400");  // where cairn mount clients connect
+  EXPECT_EQ(m.nodes[2].client, "");
   EXPECT_TRUE(m.nodes[2].removed);
   ASSERT_EQ(m.shards.size(), 1u);
   EXPECT_EQ(m.shards[7].replicas, (std::vector<std::uint64_t>{1, 2, 3}));

@@ -15,11 +15,18 @@
 #       (cluster_s3_test.py cross)
 #    7. the aws CLI: `s3 cp` of 64 MiB up through node 3, down through
 #       node 1, cmp
+#    7c. FUSE (as root, with /dev/fuse): `cairn mount` of the tenant's
+#       buckets through node 1 reads the 64 MiB object with every chunk
+#       request sent to the node that has the device (direct connections
+#       to nodes 2 and 3; node 1 relays none), and a file written through
+#       it reads back through S3 on node 2
 #    8. kill -9 of node 3: every object reads back through nodes 1 and 2
 #       (degraded reads: RS 4+2, placement puts at most two shards of a
-#       stripe on one node, and step 5 saw shards on node 3)
+#       stripe on one node, and step 5 saw shards on node 3); the mount
+#       reads the 64 MiB object again from parity
 #    9. node 3 restarts with the same configuration: every object reads
-#       back through it; a new PUT through it reads back through 1 and 2
+#       back through it; a new PUT through it reads back through 1 and 2;
+#       the mount's direct connection to node 3 comes back
 # Each step prints `ok: <step> (<seconds> s)`; the first failure prints
 # `FAIL: [<step>] <reason>` and the tail of every node's stderr.
 #
@@ -73,6 +80,21 @@ s3url() { echo "http://${ip[$1]}:${sport[$1]}"; }
 cluster_toml_top() {
   echo "s3_listen = \"${ip[$1]}:${sport[$1]}\""
   echo "nfs_listen = \"${ip[$1]}:${nport[$1]}\""
+  echo "client_listen = \"${ip[$1]}:${cport[$1]}\""
+}
+declare -A cport
+mnt=$work/mnt
+mount_pid=""
+cluster_teardown() {  # the FUSE mount of step 7c, if it is still up
+  [[ -n "$mount_pid" ]] && kill -KILL "$mount_pid" 2>/dev/null
+  fusermount3 -uz "$mnt" 2>/dev/null || true
+}
+can_mount() { [[ $(id -u) -eq 0 && -c /dev/fuse ]] && command -v fusermount3 >/dev/null; }
+mount_stat() {  # mount_stat FIELD: a counter of `cairn cache --stats --json`
+  "$cairn" cache --stats --json "$mnt" | "$py" -c "import json,sys; print(json.load(sys.stdin)['$1'])"
+}
+client_chunks() {  # client_chunks NODE local|relayed: node's cairn_client_chunk_requests_total
+  curl -s --max-time 2 "$(admin "$1")/metrics" | sed -n "s/^cairn_client_chunk_requests_total{device=\"$2\"} //p"
 }
 nfsurl() { echo "nfs://${ip[$1]}$2?version=3&nfsport=${nport[$1]}&mountport=${nport[$1]}"; }
 cluster_toml_tail() {
@@ -134,7 +156,7 @@ s3py() {  # s3py PHASE [ARGS...]: one phase of cluster_s3_test.py
 step "1. three nodes up (node 1 bootstraps, 2 and 3 join), healthy, all connected"
 "$cairn" cert ca --out "$work/ca" --name s3-cluster >/dev/null
 for i in 1 2 3; do
-  sport[$i]=$((base + 20 + i)) nport[$i]=$((base + 30 + i))
+  sport[$i]=$((base + 20 + i)) nport[$i]=$((base + 30 + i)) cport[$i]=$((base + 40 + i))
   setup_node "$i"
 done
 start_cluster 3
@@ -263,7 +285,39 @@ if command -v nfs-cp >/dev/null; then
 else
   log "skipped: nfs-cp not installed (libnfs-utils)"
 fi
-rm -f "$work/big"
+ok
+
+# --- 7c. FUSE: direct connections to every node ------------------------------------------
+step "7c. FUSE through node 1: the 64 MiB object read with each chunk request sent to its device's node; a file written through the mount read by S3 through node 2"
+if can_mount; then
+  mkdir -p "$mnt"
+  AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret "$cairn" mount "$mnt" \
+    --endpoint "${ip[1]}:${cport[1]}" --ca "$work/n1/tls/ca.pem" --cache-mode bypass \
+    --cache-dir "$work/fuse-cache" >"$work/mount.out" 2>"$work/mount.err" &
+  mount_pid=$!
+  wait_for 20 "cairn mount through node 1 is up" grep -q '^mounted: ' "$work/mount.out"
+  wait_for 20 "the mount's direct connections to nodes 2 and 3" \
+    eval '[[ $(mount_stat direct_connections) == 2 ]]'
+  relayed_before=$(client_chunks 1 relayed)
+  cmp "$work/big" "$mnt/cluster/aws/big.bin" || fail "the 64 MiB object reads other bytes through the mount"
+  [[ $(mount_stat chunk_requests_relayed) == 0 ]] || fail "the mount relayed $(mount_stat chunk_requests_relayed) chunk requests through node 1"
+  direct=$(mount_stat chunk_requests_direct)
+  ((direct >= 64)) || fail "the mount sent $direct chunk requests straight to the devices' nodes (16 chunks x 4 data shards expected)"
+  [[ $(client_chunks 1 relayed) == "$relayed_before" ]] || fail "node 1 relayed chunk requests for other nodes: $relayed_before -> $(client_chunks 1 relayed)"
+  for i in 2 3; do
+    n=$(client_chunks "$i" local)
+    [[ -n "$n" && "$n" -gt 0 ]] || fail "node $i served no chunk request of the mount ('$n')"
+  done
+  head -c 9000000 /dev/urandom >"$work/from-fuse"
+  cp "$work/from-fuse" "$mnt/cluster/aws/from-fuse.bin" || fail "cp into the mount"
+  "$aws" --endpoint-url "$(s3url 2)" s3 cp --only-show-errors s3://cluster/aws/from-fuse.bin "$work/from-fuse.s3" \
+    >"$work/aws.out" 2>&1 || fail "S3 GET through node 2 of a file written through the mount: $(tail -3 "$work/aws.out")"
+  cmp -s "$work/from-fuse" "$work/from-fuse.s3" || fail "S3 through node 2 reads other bytes than the mount wrote"
+  rm "$mnt/cluster/aws/from-fuse.bin" "$work/from-fuse" "$work/from-fuse.s3"  # the key set of steps 8 and 9
+  log "$direct chunk requests straight to the devices' nodes, 0 relayed"
+else
+  log "skipped: mounting needs root, /dev/fuse and fusermount3 (fuse3)"
+fi
 ok
 
 # --- 8. node 3 killed --------------------------------------------------------------
@@ -279,6 +333,10 @@ for i in 1 2; do
   wait_for 15 "node $i sees node 3 disconnected" peer_state "$i" 3 0
 done
 s3py verify --nodes 1,2 || fail "boto3 phase 'verify' through nodes 1 and 2 with node 3 down (above)"
+if [[ -n "$mount_pid" ]]; then
+  cmp "$work/big" "$mnt/cluster/aws/big.bin" || fail "with node 3 down, the mount reads other bytes of the 64 MiB object"
+  [[ $(mount_stat degraded_reads) -gt 0 ]] || fail "with node 3 down, no read through the mount needed parity"
+fi
 ok
 
 # --- 9. node 3 back -----------------------------------------------------------------
@@ -289,6 +347,16 @@ wait_for 30 "every node connected to the other two again" all_connected 1 2 3
 wait_for 30 "node 3's S3 gateway answers" s3_answers 3
 s3py verify --nodes 3 || fail "boto3 phase 'verify' through node 3 after its restart (above)"
 s3py put-new --via 3 --nodes 1,2 || fail "boto3 phase 'put-new' through node 3, read through 1 and 2 (above)"
+if [[ -n "$mount_pid" ]]; then
+  wait_for 20 "the mount's direct connection to node 3 again" eval '[[ $(mount_stat direct_connections) == 2 ]]'
+  before=$(client_chunks 3 local)
+  cmp "$work/big" "$mnt/cluster/aws/big.bin" || fail "after node 3's restart, the mount reads other bytes"
+  [[ $(client_chunks 3 local) -gt ${before:-0} ]] || fail "after its restart, node 3 served no chunk request of the mount"
+  kill -TERM "$mount_pid"
+  wait "$mount_pid" || fail "cairn mount exited non-zero on SIGTERM"
+  mount_pid=""
+fi
+rm -f "$work/big"
 ok
 
 step "summary"
