@@ -345,6 +345,17 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
         try {
           std::lock_guard connecting(link->connect_mutex);
           link->connect_now();
+          std::uint64_t answering = 0;
+          {
+            std::lock_guard l3(link->mutex);
+            answering = link->node;
+          }
+          if (answering != n) {
+            // The map's address reaches another node: it would relay,
+            // so the connection buys nothing. The first node relays.
+            link->close();
+            throw std::runtime_error("node " + std::to_string(answering) + " answered there");
+          }
           spdlog::info("cairn client: direct connection to node {} at {}", n, address);
         } catch (const std::exception& e) {
           spdlog::warn("cairn client: direct connection to node {} at {}: {}", n, address,
