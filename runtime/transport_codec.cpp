@@ -1,7 +1,9 @@
 // runtime/transport_codec.cpp — see transport_codec.h.
 #include "runtime/transport_codec.h"
 
+#include <capnp/serialize.h>
 #include <kj/exception.h>
+#include <kj/io.h>
 
 #include "runtime/chunk_frames.h"
 #include "schema/capnp_frames.h"
@@ -24,14 +26,19 @@ node_address get_address(schema::NodeAddress::Reader r) {
 }  // namespace
 
 std::string with_length_prefix(capnp::MessageBuilder& mb) {
-  const std::string flat = schema::to_flat_bytes(mb);
-  std::string out(frame_prefix_bytes, '\0');
-  const auto n = static_cast<std::uint32_t>(flat.size());
+  // The segments go straight behind the prefix: one copy of a shard's
+  // bytes, where a flat array, a string of it and the concatenation
+  // made three (the frames carry 1 MiB shards for every client read).
+  const auto segments = mb.getSegmentsForOutput();
+  const auto n = capnp::computeSerializedSizeInWords(segments) * sizeof(capnp::word);
+  std::string out(frame_prefix_bytes + n, '\0');
   out[0] = static_cast<char>(n >> 24);
   out[1] = static_cast<char>(n >> 16);
   out[2] = static_cast<char>(n >> 8);
   out[3] = static_cast<char>(n);
-  out += flat;
+  kj::ArrayOutputStream stream(
+      kj::arrayPtr(reinterpret_cast<kj::byte*>(out.data() + frame_prefix_bytes), n));
+  capnp::writeMessage(stream, segments);
   return out;
 }
 
