@@ -172,11 +172,26 @@ void drop_name(inode& n, inode_id dir, const std::string& name) {
   --n.links;
 }
 
-/// The least name `n` has in directory `dir`, or nullptr.
-const std::string* name_in(const inode& n, inode_id dir) {
-  if (n.parent == dir) return &n.name;  // the least pair overall
-  const auto it = n.more_names.lower_bound({dir, std::string()});
-  return it != n.more_names.end() && it->first == dir ? &it->second : nullptr;
+/// The `k`-th name (in name order) `n` has in directory `dir`, or nullptr.
+const std::string* name_in(const inode& n, inode_id dir, std::uint32_t k) {
+  if (n.parent == dir) {  // the least pair overall
+    if (k == 0) return &n.name;
+    --k;
+  }
+  auto it = n.more_names.lower_bound({dir, std::string()});
+  for (; it != n.more_names.end() && it->first == dir; ++it)
+    if (k-- == 0) return &it->second;
+  return nullptr;
+}
+
+/// How many of `n`'s names in directory `dir` come before `name`.
+std::uint32_t ordinal_in(const inode& n, inode_id dir, std::string_view name) {
+  if (n.links == 1) return 0;
+  std::uint32_t k = n.parent == dir && n.name < name ? 1 : 0;
+  for (auto it = n.more_names.lower_bound({dir, std::string()});
+       it != n.more_names.end() && it->first == dir && it->second < name; ++it)
+    ++k;
+  return k;
 }
 
 }  // namespace
@@ -872,10 +887,9 @@ std::string namespace_state::key_of(bucket_id bucket, inode_id id) const {
   return key;
 }
 
-namespace_state::page_status namespace_state::read_directory(bucket_id bucket, inode_id dir,
-                                                             inode_id after, std::size_t max,
-                                                             std::vector<named_inode>& out,
-                                                             bool& end) const {
+namespace_state::page_status namespace_state::read_directory(
+    bucket_id bucket, inode_id dir, inode_id after, std::uint32_t after_ordinal, std::size_t max,
+    std::vector<named_inode>& out, bool& end) const {
   out.clear();
   end = false;
   const auto* d = inode_of(bucket, dir);
@@ -883,17 +897,17 @@ namespace_state::page_status namespace_state::read_directory(bucket_id bucket, i
   if (d->kind != inode_kind::directory) return page_status::not_a_directory;
   auto it = d->entries.begin();
   if (after != root_inode) {
-    // A cookie is an inode: with two hard links to it in `dir`, the page
-    // goes on after the lesser name (the other may come twice, never not).
+    // A cookie is an inode and which of its names in `dir` (hard links).
     const auto* a = inode_of(bucket, after);
-    const auto* name = a && a->id != root_inode ? name_in(*a, dir) : nullptr;
+    const auto* name = a && a->id != root_inode ? name_in(*a, dir, after_ordinal) : nullptr;
     if (!name) return page_status::entry_gone;
     it = d->entries.upper_bound(list_key(*name, a->kind));
   }
   for (; it != d->entries.end() && out.size() < max; ++it) {
     std::string_view name = it->first;
     if (name.ends_with('/')) name.remove_suffix(1);
-    out.push_back({name, inode_of(bucket, it->second)});
+    const auto* child = inode_of(bucket, it->second);
+    out.push_back({name, child, ordinal_in(*child, dir, name)});
   }
   end = it == d->entries.end();
   return page_status::ok;

@@ -510,11 +510,16 @@ class namespace_state {
   struct named_inode {
     std::string_view name;
     const inode* node = nullptr;
+    /// Which of the inode's names in this directory it is (0: its least;
+    /// more only for hard links): with the inode, what READDIR resumes at.
+    std::uint32_t ordinal = 0;
   };
   /// Up to `max` entries of directory `dir` in name order, after the entry
-  /// `after` (an inode in `dir`; root_inode: from the start). `entry_gone`
-  /// if `after` is no longer in `dir` (a READDIR cookie that went stale).
-  page_status read_directory(bucket_id bucket, inode_id dir, inode_id after, std::size_t max,
+  /// `after` (an inode in `dir`, and its `after_ordinal`-th name there;
+  /// root_inode: from the start). `entry_gone` if that name is no longer
+  /// in `dir` (a READDIR cookie that went stale).
+  page_status read_directory(bucket_id bucket, inode_id dir, inode_id after,
+                             std::uint32_t after_ordinal, std::size_t max,
                              std::vector<named_inode>& out, bool& end) const;
 
   std::uint64_t references(const chunk_hash& chunk) const;

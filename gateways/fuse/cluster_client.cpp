@@ -122,6 +122,9 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
   /// loss fails (the first node's proxies).
   std::function<void(chunk_reply&&)> chunk_sink;
   std::function<void()> on_lost;
+  /// A direct connection's node: a connection answered by another node
+  /// is refused before it carries anything (it would only relay).
+  std::uint64_t expected_node = 0;
 
   // --- Asio thread
   std::deque<std::string> writes;
@@ -139,6 +142,19 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
   void shutdown() {
     work.reset();
     if (thread.joinable()) thread.join();
+  }
+
+  /// A link dropped without shutdown() (never the first node's) stops its
+  /// thread here: a joinable std::thread must not be destroyed.
+  ~impl() {
+    work.reset();
+    if (!thread.joinable()) return;
+    if (thread.get_id() == std::this_thread::get_id()) {
+      thread.detach();  // the last reference went in one of its own handlers
+    } else {
+      io.stop();
+      thread.join();
+    }
   }
 
   void connect_now() {
@@ -195,10 +211,21 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
         asio::write(*s, asio::buffer(encode_client_frame(client_frame{again})));
         auto reply = read_frame_now(*s);
         auto* r = std::get_if<client_reply>(&reply.body);
+        if (r && r->id == again.id && r->status == client_status::not_found) {
+          // Deleted meanwhile: its calls will answer ENOENT; the others
+          // must not lose their connection over it.
+          spdlog::warn("cairn client: bucket {} is gone", name);
+          std::lock_guard lock(mutex);
+          resolved_buckets.erase(name);
+          continue;
+        }
         if (!r || r->id != again.id || r->status != client_status::ok)
           throw std::runtime_error("bucket " + name + " cannot be resolved again" +
                                    (r ? ": " + r->message : std::string()));
       }
+      if (expected_node != 0 && w->node != expected_node)
+        throw std::runtime_error("node " + std::to_string(w->node) + " answered, not node " +
+                                 std::to_string(expected_node));
       std::lock_guard lock(mutex);
       stream = s;
       ++generation;
@@ -341,28 +368,25 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
             t != tried.end() && now - t->second < options.reconnect_interval)
           continue;
         tried[n] = now;
-        if (!link || link->options.endpoint != address) link = make_direct(n, address);
+        std::shared_ptr<impl> replaced;
+        if (link && link->options.endpoint != address) replaced = std::move(link);
+        if (!link) link = make_direct(n, address);
         try {
           std::lock_guard connecting(link->connect_mutex);
-          link->connect_now();
-          std::uint64_t answering = 0;
-          {
-            std::lock_guard l3(link->mutex);
-            answering = link->node;
-          }
-          if (answering != n) {
-            // The map's address reaches another node: it would relay,
-            // so the connection buys nothing. The first node relays.
-            link->close();
-            throw std::runtime_error("node " + std::to_string(answering) + " answered there");
-          }
+          link->connect_now();  // refuses another node than n (expected_node)
           spdlog::info("cairn client: direct connection to node {} at {}", n, address);
         } catch (const std::exception& e) {
           spdlog::warn("cairn client: direct connection to node {} at {}: {}", n, address,
                        e.what());
         }
-        std::lock_guard l2(mutex);
-        direct[n] = link;
+        {
+          std::lock_guard l2(mutex);
+          direct[n] = link;
+        }
+        if (replaced) {  // the node moved: its old link goes, off the mutex
+          replaced->close();
+          replaced->shutdown();
+        }
       }
       lock.lock();
       dial_wake.wait_for(lock, options.reconnect_interval, [&] { return dial_stop; });
@@ -379,6 +403,7 @@ struct cluster_client::impl : std::enable_shared_from_this<cluster_client::impl>
     o.reconnect_interval = options.reconnect_interval;
     o.in_flight_max = options.in_flight_max;
     auto link = std::make_shared<impl>(sys, std::move(o));
+    link->expected_node = n;
     std::weak_ptr<impl> first = shared_from_this();
     link->chunk_sink = [first](chunk_reply&& reply) {
       auto f = first.lock();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <set>
 #include <vector>
 
 #include "actors/shard/namespace_codec.h"
@@ -1080,6 +1081,7 @@ int mount_fs::walk_files(const shard::inode& from,
   }
   const auto b = slot(p->slot);
   std::vector<std::uint64_t> dirs{p->inode};  // a stack: depth first
+  std::set<std::uint64_t> linked;             // files with hard links: each once
   while (!dirs.empty()) {
     const auto dir = dirs.back();
     dirs.pop_back();
@@ -1095,6 +1097,7 @@ int mount_fs::walk_files(const shard::inode& from,
         if (n->kind == shard::inode_kind::directory) {
           dirs.push_back(n->id.value);
         } else if (n->kind == shard::inode_kind::file) {
+          if (n->links > 1 && !linked.insert(n->id.value).second) continue;
           renumber(p->slot, *n);
           if (!each(*n)) return ECANCELED;
         }

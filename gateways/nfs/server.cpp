@@ -44,8 +44,12 @@ constexpr auto reply_timeout = std::chrono::seconds(30);
 constexpr std::int64_t bucket_cache_ttl_ns = 2'000'000'000;
 constexpr std::int64_t export_cache_ttl_ns = 2'000'000'000;  // catalog exports, read again
 constexpr std::uint64_t catalog_exports_max = 4096;
-constexpr std::size_t mounts_max = 4096;      // DUMP's list, bounded
-constexpr std::size_t dir_page_max = 4096;    // entries read per READDIR call
+constexpr std::size_t mounts_max = 4096;    // DUMP's list, bounded
+constexpr std::size_t dir_page_max = 4096;  // entries read per READDIR call
+/// A READDIR cookie: inode + 2 in the low bits (inode ids stay below
+/// 2^40), which of its names in the directory above (hard links).
+constexpr unsigned cookie_ordinal_shift = 40;
+constexpr std::uint64_t cookie_inode_mask = (std::uint64_t{1} << cookie_ordinal_shift) - 1;
 constexpr std::size_t read_cache_chunks = 2;  // decoded chunks a session keeps
 constexpr int read_ahead_actor_uses = 16;     // chunks read ahead through one actor
 // Write-back bounds (docs/nfs.md "Write-back", NFS5): dirty bytes held per
@@ -1762,15 +1766,22 @@ class session {
         if (!d) return;
         dir = attrs_of(*d);
         if (d->kind != shard::inode_kind::directory) return;
-        // Cookies (ADR 0008 §4): 1 after ".", 2 after "..", inode + 2.
+        // Cookies (ADR 0008 §4): 1 after ".", 2 after "..", inode + 2,
+        // with which of the inode's names in the directory it is in the
+        // bits above cookie_ordinal_shift (0 but for hard links).
         if (cookie == 0) entries.push_back({".", 1, attrs_of(*d)});
         if (cookie <= 1)
           if (const auto* p = ns.inode_of(b, d->parent)) entries.push_back({"..", 2, attrs_of(*p)});
-        const shard::inode_id after{cookie <= 2 ? shard::root_inode.value : cookie - 2};
+        const auto low = cookie & cookie_inode_mask;
+        const shard::inode_id after{low <= 2 ? shard::root_inode.value : low - 2};
+        const auto after_ordinal = static_cast<std::uint32_t>(cookie >> cookie_ordinal_shift);
         std::vector<shard::namespace_state::named_inode> page_of;
-        page = ns.read_directory(b, d->id, after, want, page_of, end);
+        page = ns.read_directory(b, d->id, after, after_ordinal, want, page_of, end);
         for (const auto& e : page_of)
-          entries.push_back({std::string(e.name), e.node->id.value + 2, attrs_of(*e.node)});
+          entries.push_back(
+              {std::string(e.name),
+               (e.node->id.value + 2) | (std::uint64_t{e.ordinal} << cookie_ordinal_shift),
+               attrs_of(*e.node)});
       });
       if (plus)
         for (auto& e : entries) overlay_attrs(t, e.attrs);
